@@ -1,0 +1,24 @@
+"""Discrete PID estimators and their result types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pidengine.estimators.base import BasePIDEstimator, Certificate, PIDResult
+from pidengine.estimators.cvx import CVXEstimator
+from pidengine.exceptions import ConfigError
+
+ESTIMATORS: dict[str, type[BasePIDEstimator]] = {CVXEstimator.name: CVXEstimator}
+# The estimator "auto" stands for: the fastest certified exact estimator available.
+AUTO = CVXEstimator.name
+
+
+def get_estimator(name: str = "auto", **options: Any) -> BasePIDEstimator:
+    """An estimator by name (``"auto"`` or one of :data:`ESTIMATORS`), constructed with ``options``."""
+    key = AUTO if name == "auto" else name
+    if key not in ESTIMATORS:
+        raise ConfigError(f"unknown estimator {name!r}; choose one of {['auto', *ESTIMATORS]}")
+    return ESTIMATORS[key](**options)
+
+
+__all__ = ["AUTO", "ESTIMATORS", "BasePIDEstimator", "CVXEstimator", "Certificate", "PIDResult", "get_estimator"]

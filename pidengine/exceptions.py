@@ -1,0 +1,27 @@
+"""Exception and warning hierarchy of pidengine.
+
+Every error pidengine raises on purpose derives from :class:`PIDEngineError`, so callers can catch the
+library's failures in one place. Errors about a wrong *value* also derive from :class:`ValueError`.
+"""
+
+from __future__ import annotations
+
+
+class PIDEngineError(Exception):
+    """Root of all pidengine errors."""
+
+
+class InvalidJointError(PIDEngineError, ValueError):
+    """A joint distribution or a set of samples cannot be used (NaN, negative mass, wrong shape, ...)."""
+
+
+class ConfigError(PIDEngineError, ValueError):
+    """An estimator or pipeline setting has an invalid value."""
+
+
+class EstimationError(PIDEngineError):
+    """A solver failed, or its result could not be certified to the requested tolerance."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An estimate was returned although it misses its tolerance (only when the caller asked for warnings)."""

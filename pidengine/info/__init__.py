@@ -1,0 +1,5 @@
+"""Information-theoretic primitives on discrete distributions, in bits."""
+
+from pidengine.info.measures import conditional_mutual_information, entropy, mutual_information
+
+__all__ = ["entropy", "mutual_information", "conditional_mutual_information"]

@@ -1,0 +1,134 @@
+"""Discrete joint distributions: validation, and contingency tables built from samples.
+
+A *joint* in pidengine is an array ``p[x1, x2, y]`` of shape ``(|X1|, |X2|, |Y|)`` with non-negative entries
+and positive total mass. It need not be normalised: every consumer normalises it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from pidengine.exceptions import InvalidJointError
+
+AXIS_NAMES = ("x1", "x2", "y")
+
+
+def as_pmf(p: ArrayLike, ndim: int | None = None, name: str = "joint") -> NDArray[np.float64]:
+    """Validate non-negative masses and return them normalised to sum to 1 (a new float64 array).
+
+    Parameters
+    ----------
+    p : array_like
+        Non-negative masses with positive total.
+    ndim : int, optional
+        Required number of dimensions, if any.
+    name : str, default="joint"
+        What the array is, for error messages.
+
+    Raises
+    ------
+    InvalidJointError
+        If the array is not numeric, has the wrong number of dimensions or an empty axis, contains NaN or
+        inf, has a negative entry, or has zero total mass.
+    """
+    try:
+        arr = np.array(p, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidJointError(f"{name} must be a numeric array: {exc}") from exc
+    if ndim is not None and arr.ndim != ndim:
+        expected = " x ".join(f"|{a.upper()}|" for a in AXIS_NAMES) if ndim == 3 else f"{ndim}-D"
+        raise InvalidJointError(f"{name} must have {ndim} dimensions ({expected}), got shape {arr.shape}")
+    if arr.size == 0:
+        raise InvalidJointError(f"{name} is empty: shape {arr.shape} has an axis of length 0")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InvalidJointError(f"{name} contains NaN or inf ({int(bad.sum())} entries, first at index {index})")
+    if (arr < 0).any():
+        index = tuple(int(i) for i in np.unravel_index(np.argmin(arr), arr.shape))
+        raise InvalidJointError(
+            f"{name} has negative mass ({int((arr < 0).sum())} entries, minimum {arr.min():.6g} at index {index})"
+        )
+    total = arr.sum()
+    if total <= 0:
+        raise InvalidJointError(f"{name} has zero total mass")
+    arr /= total
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class JointTable:
+    """A normalised contingency table of samples with the mapping back to the original values.
+
+    Attributes
+    ----------
+    pmf : ndarray, shape (|X1|, |X2|, |Y|)
+        Empirical joint distribution; ``pmf[i, j, k]`` is the fraction of samples with
+        ``x1 == values1[i]``, ``x2 == values2[j]`` and ``y == values_y[k]``.
+    values1, values2, values_y : ndarray
+        The distinct observed values of each variable, sorted; table index ``i`` stands for ``values1[i]``.
+    n_samples : int
+        Number of samples counted.
+    """
+
+    pmf: NDArray[np.float64]
+    values1: NDArray
+    values2: NDArray
+    values_y: NDArray
+    n_samples: int
+
+
+def _codes(arr: NDArray, name: str) -> tuple[NDArray, NDArray[np.intp]]:
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise InvalidJointError(f"samples of {name} contain NaN or inf")
+    if arr.dtype.kind == "O" and any(v is None for v in arr):
+        raise InvalidJointError(f"samples of {name} contain missing values (None)")
+    try:
+        uniques, inverse = np.unique(arr, return_inverse=True)
+    except TypeError as exc:
+        raise InvalidJointError(f"samples of {name} mix types that cannot be ordered: {exc}") from exc
+    return uniques, inverse.reshape(-1)
+
+
+def joint_from_samples(x1: ArrayLike, x2: ArrayLike, y: ArrayLike) -> JointTable:
+    """Build the normalised contingency table of discrete samples ``(x1, x2, y)``.
+
+    Parameters
+    ----------
+    x1, x2, y : array_like, shape (n_samples,)
+        Discrete samples: integers, booleans, strings or any orderable categorical values.
+
+    Returns
+    -------
+    JointTable
+        The empirical joint ``pmf`` with ``pmf.shape == (len(values1), len(values2), len(values_y))`` and the
+        value of each table index.
+
+    Raises
+    ------
+    InvalidJointError
+        If the arrays are not 1-D, have different lengths, are empty, or contain NaN / missing values.
+
+    Examples
+    --------
+    >>> t = joint_from_samples([0, 0, 1, 1], ["a", "b", "a", "b"], [0, 1, 1, 0])
+    >>> t.pmf.shape, t.values2.tolist(), t.n_samples
+    ((2, 2, 2), ['a', 'b'], 4)
+    """
+    arrays = {name: np.asarray(a) for name, a in zip(AXIS_NAMES, (x1, x2, y))}
+    for name, arr in arrays.items():
+        if arr.ndim != 1:
+            raise InvalidJointError(f"samples of {name} must be a 1-D array, got shape {arr.shape}")
+    lengths = {name: len(arr) for name, arr in arrays.items()}
+    if len(set(lengths.values())) != 1:
+        raise InvalidJointError(f"samples have different lengths: {lengths}")
+    if lengths["x1"] == 0:
+        raise InvalidJointError("no samples: x1, x2 and y are empty")
+    (v1, c1), (v2, c2), (vy, cy) = (_codes(arr, name) for name, arr in arrays.items())
+    shape = (len(v1), len(v2), len(vy))
+    counts = np.bincount(np.ravel_multi_index((c1, c2, cy), shape), minlength=int(np.prod(shape)))
+    n = int(counts.sum())
+    return JointTable(pmf=counts.reshape(shape) / n, values1=v1, values2=v2, values_y=vy, n_samples=n)

@@ -1,0 +1,83 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pidengine.datasets import CANONICAL
+
+# The console script installed next to the interpreter running the tests (.venv/bin/pidengine).
+PIDENGINE = str(Path(sys.executable).with_name("pidengine"))
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PIDENGINE, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_pid_json_contract(tmp_path):
+    path = tmp_path / "and.npy"
+    np.save(path, 3.0 * CANONICAL["and"].pmf)  # any positive total mass
+    out = run("pid", "--joint", str(path), "--json")
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    expected = CANONICAL["and"].expected()
+    for key in ("redundancy", "unique1", "unique2", "synergy", "total"):
+        assert payload[key] == pytest.approx(expected[key], abs=1e-6)
+
+
+def test_pid_table_from_samples(tmp_path):
+    path = tmp_path / "samples.npz"
+    x1 = np.array(["a", "b"] * 50)
+    x2 = np.repeat([0, 1], 50)
+    np.savez(path, x1=x1, x2=x2, y=(x1 == "a") ^ (x2 == 1))
+    out = run("pid", "--samples", str(path))
+    assert out.returncode == 0, out.stderr
+    assert "100 samples" in out.stdout
+    synergy_line = next(line for line in out.stdout.splitlines() if line.strip().startswith("synergy"))
+    assert float(synergy_line.split()[1]) == pytest.approx(1.0, abs=1e-6)
+    assert "certified" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "content, args, message",
+    [
+        (np.array([[[0.5, -0.5]]]), ["--joint"], "negative"),
+        (np.full((2, 2, 2), np.nan), ["--joint"], "NaN"),
+        (np.ones((3, 3)), ["--joint"], "3 dimensions"),
+        (np.zeros((2, 2, 2)), ["--joint"], "zero total"),
+        (None, ["--joint"], "No such file"),
+        (np.ones((2, 2, 2)), ["--samples"], "single array"),
+    ],
+)
+def test_bad_input_exits_nonzero_with_one_line(tmp_path, content, args, message):
+    path = tmp_path / "input.npy"
+    if content is not None:
+        np.save(path, content)
+    out = run("pid", *args, str(path))
+    assert out.returncode != 0
+    assert out.stderr.count("\n") == 1 and message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_samples_of_different_lengths_exit_with_one_line(tmp_path):
+    path = tmp_path / "s.npz"
+    np.savez(path, x1=np.arange(3), x2=np.arange(4), y=np.arange(3))
+    out = run("pid", "--samples", str(path))
+    assert out.returncode != 0 and "different lengths" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_usage_error_is_one_line():
+    out = run("pid")
+    assert out.returncode != 0 and out.stderr.count("\n") == 1
+
+
+def test_examples_and_help():
+    out = run("examples", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert {row["name"] for row in rows} == set(CANONICAL)
+    assert max(row["max_abs_error_bits"] for row in rows) < 1e-6
+    help_text = run("--help").stdout
+    assert "pid" in help_text and "examples" in help_text
