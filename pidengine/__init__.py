@@ -1,6 +1,6 @@
 """pidengine: Partial Information Decomposition of multimodal data, in bits."""
 
-from pidengine.estimators import BasePIDEstimator, Certificate, CVXEstimator, PIDResult, get_estimator
+from pidengine.estimators import BasePIDEstimator, Certificate, CVXEstimator, ExactEstimator, PIDResult, get_estimator
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError, PIDEngineError
 from pidengine.info import conditional_mutual_information, entropy, mutual_information
 from pidengine.joint import JointTable, joint_from_samples
@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "ConvergenceWarning",
     "EstimationError",
+    "ExactEstimator",
     "InvalidJointError",
     "JointTable",
     "PIDEngineError",

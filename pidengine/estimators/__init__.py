@@ -6,11 +6,12 @@ from typing import Any
 
 from pidengine.estimators.base import BasePIDEstimator, Certificate, PIDResult
 from pidengine.estimators.cvx import CVXEstimator
+from pidengine.estimators.exact import ExactEstimator
 from pidengine.exceptions import ConfigError
 
-ESTIMATORS: dict[str, type[BasePIDEstimator]] = {CVXEstimator.name: CVXEstimator}
-# The estimator "auto" stands for: the fastest certified exact estimator available.
-AUTO = CVXEstimator.name
+ESTIMATORS: dict[str, type[BasePIDEstimator]] = {ExactEstimator.name: ExactEstimator, CVXEstimator.name: CVXEstimator}
+# "auto" stands for the fastest certified estimator; the cvxpy program stays the reference.
+AUTO = ExactEstimator.name
 
 
 def get_estimator(name: str = "auto", **options: Any) -> BasePIDEstimator:
@@ -21,4 +22,4 @@ def get_estimator(name: str = "auto", **options: Any) -> BasePIDEstimator:
     return ESTIMATORS[key](**options)
 
 
-__all__ = ["AUTO", "ESTIMATORS", "BasePIDEstimator", "CVXEstimator", "Certificate", "PIDResult", "get_estimator"]
+__all__ = ["AUTO", "ESTIMATORS", "BasePIDEstimator", "CVXEstimator", "Certificate", "ExactEstimator", "PIDResult", "get_estimator"]

@@ -1,13 +1,14 @@
 """Property-based checks over random shapes and sparsity patterns."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pidengine import CVXEstimator
+from pidengine import CVXEstimator, ExactEstimator
 from tests.reference import reference_pid
 
-ESTIMATOR = CVXEstimator()
+ESTIMATORS = [ExactEstimator(), CVXEstimator()]
 
 
 @st.composite
@@ -23,21 +24,23 @@ def joints(draw):
     return p
 
 
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: e.name)
 @settings(max_examples=40, deadline=None)
-@given(joints())
-def test_consistent_nonnegative_certified_and_symmetric(p):
-    result = ESTIMATOR.estimate(p)
+@given(p=joints())
+def test_consistent_nonnegative_certified_and_symmetric(estimator, p):
+    result = estimator.estimate(p)
     assert result.certificate.certified
     result.check(atol=result.certificate.tol)
-    swapped = ESTIMATOR.estimate(p.transpose(1, 0, 2))
+    swapped = estimator.estimate(p.transpose(1, 0, 2))
     assert abs(swapped.unique1 - result.unique2) <= 1e-6
     assert abs(swapped.unique2 - result.unique1) <= 1e-6
 
 
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: e.name)
 @settings(max_examples=20, deadline=None)
-@given(joints())
-def test_matches_the_dual_program(p):
-    result = ESTIMATOR.estimate(p)
+@given(p=joints())
+def test_matches_the_dual_program(estimator, p):
+    result = estimator.estimate(p)
     reference = reference_pid(p)
     for key, value in reference.items():
         assert abs(getattr(result, key) - value) <= 1e-6, key

@@ -1,0 +1,76 @@
+"""The specialised interior-point estimator against the cvxpy reference, on harder joints than the shared suite."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from pidengine import ConfigError, ConvergenceWarning, CVXEstimator, EstimationError, ExactEstimator, get_estimator
+from pidengine.estimators.base import ATOMS
+from tests.reference import dirichlet_joint, reference_pid
+
+ATOL = 1e-6  # bits
+
+
+def assert_same(a, b, atol=ATOL):
+    for key in (*ATOMS, "total"):
+        assert getattr(a, key) == pytest.approx(getattr(b, key), abs=atol), key
+
+
+@pytest.mark.parametrize("shape", [(20, 20, 4), (30, 12, 3), (8, 25, 6)])
+@pytest.mark.parametrize(
+    "alpha, zero_fraction", [(1.0, 0.0), (1.0, 0.5), (0.1, 0.0), (0.1, 0.5)], ids=["dense", "sparse", "peaked", "both"]
+)
+def test_agrees_with_cvxpy_reference(rng, shape, alpha, zero_fraction):
+    p = dirichlet_joint(rng, shape, alpha, zero_fraction)
+    exact = ExactEstimator().estimate(p)
+    reference = CVXEstimator(tol=1e-6).estimate(p)
+    assert_same(exact, reference)
+    assert exact.certificate.certified and abs(exact.certificate.duality_gap) <= 1e-7
+
+
+def deterministic(label, n1: int, n2: int, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Y = label(x1, x2) for uniform x1, x2, optionally with a little mass spread over every cell."""
+    labels = np.array([[label(a, b) for b in range(n2)] for a in range(n1)])
+    p = np.zeros((n1, n2, labels.max() + 1))
+    p[np.arange(n1)[:, None], np.arange(n2)[None, :], labels] = 1.0
+    if noise:
+        p += noise * np.random.default_rng(seed).random(p.shape)
+    return p / p.sum()
+
+
+@pytest.mark.parametrize(
+    "label, n1, n2",
+    [
+        (lambda a, b: (a + b) % 3, 3, 3),  # pure synergy, 3 symbols
+        (lambda a, b: a + b, 4, 4),  # sum: 7 labels, degenerate dual
+        (lambda a, b: min(a, b), 5, 4),
+        (lambda a, b: a // 2 + 3 * (b % 2), 6, 4),  # unique parts from both
+    ],
+)
+@pytest.mark.parametrize("noise", [0.0, 1e-3])
+def test_degenerate_deterministic_joints_match_the_dual_program(label, n1, n2, noise):
+    p = deterministic(label, n1, n2, noise)
+    result = ExactEstimator().estimate(p)
+    for key, value in reference_pid(p).items():
+        assert getattr(result, key) == pytest.approx(value, abs=ATOL), key
+
+
+def test_auto_is_the_exact_estimator():
+    assert isinstance(get_estimator("auto"), ExactEstimator)
+
+
+def test_too_few_iterations_raise_or_warn(rng):
+    p = dirichlet_joint(rng, (6, 6, 3))
+    with pytest.raises(EstimationError, match="not certified"):
+        ExactEstimator(max_iter=2).estimate(p)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = ExactEstimator(max_iter=2, on_failure="warn").estimate(p)
+    assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    assert not result.certificate.certified
+
+
+def test_bad_max_iter_is_rejected(rng):
+    with pytest.raises(ConfigError, match="max_iter"):
+        ExactEstimator(max_iter=0).estimate(dirichlet_joint(rng, (2, 2, 2)))
