@@ -210,9 +210,10 @@ def marginal_violation(q: NDArray[np.float64], p: NDArray[np.float64]) -> float:
 def dual_bound(p: NDArray[np.float64], lam: ArrayLike, mu: ArrayLike, chunk_elems: int = 2**22) -> float:
     r"""A lower bound on :math:`\min_{q \in \Delta_p} f(q)` (nats) from any dual point ``(lam, mu)``.
 
-    The point is first made feasible by shifting each row :math:`\lambda(x_1, \cdot)` down by
-    :math:`\max_{x_2} \log \sum_y e^{\lambda(x_1, y) + \mu(x_2, y)}`, so the bound is valid for *any* input,
-    however inaccurate; it is tight when ``(lam, mu)`` is dual optimal.
+    The point is first made feasible, either by shifting each row :math:`\lambda(x_1, \cdot)` down by
+    :math:`\max_{x_2} \log \sum_y e^{\lambda(x_1, y) + \mu(x_2, y)}` or each :math:`\mu(x_2, \cdot)` down by the
+    maximum over :math:`x_1`; both give valid bounds for *any* input, however inaccurate, and the larger is
+    returned. The bound is tight when ``(lam, mu)`` is dual optimal.
 
     Parameters
     ----------
@@ -226,7 +227,7 @@ def dual_bound(p: NDArray[np.float64], lam: ArrayLike, mu: ArrayLike, chunk_elem
     Returns
     -------
     float
-        :math:`\sum \lambda' p(x_1, y) + \sum \mu\, p(x_2, y)` in nats, a lower bound on :math:`f^*`.
+        :math:`\sum \lambda' p(x_1, y) + \sum \mu' p(x_2, y)` in nats, a lower bound on :math:`f^*`.
     """
     p1, p2 = p.sum(1), p.sum(0)
     lam = np.where(p1 > 0, np.asarray(lam, dtype=np.float64), -np.inf)
@@ -235,13 +236,15 @@ def dual_bound(p: NDArray[np.float64], lam: ArrayLike, mu: ArrayLike, chunk_elem
         return -np.inf
     n1, n2, ny = p.shape
     rows = max(1, chunk_elems // (n2 * ny))
-    shift = np.empty(n1)
+    worst_per_row = np.empty(n1)
+    worst_per_col = np.full(n2, -np.inf)
     for start in range(0, n1, rows):
-        block = lam[start : start + rows, None, :] + mu[None, :, :]
         with np.errstate(invalid="ignore"):
-            shift[start : start + rows] = logsumexp(block, axis=2).max(axis=1)
-    lam = lam - shift[:, None]
-    return float(np.sum(lam[p1 > 0] * p1[p1 > 0]) + np.sum(mu[p2 > 0] * p2[p2 > 0]))
+            s = logsumexp(lam[start : start + rows, None, :] + mu[None, :, :], axis=2)
+        worst_per_row[start : start + rows] = s.max(axis=1)
+        worst_per_col = np.maximum(worst_per_col, s.max(axis=0))
+    value = float(np.sum(lam[p1 > 0] * p1[p1 > 0]) + np.sum(mu[p2 > 0] * p2[p2 > 0]))
+    return value - min(float(worst_per_row @ p1.sum(1)), float(worst_per_col @ p2.sum(1)))
 
 
 def certificate_figures(p: NDArray[np.float64], solution: Solution) -> tuple[float, float]:

@@ -20,7 +20,8 @@ is the mass of each cell. The method works on exactly these variables: the dual 
 
 Eliminating :math:`w` and :math:`u` per cell leaves a Newton system in :math:`(\lambda, \mu)` alone, with matrix
 :math:`\sum_c P_c^\top \big(\operatorname{diag}(q_c) + \tfrac{w_c}{u_c} e^{\theta_c} e^{\theta_c\top}\big) P_c`;
-each iteration factors it once (a dense matrix of size :math:`(|X_1| + |X_2|)\,|Y|`). The slack is a variable of its own, so the complementarity is never
+its :math:`\lambda` part is block diagonal, so each iteration factors blocks of size :math:`|Y|` and one dense
+Schur complement of size :math:`\min(|X_1|, |X_2|)\,|Y|`. The slack is a variable of its own, so the complementarity is never
 computed as a difference :math:`1 - \sum_y e^{\theta}` of nearly equal numbers, which keeps the iteration accurate
 down to gaps of :math:`10^{-12}` bits.
 
@@ -50,8 +51,10 @@ from pidengine.exceptions import ConfigError
 
 # Fraction of the distance to the boundary of w > 0, u > 0 that a step may cover.
 STEP_TO_BOUNDARY = 0.99
-# Ridge added to the Newton matrix (probability-mass units, far below any real entry).
+# Ridge on the Newton matrix's diagonal (probability-mass units, far below any real entry), and the largest
+# ridge relative to the matrix's scale that may be added when rounding breaks positive definiteness.
 STATIC_RIDGE = 1e-15
+MAX_RELATIVE_RIDGE = 1e-6
 # Largest change of any dual variable in one step (nats), a trust region for the linearised slack equation.
 MAX_DUAL_MOVE = 5.0
 # The path stops when the total complementarity sum(w u) falls below this (nats); the polish takes over.
@@ -90,8 +93,10 @@ class _Problem:
 class _NewtonSystem:
     r"""The reduced Newton matrix of one iteration in (lam, mu), Cholesky-factored, with its solver.
 
-    Assembled from per-cell blocks :math:`W_c = \operatorname{diag}(q_c) + k_c e_c e_c^\top`: the lam-lam and mu-mu
-    parts are block diagonal (sums of W_c over a row or a column of cells), the lam-mu part holds W_c itself.
+    Assembled from per-cell blocks :math:`W_c = \operatorname{diag}(q_c) + k_c e_c e_c^\top`: the lam-lam part is
+    block diagonal (sums of W_c over a row of cells), the lam-mu part holds W_c itself. The Cholesky factorisation
+    runs lam first, block by block, so only the Schur complement on mu — of size ``|X2| |Y|`` — is factored densely;
+    being a Cholesky factorisation in a symmetric order, it is as stable as factoring the whole matrix.
     """
 
     def __init__(self, prob: _Problem, q: NDArray[np.float64], k: NDArray[np.float64], e: NDArray[np.float64]):
@@ -99,42 +104,63 @@ class _NewtonSystem:
         diag = np.arange(ny)
         w = k[..., None, None] * (e[..., :, None] * e[..., None, :])
         w[..., diag, diag] += q
-        size1 = n1 * ny
-        h = np.zeros((size1 + n2 * ny, size1 + n2 * ny))
-        rows1 = np.arange(n1)[:, None, None] * ny + diag[None, :, None]
-        h[rows1, rows1.transpose(0, 2, 1)] = w.sum(1)
-        rows2 = size1 + np.arange(n2)[:, None, None] * ny + diag[None, :, None]
-        h[rows2, rows2.transpose(0, 2, 1)] = w.sum(0)
-        h[:size1, size1:] = w.transpose(0, 2, 1, 3).reshape(size1, n2 * ny)
-        h[size1:, :size1] = h[:size1, size1:].T
-        self.free = np.concatenate([prob.m1.ravel(), prob.free2.ravel()])
+        a = w.sum(1)
+        a[..., diag, diag] += ~prob.m1  # rows of X1 without label y carry no variable lam(x1, y)
+        self.l_inv = np.linalg.inv(_batched_cholesky(a))
+        # Rows (x1, y), columns (x2, y'): the lam-mu block, then L^-1 times it, block row by block row.
+        coupling = np.ascontiguousarray(w.transpose(0, 2, 1, 3)).reshape(n1, ny, n2 * ny)
+        self.c = np.matmul(self.l_inv, coupling).reshape(n1 * ny, n2 * ny)
+        schur = -(self.c.T @ self.c)
+        schur4 = schur.reshape(n2, ny, n2, ny)
+        d = w.sum(0)
+        schur4[np.arange(n2), :, np.arange(n2), :] += d
+        self.free = prob.free2.ravel()
         self.shape = (n1, n2, ny)
-        self.factor = _robust_cholesky(h[np.ix_(self.free, self.free)])
+        self.factor = _robust_cholesky(schur[np.ix_(self.free, self.free)], float(d[..., diag, diag].max()))
 
     def solve(self, rhs1: NDArray[np.float64], rhs2: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
         n1, n2, ny = self.shape
-        rhs = np.concatenate([rhs1.ravel(), rhs2.ravel()])
-        delta = np.zeros(rhs.size)
-        delta[self.free] = sla.cho_solve(self.factor, rhs[self.free], check_finite=False)
-        return delta[: n1 * ny].reshape(n1, ny), delta[n1 * ny :].reshape(n2, ny)
+        z = np.einsum("aij,aj->ai", self.l_inv, rhs1).ravel()
+        reduced = rhs2.ravel() - self.c.T @ z
+        dmu = np.zeros(n2 * ny)
+        dmu[self.free] = sla.cho_solve(self.factor, reduced[self.free], check_finite=False)
+        back = (z - self.c @ dmu).reshape(n1, ny)
+        dlam = np.einsum("aji,aj->ai", self.l_inv, back)
+        return dlam, dmu.reshape(n2, ny)
 
 
-def _robust_cholesky(h: NDArray[np.float64]) -> tuple[NDArray[np.float64], bool]:
-    """Cholesky factor (scipy's ``cho_factor`` form) of a matrix that is positive definite in exact arithmetic.
-
-    Entries span many orders of magnitude near the optimum, so rounding can break definiteness; a ridge relative
-    to each diagonal entry is then added and grown until the factorisation succeeds (primal-dual regularisation).
-    """
-    diag = np.diag(h).copy()
+def _batched_cholesky(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Lower Cholesky factors of a stack of small symmetric positive definite blocks, with a ridge if needed."""
+    diag = np.arange(a.shape[-1])
     ridge = 0.0
     while True:
-        matrix = h.copy()
-        matrix[np.diag_indices_from(matrix)] = diag * (1.0 + ridge) + STATIC_RIDGE
+        blocks = a.copy()
+        blocks[..., diag, diag] = a[..., diag, diag] * (1.0 + ridge) + STATIC_RIDGE
         try:
-            return sla.cho_factor(matrix, check_finite=False)
+            return np.linalg.cholesky(blocks)
         except np.linalg.LinAlgError:
             ridge = 1e-14 if ridge == 0.0 else ridge * 100.0
             if ridge > 1e-4:
+                raise
+
+
+def _robust_cholesky(s: NDArray[np.float64], scale: float) -> tuple[NDArray[np.float64], bool]:
+    """Cholesky factor (scipy's ``cho_factor`` form) of a Schur complement, positive definite in exact arithmetic.
+
+    Forming the complement cancels terms up to ``scale`` (the largest diagonal entry before the cancellation),
+    so rounding can break definiteness near the optimum; a ridge relative to ``scale`` is then added and grown
+    until the factorisation succeeds (primal-dual regularisation: the step becomes inexact, not wrong).
+    """
+    diag = np.diag(s).copy()
+    ridge = STATIC_RIDGE
+    while True:
+        matrix = s.copy()
+        matrix[np.diag_indices_from(matrix)] = diag + ridge
+        try:
+            return sla.cho_factor(matrix, check_finite=False)
+        except np.linalg.LinAlgError:
+            ridge = max(ridge * 100.0, 1e-16 * scale)
+            if ridge > MAX_RELATIVE_RIDGE * scale:
                 raise
 
 
@@ -144,7 +170,7 @@ class ExactEstimator(BasePIDEstimator):
     Same problem, same certificate as :class:`~pidengine.estimators.cvx.CVXEstimator`, solved on the dual
     variables and cell weights directly instead of through a generic conic solver, which makes it one to two
     orders of magnitude faster (see ``benchmarks/discrete_scaling.py``). Each iteration factors a dense matrix of
-    size ``(|X1| + |X2|) * |Y|``.
+    size ``min(|X1|, |X2|) * |Y|``.
 
     Parameters
     ----------
@@ -184,6 +210,10 @@ class ExactEstimator(BasePIDEstimator):
             raise ConfigError(f"max_iter must be a positive integer, got {self.max_iter!r}")
 
     def _solve(self, p: NDArray[np.float64]) -> Solution:
+        if p.shape[1] > p.shape[0]:
+            # Factor the smaller side: solve the transposed problem and swap the roles back.
+            s = self._solve(p.transpose(1, 0, 2))
+            return Solution(s.q.transpose(1, 0, 2), s.mu, s.lam, s.solver, s.status, s.n_iter)
         prob = _Problem.from_joint(p)
         state, status, n_iter = self._path_following(prob)
         candidate = state.solution(status, n_iter)
@@ -363,6 +393,9 @@ def _polish(prob: _Problem, state: _State) -> tuple[_State, str, int] | None:
                 return None
             if not np.isfinite(delta).all():
                 return None
+            largest_move = np.abs(delta[:n_dual]).max(initial=0.0)
+            if largest_move > MAX_DUAL_MOVE:
+                delta *= MAX_DUAL_MOVE / largest_move
             dlam = np.zeros(n1 * ny)
             dlam[free1] = delta[: free1.sum()]
             dmu = np.zeros(n2 * ny)
