@@ -15,9 +15,10 @@ from typing import NoReturn
 import numpy as np
 
 from pidengine.datasets import CANONICAL
-from pidengine.estimators import ESTIMATORS, PIDResult, get_estimator
+from pidengine.bootstrap import bootstrap_pid
+from pidengine.estimators import ESTIMATORS, BasePIDEstimator, CVXEstimator, PIDResult, get_estimator
 from pidengine.estimators.base import ATOMS
-from pidengine.exceptions import InvalidJointError, PIDEngineError
+from pidengine.exceptions import ConfigError, InvalidJointError, PIDEngineError
 from pidengine.joint import joint_from_samples
 
 EXIT_BAD_INPUT = 2
@@ -49,10 +50,13 @@ def _read_samples(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return archive["x1"], archive["x2"], archive["y"]
 
 
-def _format_table(result: PIDResult, title: str) -> str:
+def _format_table(result: PIDResult, title: str, intervals: dict[str, tuple[float, float]] | None = None) -> str:
     c = result.certificate
-    lines = [title, f"  {'part':<12}{'bits':>12}"]
-    lines += [f"  {name:<12}{value:>12.6f}" for name, value in (*result.atoms().items(), ("total", result.total))]
+    ci = f"{'95% interval':>26}" if intervals else ""
+    lines = [title, f"  {'part':<12}{'bits':>12}{ci}"]
+    for name, value in (*result.atoms().items(), ("total", result.total)):
+        span = f"{'[' + format(intervals[name][0], '.6f') + ', ' + format(intervals[name][1], '.6f') + ']':>26}" if intervals else ""
+        lines.append(f"  {name:<12}{value:>12.6f}{span}")
     verdict = "certified" if c.certified else "NOT CERTIFIED"
     lines.append(
         f"certificate: {c.solver} {c.status}, duality gap {c.duality_gap:.1e} bits, "
@@ -61,26 +65,44 @@ def _format_table(result: PIDResult, title: str) -> str:
     return "\n".join(lines)
 
 
+def _estimator_from(args: argparse.Namespace) -> BasePIDEstimator:
+    options: dict[str, object] = {} if args.tol is None else {"tol": args.tol}
+    solver_options = {"solver": args.solver, "fallback_solver": args.fallback_solver}
+    given = {key: value for key, value in solver_options.items() if value}
+    if given and args.estimator != CVXEstimator.name:
+        flags = ", ".join("--" + key.replace("_", "-") for key in given)
+        verb = "applies" if len(given) == 1 else "apply"
+        raise ConfigError(f"{flags} {verb} only to --estimator {CVXEstimator.name}, not {args.estimator!r}")
+    return get_estimator(args.estimator, **options, **given)
+
+
 def _cmd_pid(args: argparse.Namespace) -> int:
-    options = {"tol": args.tol}
-    if args.solver:
-        options["solver"] = args.solver
-    if args.fallback_solver:
-        options["fallback_solver"] = args.fallback_solver
-    estimator = get_estimator(args.estimator, **options)
+    estimator = _estimator_from(args)
+    if args.bootstrap and args.samples is None:
+        raise ConfigError("--bootstrap resamples rows of samples: use it with --samples, not --joint")
+    intervals = None
     if args.joint is not None:
         result = estimator.estimate(_read_joint(args.joint))
         source = args.joint
+        payload = result.to_dict()
+    elif args.bootstrap:
+        boot = bootstrap_pid(
+            *_read_samples(args.samples), n_resamples=args.bootstrap, estimator=estimator, random_state=args.seed
+        )
+        result, intervals, source, payload = boot.estimate, boot.intervals, args.samples, boot.to_dict()
     else:
         table = joint_from_samples(*_read_samples(args.samples))
         result = estimator.estimate(table.pmf, n_samples=table.n_samples)
         source = args.samples
+        payload = result.to_dict()
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps(payload))
     else:
         shape = " x ".join(str(n) for n in result.q.shape)
         samples = f", {result.n_samples} samples" if result.n_samples else ""
-        print(_format_table(result, f"PID of {source} ({shape}{samples}), estimator {result.estimator}"))
+        resamples = f", {args.bootstrap} bootstrap resamples" if intervals else ""
+        title = f"PID of {source} ({shape}{samples}{resamples}), estimator {result.estimator}"
+        print(_format_table(result, title, intervals))
     return 0
 
 
@@ -117,9 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--joint", type=Path, metavar="FILE.npy", help="array of shape |X1| x |X2| x |Y|")
     source.add_argument("--samples", type=Path, metavar="FILE.npz", help="arrays x1, x2, y of discrete samples")
     pid.add_argument("--estimator", choices=estimators, default="auto", help="default: %(default)s")
-    pid.add_argument("--solver", help="cvxpy solver for the cvxpy estimator (default: CLARABEL)")
+    pid.add_argument("--solver", help="with --estimator cvxpy: the cvxpy solver (default: CLARABEL)")
     pid.add_argument("--fallback-solver", help="second cvxpy solver, tried only if the first fails")
-    pid.add_argument("--tol", type=float, default=1e-7, help="largest accepted duality gap in bits (%(default)s)")
+    pid.add_argument(
+        "--tol", type=float, help="largest accepted duality gap in bits (default: 1e-7 for exact, 1e-6 for cvxpy)"
+    )
+    pid.add_argument(
+        "--bootstrap", type=int, default=0, metavar="N", help="with --samples: N resamples for 95%% intervals"
+    )
+    pid.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (%(default)s)")
     pid.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     pid.set_defaults(func=_cmd_pid)
 

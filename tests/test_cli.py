@@ -81,3 +81,12 @@ def test_examples_and_help():
     assert max(row["max_abs_error_bits"] for row in rows) < 1e-6
     help_text = run("--help").stdout
     assert "pid" in help_text and "examples" in help_text
+
+
+def test_solver_flags_need_the_cvxpy_estimator(tmp_path):
+    path = tmp_path / "xor.npy"
+    np.save(path, CANONICAL["xor"].pmf)
+    out = run("pid", "--joint", str(path), "--solver", "ECOS")
+    assert out.returncode != 0 and "--estimator cvxpy" in out.stderr and out.stderr.count("\n") == 1
+    out = run("pid", "--joint", str(path), "--estimator", "cvxpy", "--solver", "ECOS", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["solver"] == "ECOS"

@@ -175,6 +175,11 @@ class ReducedJoint:
         p = pmf[np.ix_(keep1, keep2, keep_y)]
         return cls(p=p / p.sum(), keep1=keep1, keep2=keep2, keep_y=keep_y, full_shape=pmf.shape)
 
+    @property
+    def trivial(self) -> bool:
+        """One label or a constant modality: :math:`\\Delta_p = \\{p\\}` and nothing needs solving."""
+        return min(self.p.shape) == 1
+
     def expand(self, q: NDArray[np.float64]) -> NDArray[np.float64]:
         """Place a distribution on the reduced grid back onto the full grid (zeros elsewhere)."""
         full = np.zeros(self.full_shape)
@@ -325,13 +330,16 @@ class BasePIDEstimator(ABC):
         """
         self._validate_params()
         reduced = ReducedJoint.from_pmf(as_pmf(joint, ndim=3))
+        solution = None if reduced.trivial else self._solve(reduced.p)
+        return self._result(reduced, solution, n_samples)
+
+    def _result(self, reduced: ReducedJoint, solution: Solution | None, n_samples: int | None) -> PIDResult:
+        """Certify a solution of a reduced joint (None: a single feasible point) and compute its PID."""
         p = reduced.p
-        if min(p.shape) == 1:
+        if solution is None:
             # One label, or a constant modality: Delta_p = {p}, so q* = p and the PID is exact.
-            solution = None
             q, gap, violation, solver, status, n_iter = p, 0.0, 0.0, "closed-form", "single feasible point", 0
         else:
-            solution = self._solve(p)
             q = solution.q
             gap, violation = certificate_figures(p, solution)
             solver, status, n_iter = solution.solver, solution.status, solution.n_iter
@@ -354,7 +362,7 @@ class BasePIDEstimator(ABC):
             )
             if self.on_failure == "raise":
                 raise EstimationError(message + "; pass on_failure='warn' to get the uncertified estimate")
-            warnings.warn(message, ConvergenceWarning, stacklevel=2)
+            warnings.warn(message, ConvergenceWarning, stacklevel=3)
         v_star = entropy(p.sum((0, 1))) + neg_conditional_entropy(q) / LN2
         return PIDResult(
             **pid_from_optimum(p, v_star),

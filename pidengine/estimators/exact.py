@@ -45,6 +45,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 from pidengine.estimators.base import BasePIDEstimator, OnFailure, Solution, certificate_figures
 from pidengine.exceptions import ConfigError
@@ -55,6 +56,8 @@ STEP_TO_BOUNDARY = 0.99
 # ridge relative to the matrix's scale that may be added when rounding breaks positive definiteness.
 STATIC_RIDGE = 1e-15
 MAX_RELATIVE_RIDGE = 1e-6
+# Schur complements up to this size are factored on a single BLAS thread.
+SINGLE_THREAD_BELOW = 2048
 # Largest change of any dual variable in one step (nats), a trust region for the linearised slack equation.
 MAX_DUAL_MOVE = 5.0
 # The path stops when the total complementarity sum(w u) falls below this (nats); the polish takes over.
@@ -210,9 +213,16 @@ class ExactEstimator(BasePIDEstimator):
             raise ConfigError(f"max_iter must be a positive integer, got {self.max_iter!r}")
 
     def _solve(self, p: NDArray[np.float64]) -> Solution:
+        if min(p.shape[:2]) * p.shape[2] <= SINGLE_THREAD_BELOW:
+            # Small dense factorisations run faster on one BLAS thread than on several competing for cores.
+            with threadpool_limits(limits=1, user_api="blas"):
+                return self._solve_oriented(p)
+        return self._solve_oriented(p)
+
+    def _solve_oriented(self, p: NDArray[np.float64]) -> Solution:
         if p.shape[1] > p.shape[0]:
             # Factor the smaller side: solve the transposed problem and swap the roles back.
-            s = self._solve(p.transpose(1, 0, 2))
+            s = self._solve_oriented(p.transpose(1, 0, 2))
             return Solution(s.q.transpose(1, 0, 2), s.mu, s.lam, s.solver, s.status, s.n_iter)
         prob = _Problem.from_joint(p)
         state, status, n_iter = self._path_following(prob)
