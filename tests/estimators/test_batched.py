@@ -49,7 +49,7 @@ def test_many_random_joints_are_certified_in_the_batch(rng):
     joints = np.stack([dirichlet_joint(rng, (8, 6, 3), 0.5) for _ in range(60)])
     results = BatchedExactEstimator(device="cpu").estimate_many(joints)
     assert all(r.certificate.certified for r in results)
-    in_batch = sum(r.certificate.status == "optimal" for r in results)
+    in_batch = sum(not r.certificate.status.startswith("left the batch") for r in results)
     assert in_batch >= 55  # almost all finish inside the vectorised path
 
 
