@@ -56,9 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         delta = max(abs(getattr(a, k) - getattr(b, k)) for a, b in zip(batch, loop) for k in ATOMS)
         alone = sum(r.certificate.status.startswith("left the batch") for r in batch)
         name = f"batched ({device})"
-        print(
-            f"{name:<28}{batch_s:>10.2f}{args.n_joints / batch_s:>10.0f}{loop_s / batch_s:>8.1f}{delta:>13.1e}{alone:>14}"
-        )
+        speed = f"{batch_s:>10.2f}{args.n_joints / batch_s:>10.0f}{loop_s / batch_s:>8.1f}"
+        print(f"{name:<28}{speed}{delta:>13.1e}{alone:>14}")
 
 
 if __name__ == "__main__":

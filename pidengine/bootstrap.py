@@ -129,8 +129,10 @@ def bootstrap_pid(
     estimate = estimator.estimate(table.pmf, n_samples=table.n_samples)
     # Codes on the full sample's value grid, so every resample is a joint of the same shape.
     codes = np.ravel_multi_index(
-        [np.searchsorted(values, np.asarray(raw)) for values, raw in zip(
-            (table.values1, table.values2, table.values_y), (x1, x2, y))],
+        [
+            np.searchsorted(values, np.asarray(raw))
+            for values, raw in zip((table.values1, table.values2, table.values_y), (x1, x2, y))
+        ],
         table.pmf.shape,
     )
     n = table.n_samples

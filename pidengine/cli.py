@@ -55,7 +55,11 @@ def _format_table(result: PIDResult, title: str, intervals: dict[str, tuple[floa
     ci = f"{'95% interval':>26}" if intervals else ""
     lines = [title, f"  {'part':<12}{'bits':>12}{ci}"]
     for name, value in (*result.atoms().items(), ("total", result.total)):
-        span = f"{'[' + format(intervals[name][0], '.6f') + ', ' + format(intervals[name][1], '.6f') + ']':>26}" if intervals else ""
+        span = (
+            f"{'[' + format(intervals[name][0], '.6f') + ', ' + format(intervals[name][1], '.6f') + ']':>26}"
+            if intervals
+            else ""
+        )
         lines.append(f"  {name:<12}{value:>12.6f}{span}")
     verdict = "certified" if c.certified else "NOT CERTIFIED"
     lines.append(

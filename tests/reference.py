@@ -6,7 +6,8 @@ The estimators minimise f(q) = -H_q(Y|X1,X2) over Delta_p (the primal). Here the
 
 is solved as its own convex program (different variables, different cones), so agreement is evidence, not
 a tautology. Its value is a certified lower bound on the optimum; the estimators' values are upper bounds
-(feasible q), so agreement within a tolerance pins the optimum from both sides. Strong duality holds (Slater: the product distribution is strictly feasible on the support).
+(feasible q), so agreement within a tolerance pins the optimum from both sides. Strong duality holds
+(Slater: the product distribution is strictly feasible on the support).
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ def reference_pid(joint: np.ndarray) -> dict[str, float]:
     return pid_from_optimum(p, v_star)
 
 
-def dirichlet_joint(rng: np.random.Generator, shape: tuple[int, int, int], alpha: float = 1.0, zero_fraction: float = 0.0) -> np.ndarray:
+def dirichlet_joint(
+    rng: np.random.Generator, shape: tuple[int, int, int], alpha: float = 1.0, zero_fraction: float = 0.0
+) -> np.ndarray:
     """A random joint: Dirichlet(alpha) masses, with a random fraction of the cells set to zero."""
     p = rng.dirichlet(np.full(int(np.prod(shape)), alpha)).reshape(shape)
     if zero_fraction:

@@ -50,7 +50,9 @@ def test_cli_bootstrap_json(tmp_path):
     path = tmp_path / "or.npz"
     np.savez(path, x1=x1, x2=x2, y=y)
     exe = str(Path(sys.executable).with_name("pidengine"))
-    out = subprocess.run([exe, "pid", "--samples", str(path), "--bootstrap", "40", "--json"], capture_output=True, text=True)
+    out = subprocess.run(
+        [exe, "pid", "--samples", str(path), "--bootstrap", "40", "--json"], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)
     assert payload["synergy_low"] <= payload["synergy"] <= payload["synergy_high"]

@@ -22,4 +22,13 @@ def get_estimator(name: str = "auto", **options: Any) -> BasePIDEstimator:
     return ESTIMATORS[key](**options)
 
 
-__all__ = ["AUTO", "ESTIMATORS", "BasePIDEstimator", "CVXEstimator", "Certificate", "ExactEstimator", "PIDResult", "get_estimator"]
+__all__ = [
+    "AUTO",
+    "ESTIMATORS",
+    "BasePIDEstimator",
+    "CVXEstimator",
+    "Certificate",
+    "ExactEstimator",
+    "PIDResult",
+    "get_estimator",
+]

@@ -53,12 +53,8 @@ class CVXEstimator(BasePIDEstimator):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> xor = np.zeros((2, 2, 2))
-    >>> for a in (0, 1):
-    ...     for b in (0, 1):
-    ...         xor[a, b, a ^ b] = 0.25
-    >>> round(CVXEstimator().estimate(xor).synergy, 6)
+    >>> from pidengine.datasets import CANONICAL
+    >>> round(CVXEstimator().estimate(CANONICAL["xor"].pmf).synergy, 6)
     1.0
     """
 

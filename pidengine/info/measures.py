@@ -38,7 +38,7 @@ def entropy(p: ArrayLike) -> float:
     >>> entropy([0.5, 0.5])
     1.0
     """
-    return -_neg_entropy_nats(as_pmf(p, name="distribution")) / np.log(2)
+    return float(-_neg_entropy_nats(as_pmf(p, name="distribution")) / np.log(2))
 
 
 def mutual_information(p_xy: ArrayLike) -> float:
@@ -63,7 +63,7 @@ def mutual_information(p_xy: ArrayLike) -> float:
     """
     pmf = as_pmf(p_xy, ndim=2, name="distribution")
     nats = _neg_entropy_nats(pmf) - _neg_entropy_nats(pmf.sum(1)) - _neg_entropy_nats(pmf.sum(0))
-    return nats / np.log(2)
+    return float(nats / np.log(2))
 
 
 def conditional_mutual_information(p_xyz: ArrayLike) -> float:
@@ -94,4 +94,4 @@ def conditional_mutual_information(p_xyz: ArrayLike) -> float:
         - _neg_entropy_nats(pmf.sum(1))
         - _neg_entropy_nats(pmf.sum(0))
     )
-    return nats / np.log(2)
+    return float(nats / np.log(2))

@@ -2,7 +2,6 @@
 
 import warnings
 
-import numpy as np
 import pytest
 
 from pidengine import ConfigError, ConvergenceWarning, CVXEstimator, EstimationError
@@ -45,5 +44,3 @@ def test_bad_settings_are_rejected(rng):
         CVXEstimator(solver="NOPE").estimate(p)
     with pytest.raises(ConfigError, match="on_failure"):
         CVXEstimator(on_failure="ignore").estimate(p)
-
-

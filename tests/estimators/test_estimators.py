@@ -1,10 +1,9 @@
 import json
-import warnings
 
 import numpy as np
 import pytest
 
-from pidengine import ConvergenceWarning, CVXEstimator, EstimationError, ExactEstimator, InvalidJointError
+from pidengine import CVXEstimator, ExactEstimator, InvalidJointError
 from pidengine.estimators.base import ATOMS
 from tests.reference import dirichlet_joint, reference_pid
 
