@@ -87,7 +87,12 @@ class BatchedExactEstimator(ExactEstimator):
         # The Schur complement is on X2: keep the smaller side second for the whole batch.
         swap = stack.shape[2] > stack.shape[1]
         batch = pmfs[todo].transpose(0, 2, 1, 3) if swap else pmfs[todo]
-        iterates = dict(zip(todo, self._path(batch, self.device) if todo else []))
+
+        def certify(index: int, iterate: Iterate) -> bool:
+            r = reduced[todo[index]]
+            return self._certified(r.p, _restrict(iterate, r, swap))
+
+        iterates = dict(zip(todo, self._path(batch, self.device, certify) if todo else []))
         results = []
         for i, r in enumerate(reduced):
             solution = None

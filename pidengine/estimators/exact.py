@@ -42,6 +42,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,8 @@ from pidengine.exceptions import ConfigError
 STEP_TO_BOUNDARY = 0.99
 # Largest change of any dual variable in one step (nats), a trust region for the linearised slack equation.
 MAX_DUAL_MOVE = 5.0
+# Ridge always added to the X1 blocks of the Newton matrix (probability-mass units, far below any real entry).
+STATIC_RIDGE = 1e-15
 # Relative ridges tried, in order, when rounding breaks the positive definiteness of a Newton matrix; each is
 # relative to that matrix's largest diagonal entry before any cancellation.
 RIDGES = (1e-15, 1e-12, 1e-9, 1e-6)
@@ -64,6 +67,8 @@ RIDGES = (1e-15, 1e-12, 1e-9, 1e-6)
 # nothing more can be gained in floating point, and the polish takes over if the certificate is not met.
 COMPLEMENTARITY_FLOOR = 1e-13
 RESIDUAL_FLOOR = 1e-12
+# The centring target never asks for a total complementarity below this fraction of the gap tolerance.
+COMPLEMENTARITY_TARGET_FLOOR = 1e-3
 # In a batch, once half the joints are done, a joint still running after this many times the median count of
 # finished ones (and at least STRAGGLER_MIN iterations) leaves the batch and is solved alone.
 STRAGGLER_FACTOR = 3
@@ -92,12 +97,19 @@ class Iterate:
 
 
 def path_following(
-    pmfs: NDArray[np.float64], *, max_iter: int, tol: float, marginal_tol: float, device: torch.device
+    pmfs: NDArray[np.float64],
+    *,
+    max_iter: int,
+    tol: float,
+    marginal_tol: float,
+    device: torch.device,
+    certify: Callable[[int, Iterate], bool] | None = None,
 ) -> list[Iterate]:
     """Mehrotra predictor-corrector for a batch of normalised joints of one shape ``(n, |X1|, |X2|, |Y|)``.
 
-    Zero-mass rows, columns and labels are handled by masks. A joint stops when its complementarity and
-    residuals meet the tolerances (or their floating-point floors), when its Newton system cannot be factored,
+    Zero-mass rows, columns and labels are handled by masks. A joint stops when ``certify(index, iterate)``
+    accepts an iterate whose complementarity and marginal residuals are already within the tolerances, when its
+    complementarity and residuals reach their floating-point floors, when its Newton system cannot be factored,
     or, in a batch, when it straggles far behind the others.
     """
     t = dict(dtype=torch.float64, device=device)
@@ -128,6 +140,7 @@ def path_following(
     static = (p1, p2, m1, m2, allowed, valid, free2, vf)
     done = torch.zeros(n_batch, dtype=torch.bool, device=device)
     broken = torch.zeros_like(done)
+    accepted = torch.zeros_like(done)
     n_iter = torch.zeros(n_batch, dtype=torch.long, device=device)
     for iteration in range(1, max_iter + 1):
         # Only the joints still running are computed, so the cost follows the stragglers.
@@ -139,23 +152,40 @@ def path_following(
             if iteration > max(STRAGGLER_MIN, STRAGGLER_FACTOR * int(finished.median())):
                 break
         state = (lam[idx], mu[idx], w[idx], u[idx], e[idx])
-        ok, converged, new = _iteration(*(x[idx] for x in static), state, *tolerances)
+        ok, converged, near, new = _iteration(*(x[idx] for x in static), state, *tolerances)
+        if certify is not None:
+            # The certificate itself decides for iterates already close: stop at the first one it accepts.
+            for position in torch.nonzero(near & ~converged).flatten().tolist():
+                before = [x[position].cpu().numpy() for x in state[:4]]
+                if certify(int(idx[position]), Iterate(*before, "certified on the path", int(n_iter[idx[position]]))):
+                    converged[position] = True
+                    accepted[idx[position]] = True
+                    new = tuple(torch.where(_at(position, x), old, x) for x, old in zip(new, state))
         n_iter[idx] += (~converged).long()
         broken[idx] |= ~ok
         done[idx] |= converged | ~ok
         lam[idx], mu[idx], w[idx], u[idx], e[idx] = new
 
-    arrays = [x.cpu().numpy() for x in (lam, mu, w, u, done, broken, n_iter)]
+    arrays = [x.cpu().numpy() for x in (lam, mu, w, u, done, broken, accepted, n_iter)]
     iterates = []
-    for lam_b, mu_b, w_b, u_b, done_b, broken_b, n_b in zip(*arrays):
+    for lam_b, mu_b, w_b, u_b, done_b, broken_b, accepted_b, n_b in zip(*arrays):
         if broken_b:
             status = "singular Newton system"
+        elif accepted_b:
+            status = "optimal"
         elif done_b:
             status = "central path converged"
         else:
             status = f"stopped after {int(n_b)} iterations"
         iterates.append(Iterate(lam_b, mu_b, w_b, u_b, status, int(n_b)))
     return iterates
+
+
+def _at(position: int, like: torch.Tensor) -> torch.Tensor:
+    """A mask selecting one joint (leading axis) of a batched tensor, broadcastable against it."""
+    mask = torch.zeros(like.shape[0], dtype=torch.bool, device=like.device)
+    mask[position] = True
+    return mask.reshape(-1, *([1] * (like.dim() - 1)))
 
 
 def _batched_cholesky(matrix: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -196,7 +226,8 @@ def _iteration(
     marginal_tol: float,
 ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
     """One predictor-corrector step for a batch; returns, per joint, whether its Newton system could be factored,
-    whether it had already converged (then it does not move), and the new state."""
+    whether it had already converged (then it does not move), whether it was close enough for the certificate
+    to be worth computing, and the new state."""
     lam, mu, w, u, e = state
     n_batch, n1, n2, ny = e.shape
     q = w[..., None] * e
@@ -205,6 +236,7 @@ def _iteration(
     res2 = torch.where(m2, q.sum(1) - p2, 0.0)
     comp = w * u * vf
     feasibility = torch.maximum(res1.abs().amax(dim=(1, 2)), res2.abs().amax(dim=(1, 2)))
+    near = (comp.sum(dim=(1, 2)) < 0.1 * tol_nats) & (feasibility < 0.1 * marginal_tol)
     converged = (comp.sum(dim=(1, 2)) < 0.05 * tol_nats) & (feasibility < 0.1 * marginal_tol)
     # A slack residual r makes the dual point infeasible by about r, which costs about r nats in the bound.
     slack = res_slack.abs().amax(dim=(1, 2))
@@ -214,7 +246,9 @@ def _iteration(
     k = torch.where(valid, w / torch.where(valid, u, 1.0), 0.0)
     # Newton matrix blocks W_c = diag(q_c) + k_c e_c e_c^T; lam blocks factored, Schur complement on mu.
     blocks = k[..., None, None] * e[..., :, None] * e[..., None, :] + torch.diag_embed(q)
-    a = blocks.sum(2) + torch.diag_embed((~m1).to(q.dtype))
+    # Rows of X1 without label y carry no variable lam(x1, y) (identity there); the static ridge keeps blocks whose
+    # mass vanishes at the optimum (degenerate problems) positive definite.
+    a = blocks.sum(2) + torch.diag_embed((~m1).to(q.dtype) + STATIC_RIDGE)
     l_a, ok_a = _batched_cholesky(a, torch.diagonal(a, dim1=-2, dim2=-1).amax(-1))
     coupling = blocks.permute(0, 1, 3, 2, 4).reshape(n_batch, n1, ny, n2 * ny)
     c = torch.linalg.solve_triangular(l_a, coupling, upper=False).reshape(n_batch, n1 * ny, n2 * ny)
@@ -258,7 +292,10 @@ def _iteration(
     step_aff = max_step(dw_aff, du_aff)[:, None, None]
     comp_aff = ((w + step_aff * dw_aff) * (u + step_aff * du_aff) * vf).sum(dim=(1, 2)) / count
     centring = torch.clamp(comp_aff / mean_comp, max=1.0) ** 3
-    target = vf * (centring[:, None, None] * mean_comp[:, None, None] - w * u - dw_aff * du_aff)
+    # Complementarity far below what the tolerance needs only inflates w/u and the Newton matrix's conditioning.
+    floor = COMPLEMENTARITY_TARGET_FLOOR * tol_nats / count
+    centre = torch.maximum(centring * mean_comp, floor)
+    target = vf * (centre[:, None, None] - w * u - dw_aff * du_aff)
     dlam, dmu, dw, du = direction(target)
     step = torch.clamp(STEP_TO_BOUNDARY * max_step(dw, du), max=1.0)
     # The slack equation is only linearised: a long move of the dual variables can overflow exp.
@@ -270,7 +307,7 @@ def _iteration(
     mu = mu + step * dmu
     w = torch.where(valid, w + step * dw, 0.0)
     u = torch.where(valid, u + step * du, 1.0)
-    return ok, converged, (lam, mu, w, u, torch.exp(lam[:, :, None, :] + mu[:, None, :, :]))
+    return ok, converged, near, (lam, mu, w, u, torch.exp(lam[:, :, None, :] + mu[:, None, :, :]))
 
 
 class ExactEstimator(BasePIDEstimator):
@@ -321,9 +358,16 @@ class ExactEstimator(BasePIDEstimator):
         except (RuntimeError, TypeError) as exc:
             raise ConfigError(f"device must name a torch device such as 'cpu' or 'cuda', got {self.device!r}") from exc
 
-    def _path(self, pmfs: NDArray[np.float64], device: str | torch.device) -> list[Iterate]:
+    def _path(
+        self, pmfs: NDArray[np.float64], device: str | torch.device, certify: Callable[[int, Iterate], bool]
+    ) -> list[Iterate]:
         return path_following(
-            pmfs, max_iter=self.max_iter, tol=self.tol, marginal_tol=self.marginal_tol, device=torch.device(device)
+            pmfs,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            marginal_tol=self.marginal_tol,
+            device=torch.device(device),
+            certify=certify,
         )
 
     def _solve(self, p: NDArray[np.float64]) -> Solution:
@@ -331,7 +375,8 @@ class ExactEstimator(BasePIDEstimator):
             # The Schur complement is on X2: solve the transposed problem and swap the roles back.
             s = self._solve(p.transpose(1, 0, 2))
             return Solution(s.q.transpose(1, 0, 2), s.mu, s.lam, s.solver, s.status, s.n_iter)
-        return self._finish(p, self._path(p[None], self.device)[0])
+        certify = lambda _, iterate: self._certified(p, iterate.solution())  # noqa: E731
+        return self._finish(p, self._path(p[None], self.device, certify)[0])
 
     def _finish(self, p: NDArray[np.float64], iterate: Iterate) -> Solution:
         """The path's solution if it meets half the tolerances, else the polished one when that does better."""
@@ -381,6 +426,8 @@ def _polish(prob: _Problem, state: Iterate) -> Iterate | None:
     """
     n1, n2, ny = prob.p.shape
     active = prob.valid & (state.w > state.u)
+    if not active.any():
+        return None
     lam, mu = state.lam.copy(), state.mu.copy()
     w = np.where(active, state.w, 0.0)
     free1 = prob.m1.ravel()
