@@ -1,8 +1,7 @@
 """Property-based checks over random shapes and sparsity patterns.
 
-Joints are either count tables (what samples give) or Dirichlet draws with concentration >= 0.1 and random
-zero cells. Draws with far smaller concentrations put masses below 1e-30 next to masses near 1; the exact
-estimator can fail to certify those and then raises (it never returns them silently) — see test_exact.py.
+Joints are count tables (what samples give) or Dirichlet draws, down to concentration 0.05 (masses far below
+1e-20 next to masses near 1), with random zero cells. The examples are derandomised so CI is reproducible.
 """
 
 import numpy as np
@@ -21,7 +20,7 @@ def joints(draw):
     shape = tuple(draw(st.integers(1, 5)) for _ in range(3))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
-    alpha = draw(st.sampled_from([0.1, 0.3, 1.0, 5.0]))
+    alpha = draw(st.sampled_from([0.05, 0.3, 1.0, 5.0]))
     p = rng.dirichlet(np.full(int(np.prod(shape)), alpha)).reshape(shape)
     if draw(st.booleans()):
         p = rng.multinomial(draw(st.integers(1, 2000)), p.ravel()).reshape(shape).astype(float)
