@@ -90,3 +90,15 @@ def test_extreme_dynamic_range_is_certified_or_raises():
         assert result.certificate.certified
         for key, value in reference_pid(p).items():
             assert getattr(result, key) == pytest.approx(value, abs=1e-5), key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("zero_fraction", [0.0, 0.5])
+def test_agrees_with_cvxpy_at_benchmark_sizes(rng, zero_fraction):
+    """60 x 60 x 4: the reference takes seconds; agreement is bounded by the reference's own certified gap."""
+    p = dirichlet_joint(rng, (60, 60, 4), 1.0, zero_fraction)
+    exact = ExactEstimator().estimate(p)
+    reference = CVXEstimator().estimate(p)
+    assert_same(
+        exact, reference, atol=abs(reference.certificate.duality_gap) + abs(exact.certificate.duality_gap) + 1e-9
+    )
