@@ -31,6 +31,7 @@ class CanonicalJoint:
         """The known parts and their total, in bits."""
         parts = {"redundancy": self.redundancy, "unique1": self.unique1, "unique2": self.unique2}
         parts["synergy"] = self.synergy
+        parts = {key: float(value) for key, value in parts.items()}
         return {**parts, "total": sum(parts.values())}
 
 
