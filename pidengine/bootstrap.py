@@ -62,7 +62,7 @@ class BootstrapResult:
 
 def _estimate_all(estimator: BasePIDEstimator, joints: NDArray, n_samples: int) -> list[PIDResult | None]:
     """Every joint's PID, None where it cannot be certified; one vectorised batch for the exact estimator."""
-    if type(estimator) is ExactEstimator:
+    if isinstance(estimator, ExactEstimator):
         batched = BatchedExactEstimator(
             max_iter=estimator.max_iter, tol=estimator.tol, marginal_tol=estimator.marginal_tol, on_failure="warn"
         )

@@ -92,13 +92,13 @@ class BatchedExactEstimator(ExactEstimator):
             r = reduced[todo[index]]
             return self._certified(r.p, _restrict(iterate, r, swap))
 
-        iterates = dict(zip(todo, self._path(batch, self.device, certify) if todo else []))
+        iterates = dict(zip(todo, self._path(batch, certify) if todo else []))
         results = []
         for i, r in enumerate(reduced):
             solution = None
             if i in iterates:
                 solution = _restrict(iterates[i], r, swap)
-                if not self._certified(r.p, solution):
+                if not (iterates[i].accepted or self._certified(r.p, solution)):
                     alone = ExactEstimator(max_iter=self.max_iter, tol=self.tol, marginal_tol=self.marginal_tol)
                     again = alone._solve(r.p)
                     status = f"left the batch ({solution.status}), solved alone: {again.status}"
@@ -113,4 +113,4 @@ def _restrict(iterate: Iterate, reduced: ReducedJoint, swapped: bool) -> Solutio
     q, lam, mu = (s.q.transpose(1, 0, 2), s.mu, s.lam) if swapped else (s.q, s.lam, s.mu)
     k1, k2, ky = reduced.keep1, reduced.keep2, reduced.keep_y
     q = q[np.ix_(k1, k2, ky)]
-    return Solution(q / q.sum(), lam[np.ix_(k1, ky)], mu[np.ix_(k2, ky)], s.solver, s.status, s.n_iter)
+    return Solution(q, lam[np.ix_(k1, ky)], mu[np.ix_(k2, ky)], s.solver, s.status, s.n_iter)

@@ -90,6 +90,7 @@ class Iterate:
     u: NDArray[np.float64]
     status: str
     n_iter: int
+    accepted: bool = False  # the certificate accepted this iterate on the path
 
     def solution(self, solver: str = "pidengine-ipm") -> Solution:
         e = np.exp(self.lam[:, None, :] + self.mu[None, :, :])
@@ -177,7 +178,7 @@ def path_following(
             status = "central path converged"
         else:
             status = f"stopped after {int(n_b)} iterations"
-        iterates.append(Iterate(lam_b, mu_b, w_b, u_b, status, int(n_b)))
+        iterates.append(Iterate(lam_b, mu_b, w_b, u_b, status, int(n_b), accepted=bool(accepted_b)))
     return iterates
 
 
@@ -358,15 +359,13 @@ class ExactEstimator(BasePIDEstimator):
         except (RuntimeError, TypeError) as exc:
             raise ConfigError(f"device must name a torch device such as 'cpu' or 'cuda', got {self.device!r}") from exc
 
-    def _path(
-        self, pmfs: NDArray[np.float64], device: str | torch.device, certify: Callable[[int, Iterate], bool]
-    ) -> list[Iterate]:
+    def _path(self, pmfs: NDArray[np.float64], certify: Callable[[int, Iterate], bool]) -> list[Iterate]:
         return path_following(
             pmfs,
             max_iter=self.max_iter,
             tol=self.tol,
             marginal_tol=self.marginal_tol,
-            device=torch.device(device),
+            device=torch.device(self.device),
             certify=certify,
         )
 
@@ -376,21 +375,27 @@ class ExactEstimator(BasePIDEstimator):
             s = self._solve(p.transpose(1, 0, 2))
             return Solution(s.q.transpose(1, 0, 2), s.mu, s.lam, s.solver, s.status, s.n_iter)
         certify = lambda _, iterate: self._certified(p, iterate.solution())  # noqa: E731
-        return self._finish(p, self._path(p[None], self.device, certify)[0])
+        return self._finish(p, self._path(p[None], certify)[0])
 
     def _finish(self, p: NDArray[np.float64], iterate: Iterate) -> Solution:
-        """The path's solution if it meets half the tolerances, else the polished one when that does better."""
+        """The path's solution if the certificate accepted it, else the better of it and its polished version."""
         candidate = iterate.solution()
-        if self._certified(p, candidate):
+        if iterate.accepted or self._certified(p, candidate):
             return candidate
         polished = _polish(_Problem.from_joint(p), iterate)
         if polished is None:
             return candidate
-        return polished.solution()
+        return min(candidate, polished.solution(), key=lambda solution: self._shortfall(p, solution))
+
+    def _shortfall(self, p: NDArray[np.float64], solution: Solution) -> float:
+        """How far a solution's certificate is from half the tolerances (0 when it meets them)."""
+        gap, violation = certificate_figures(p, solution)
+        if not (np.isfinite(gap) and np.isfinite(violation)):
+            return np.inf
+        return max(abs(gap) / (0.5 * self.tol), violation / (0.5 * self.marginal_tol), 1.0) - 1.0
 
     def _certified(self, p: NDArray[np.float64], solution: Solution) -> bool:
-        gap, violation = certificate_figures(p, solution)
-        return abs(gap) <= 0.5 * self.tol and violation <= 0.5 * self.marginal_tol
+        return self._shortfall(p, solution) == 0.0
 
 
 @dataclass
