@@ -1,0 +1,1 @@
+"""Featurisation: encoders (raw inputs to embeddings) and discretisers (embeddings to codes)."""

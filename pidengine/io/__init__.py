@@ -1,0 +1,1 @@
+"""Storage of datasets and results."""

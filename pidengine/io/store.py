@@ -1,0 +1,145 @@
+"""Versioned, atomically published Zarr stores, one folder per dataset.
+
+Layout under the data directory::
+
+    <data_dir>/<dataset>/raw.zarr      -> raw-<key>.zarr        ingested modalities, label and split
+    <data_dir>/<dataset>/encoded.zarr  -> encoded-<key>.zarr    encoder outputs (only for encoded modalities)
+    <data_dir>/<dataset>/codes.zarr    -> codes-<key>.zarr      discrete codes and the fitted featuriser
+
+Each stage's name is a symbolic link to an immutable version folder whose ``key`` is a content hash. Publishing
+writes the new version under a private temporary name, renames it into place, then swaps the link with one atomic
+``rename``: a reader opens either the old complete version or the new one, never a half-written store, also when the
+writer is killed mid-write (its temporary folder is left behind and removed by a later publish). Publishing a key
+that is already current writes nothing. The previous version is kept for readers still holding it; older ones go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from pidengine.exceptions import PIDEngineError
+
+STAGES = ("raw", "encoded", "codes")
+_STALE_TEMP_SECONDS = 3600.0
+
+
+class StoreError(PIDEngineError):
+    """A dataset store is missing or cannot be written."""
+
+
+def content_hash(*parts: np.ndarray | str | bytes) -> str:
+    """SHA-256 (hex) over arrays (dtype, shape and bytes) and strings, in order."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            if part.dtype == object:
+                part = part.astype(str)
+            digest.update(f"{part.dtype.str}{part.shape}".encode())
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(part if isinstance(part, bytes) else part.encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+class DatasetStore:
+    """The stores of one dataset under ``data_dir/name``.
+
+    Parameters
+    ----------
+    data_dir : path
+        Root folder holding one sub-folder per dataset.
+    name : str
+        Dataset name (a catalog entry's name).
+    """
+
+    def __init__(self, data_dir: str | Path, name: str) -> None:
+        self.folder = Path(data_dir) / name
+        self.name = name
+
+    def link(self, stage: str) -> Path:
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; stages are {STAGES}")
+        return self.folder / f"{stage}.zarr"
+
+    def current_key(self, stage: str) -> str | None:
+        """The content key of the published version of ``stage``, or None if nothing is published."""
+        link = self.link(stage)
+        if not link.is_symlink():
+            return None
+        target = os.readlink(link)
+        prefix = f"{stage}-"
+        return target[len(prefix) : -len(".zarr")] if target.startswith(prefix) else None
+
+    def exists(self, stage: str) -> bool:
+        return self.current_key(stage) is not None and self.link(stage).exists()
+
+    def open(self, stage: str) -> xr.Dataset:
+        """The published version of ``stage``, lazily (dask-backed)."""
+        if not self.exists(stage):
+            raise StoreError(f"dataset {self.name!r} has no {stage} store under {self.folder}; run the stage first")
+        return xr.open_zarr(self.link(stage).resolve(), consolidated=False)
+
+    def publish(self, stage: str, key: str, dataset: xr.Dataset) -> bool:
+        """Write ``dataset`` as version ``key`` of ``stage`` and make it current, atomically.
+
+        Returns
+        -------
+        bool
+            False when ``key`` was already current (nothing written), True otherwise.
+        """
+        if self.current_key(stage) == key and self.link(stage).exists():
+            return False
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_temporaries()
+        version = self.folder / f"{stage}-{key}.zarr"
+        if not version.exists():
+            temporary = self.folder / f".{version.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            try:
+                dataset.to_zarr(temporary, mode="w-", zarr_format=3, consolidated=False)
+                _rename_into_place(temporary, version)
+            except BaseException:
+                shutil.rmtree(temporary, ignore_errors=True)
+                raise
+        previous = os.readlink(self.link(stage)) if self.link(stage).is_symlink() else None
+        _swap_link(self.link(stage), version.name)
+        self._prune(stage, keep={version.name, previous})
+        return True
+
+    def _prune(self, stage: str, keep: set[str | None]) -> None:
+        for old in self.folder.glob(f"{stage}-*.zarr"):
+            if old.name not in keep:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def _remove_stale_temporaries(self) -> None:
+        """Remove temporary folders of writers that died (older than an hour: no live write takes that long here)."""
+        now = time.time()
+        for temporary in self.folder.glob(".*.tmp-*"):
+            if now - temporary.stat().st_mtime > _STALE_TEMP_SECONDS:
+                shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _rename_into_place(temporary: Path, version: Path) -> None:
+    """Move a finished version into place; a concurrent writer of the same key may have won the race."""
+    try:
+        os.rename(temporary, version)
+    except OSError:
+        if not version.exists():
+            raise
+        # Same key means same content: the other writer's version is as good as ours.
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _swap_link(link: Path, target: str) -> None:
+    """Point ``link`` at ``target`` with one atomic rename over the old link."""
+    temporary = link.with_name(f".{link.name}.link-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    os.symlink(target, temporary)
+    os.replace(temporary, link)

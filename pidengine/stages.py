@@ -1,0 +1,174 @@
+"""The data stages of a catalog entry, each from one Zarr store to the next.
+
+``ingest``
+    Load (or generate) the source, assign stratified splits, publish ``raw.zarr``: ``x1`` (sample × feature1),
+    ``x2`` (sample × feature2), ``y`` (sample), the ``split`` coordinate, and attributes for the source, the catalog
+    entry, the content hash and the true PID when the source knows it.
+``encode``
+    Map the modalities that have an encoder to embeddings, chunk by chunk with Dask, publish ``encoded.zarr``.
+``featurize``
+    Fit a :class:`~pidengine.features.discretize.ModalityFeaturizer` per modality on the training split (the encoded
+    modality where there is one), apply it to every chunk with Dask, publish ``codes.zarr``: integer codes ``x1``,
+    ``x2``, the label, the split and the fitted parameters.
+
+Every stage is keyed by the content hash of its input and its settings: rerunning an unchanged stage writes nothing,
+a changed one replaces the store atomically (:class:`~pidengine.io.store.DatasetStore`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from pidengine import __version__
+from pidengine.catalog import CatalogEntry
+from pidengine.datasets.types import MultimodalData, stratified_split
+from pidengine.features.discretize import ModalityFeaturizer
+from pidengine.features.encode import RandomConvEncoder
+from pidengine.io.store import DatasetStore, content_hash
+from pidengine.joint import JointTable, joint_from_samples
+
+MODALITIES = ("x1", "x2")
+_CHUNK_BYTES = 32 * 2**20
+_KEY_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """What one stage did for one dataset."""
+
+    dataset: str
+    stage: str
+    key: str
+    written: bool
+    seconds: float
+    detail: str = ""
+
+    def __str__(self) -> str:
+        action = "written" if self.written else "unchanged"
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"{self.dataset}: {self.stage} {action} in {self.seconds:.1f} s{extra}"
+
+
+def ingest(entry: CatalogEntry, data_dir: str | Path, base: str | Path = ".") -> StageReport:
+    """Publish the entry's raw store (see the module docstring); nothing is written when the content is unchanged."""
+    start = time.perf_counter()
+    data = entry.load(Path(base))
+    split = stratified_split(data.y, entry.splits.fractions(), entry.splits.seed)
+    described = json.dumps(
+        {"source": entry.source.model_dump(mode="json"), "modalities": entry.modalities, "label": entry.label}
+    )
+    full_hash = content_hash(data.x1, data.x2, data.y, split, described, "\n".join(data.label_names))
+    key = full_hash[:_KEY_LENGTH]
+    dataset = raw_dataset(data, split, entry, full_hash)
+    written = DatasetStore(data_dir, entry.name).publish("raw", key, dataset)
+    detail = f"{data.n_samples} samples, {data.x1.shape[1]} + {data.x2.shape[1]} features, {len(data.label_names)} classes"
+    return StageReport(entry.name, "raw", key, written, time.perf_counter() - start, detail)
+
+
+def raw_dataset(data: MultimodalData, split: np.ndarray, entry: CatalogEntry, full_hash: str) -> xr.Dataset:
+    """The xarray form of an ingested dataset, chunked along samples."""
+    rows = _chunk_rows(max(data.x1.shape[1], data.x2.shape[1]))
+    attrs = {
+        "dataset": entry.name,
+        "description": entry.description,
+        "modalities": list(entry.modalities),
+        "label": entry.label,
+        "label_names": list(data.label_names),
+        "source": entry.source.model_dump_json(),
+        "catalog_entry": entry.to_json(),
+        "content_hash": full_hash,
+        "pidengine_version": __version__,
+    }
+    if data.true_pid is not None:
+        attrs["true_pid_bits"] = data.true_pid
+    return xr.Dataset(
+        {
+            "x1": (("sample", "feature1"), da.from_array(data.x1, chunks=(rows, -1))),
+            "x2": (("sample", "feature2"), da.from_array(data.x2, chunks=(rows, -1))),
+            "y": ("sample", da.from_array(data.y, chunks=rows)),
+        },
+        coords={"split": ("sample", split)},
+        attrs=attrs,
+    )
+
+
+def encode(entry: CatalogEntry, data_dir: str | Path) -> StageReport:
+    """Publish embeddings of the modalities the entry encodes (nothing to do when it encodes none)."""
+    start = time.perf_counter()
+    store = DatasetStore(data_dir, entry.name)
+    raw = store.open("raw")
+    if not entry.encode:
+        return StageReport(entry.name, "encoded", "", False, time.perf_counter() - start, "no encoders configured")
+    settings = json.dumps({m: e.model_dump(mode="json") for m, e in sorted(entry.encode.items())})
+    key = content_hash(store.current_key("raw") or "", settings)[:_KEY_LENGTH]
+    variables = {}
+    for modality, spec in sorted(entry.encode.items()):
+        encoder = RandomConvEncoder(spec.image_shape, spec.n_filters, spec.seed)
+        rows = raw[modality].data.rechunk({1: -1})
+        embedded = rows.map_blocks(
+            encoder, chunks=(rows.chunks[0], (encoder.n_features,)), dtype=np.float64, meta=np.empty((0, 0))
+        )
+        variables[modality] = (("sample", f"embedding{modality[1]}"), embedded)
+    dataset = xr.Dataset(variables, coords={"split": raw["split"]}, attrs={**raw.attrs, "encoders": settings})
+    written = store.publish("encoded", key, dataset)
+    return StageReport(entry.name, "encoded", key, written, time.perf_counter() - start, f"encoded {sorted(entry.encode)}")
+
+
+def featurize(entry: CatalogEntry, data_dir: str | Path) -> StageReport:
+    """Publish the discrete codes of both modalities and the fitted featurisers' parameters."""
+    start = time.perf_counter()
+    store = DatasetStore(data_dir, entry.name)
+    raw = store.open("raw")
+    encoded = store.open("encoded") if entry.encode else None
+    settings = entry.featurize
+    key = content_hash(
+        store.current_key("raw") or "", store.current_key("encoded") or "" if encoded is not None else "",
+        settings.model_dump_json(),
+    )[:_KEY_LENGTH]
+    if store.current_key("codes") == key and store.exists("codes"):
+        return StageReport(entry.name, "codes", key, False, time.perf_counter() - start)
+
+    train = np.flatnonzero(raw["split"].values == "train")
+    rng = np.random.default_rng(settings.seed)
+    fit_rows = np.sort(rng.choice(train, settings.fit_max_samples, replace=False)) if len(train) > settings.fit_max_samples else train
+    variables: dict[str, tuple] = {"y": ("sample", raw["y"].data)}
+    attrs = {**raw.attrs, "featurize": settings.model_dump_json()}
+    details = []
+    for modality in MODALITIES:
+        source = encoded[modality] if encoded is not None and modality in encoded else raw[modality]
+        rows = source.data.rechunk({1: -1})
+        featurizer = ModalityFeaturizer(
+            settings.method,
+            n_clusters=settings.n_clusters,
+            n_components=settings.n_components,
+            n_bins=settings.n_bins,
+            random_state=settings.seed,
+        ).fit(rows[fit_rows].compute())
+        variables[modality] = ("sample", rows.map_blocks(featurizer.transform, drop_axis=1, dtype=np.int64))
+        for name, values in featurizer.parameters().items():
+            dims = tuple(f"{modality}_{name}_dim{i}" for i in range(np.ndim(values)))
+            variables[f"{modality}_{name}"] = (dims, np.asarray(values))
+        attrs[f"{modality}_method"] = featurizer.method_
+        attrs[f"{modality}_n_codes"] = featurizer.n_codes_
+        details.append(f"{modality}: {featurizer.method_} → {featurizer.n_codes_} codes")
+    dataset = xr.Dataset(variables, coords={"split": raw["split"]}, attrs=attrs)
+    written = store.publish("codes", key, dataset)
+    return StageReport(entry.name, "codes", key, written, time.perf_counter() - start, ", ".join(details))
+
+
+def joint_of_codes(codes: xr.Dataset, split: str | None = None) -> JointTable:
+    """The empirical joint of (code of x1, code of x2, label), over one split or all samples."""
+    selected = codes if split is None else codes.isel(sample=np.flatnonzero(codes["split"].values == split))
+    return joint_from_samples(selected["x1"].values, selected["x2"].values, selected["y"].values)
+
+
+def _chunk_rows(n_features: int) -> int:
+    """Rows per chunk so that one chunk of float64 features is about 32 MiB."""
+    return max(1024, _CHUNK_BYTES // (8 * max(n_features, 1)))
