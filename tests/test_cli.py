@@ -90,3 +90,38 @@ def test_solver_flags_need_the_cvxpy_estimator(tmp_path):
     assert out.returncode != 0 and "--estimator cvxpy" in out.stderr and out.stderr.count("\n") == 1
     out = run("pid", "--joint", str(path), "--estimator", "cvxpy", "--solver", "ECOS", "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["solver"] == "ECOS"
+
+
+CATALOG = """
+datasets:
+  xor:
+    source: {kind: gate, gate: xor, n_samples: 300}
+  missing-file:
+    source: {kind: npz, path: nowhere.npz}
+  broken:
+    source: {kind: gate, gate: xor, n_samples: 0}
+"""
+
+
+def test_catalog_validate_names_each_broken_entry(tmp_path):
+    (tmp_path / "c.yaml").write_text(CATALOG)
+    out = run("catalog", "validate", "--catalog", str(tmp_path / "c.yaml"))
+    assert out.returncode == 2
+    assert "1 of 3 entries valid" in out.stdout
+    assert "broken: source.gate.n_samples" in out.stderr and "missing-file: dataset 'missing-file'" in out.stderr
+    listing = run("catalog", "list", "--catalog", str(tmp_path / "c.yaml"))
+    assert listing.returncode == 0 and "xor" in listing.stdout and "INVALID" in listing.stdout
+
+
+def test_ingest_and_featurize_go_on_past_a_broken_dataset(tmp_path):
+    (tmp_path / "c.yaml").write_text(CATALOG)
+    args = ("--catalog", str(tmp_path / "c.yaml"), "--data-dir", str(tmp_path / "data"))
+    out = run("ingest", *args)
+    assert out.returncode == 2
+    assert "xor: raw written" in out.stdout and "missing-file: FAILED" in out.stdout
+    assert "broken:" in out.stderr
+    assert run("ingest", *args, "--only", "xor").stdout.count("raw unchanged") == 1
+    featurized = run("featurize", *args, "--only", "xor")
+    assert featurized.returncode == 0 and "codes written" in featurized.stdout
+    unknown = run("ingest", *args, "--only", "nope")
+    assert unknown.returncode == 2 and "no dataset 'nope'" in unknown.stderr

