@@ -29,7 +29,7 @@ import xarray as xr
 from pidengine import __version__
 from pidengine.catalog import CatalogEntry
 from pidengine.datasets.types import MultimodalData, stratified_split
-from pidengine.features.discretize import ModalityFeaturizer
+from pidengine.features.discretize import ModalityFeaturizer, discretize_out_of_core
 from pidengine.features.encode import RandomConvEncoder
 from pidengine.io.store import DatasetStore, content_hash
 from pidengine.joint import JointTable, joint_from_samples
@@ -136,22 +136,22 @@ def featurize(entry: CatalogEntry, data_dir: str | Path) -> StageReport:
         return StageReport(entry.name, "codes", key, False, time.perf_counter() - start)
 
     train = np.flatnonzero(raw["split"].values == "train")
-    rng = np.random.default_rng(settings.seed)
-    fit_rows = np.sort(rng.choice(train, settings.fit_max_samples, replace=False)) if len(train) > settings.fit_max_samples else train
     variables: dict[str, tuple] = {"y": ("sample", raw["y"].data)}
     attrs = {**raw.attrs, "featurize": settings.model_dump_json()}
     details = []
     for modality in MODALITIES:
         source = encoded[modality] if encoded is not None and modality in encoded else raw[modality]
-        rows = source.data.rechunk({1: -1})
         featurizer = ModalityFeaturizer(
             settings.method,
             n_clusters=settings.n_clusters,
             n_components=settings.n_components,
             n_bins=settings.n_bins,
             random_state=settings.seed,
-        ).fit(rows[fit_rows].compute())
-        variables[modality] = ("sample", rows.map_blocks(featurizer.transform, drop_axis=1, dtype=np.int64))
+        )
+        codes = discretize_out_of_core(
+            source.data, train, featurizer, fit_max_samples=settings.fit_max_samples, seed=settings.seed
+        )
+        variables[modality] = ("sample", codes)
         for name, values in featurizer.parameters().items():
             dims = tuple(f"{modality}_{name}_dim{i}" for i in range(np.ndim(values)))
             variables[f"{modality}_{name}"] = (dims, np.asarray(values))

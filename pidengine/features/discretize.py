@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import dask.array as da
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.cluster import KMeans
@@ -152,6 +153,41 @@ class ModalityFeaturizer:
             PCA(n_components=n_components, random_state=self.random_state),
             KMeans(n_clusters=self.n_clusters, n_init=4, random_state=self.random_state),
         )
+
+
+def discretize_out_of_core(
+    rows: da.Array,
+    train_rows: NDArray[np.intp],
+    featurizer: ModalityFeaturizer,
+    *,
+    fit_max_samples: int = 100_000,
+    seed: int = 0,
+) -> da.Array:
+    """Fit ``featurizer`` on training rows of a chunked modality and return the lazy codes of every row.
+
+    Only a seeded subsample of at most ``fit_max_samples`` training rows is loaded to fit; the codes are computed
+    chunk by chunk when the result is stored or computed, so memory stays bounded by ``fit_max_samples`` and the
+    chunk size, not by the number of rows.
+
+    Parameters
+    ----------
+    rows : dask array, shape (n_samples, n_features)
+    train_rows : ndarray of int
+        Indices of the training rows.
+    featurizer : ModalityFeaturizer
+        Unfitted; it is fitted in place.
+
+    Returns
+    -------
+    dask array of int64, shape (n_samples,)
+    """
+    if len(train_rows) == 0:
+        raise InvalidJointError("the training split is empty; nothing to fit the featuriser on")
+    if len(train_rows) > fit_max_samples:
+        train_rows = np.sort(np.random.default_rng(seed).choice(train_rows, fit_max_samples, replace=False))
+    rows = rows.rechunk({1: -1})
+    featurizer.fit(rows[train_rows].compute())
+    return rows.map_blocks(featurizer.transform, drop_axis=1, dtype=np.int64)
 
 
 def _check_rows(x: NDArray[np.float64]) -> NDArray[np.float64]:
