@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pidengine.cli import main
 from pidengine.datasets import CANONICAL
 
 # The console script installed next to the interpreter running the tests (.venv/bin/pidengine).
@@ -13,7 +14,23 @@ PIDENGINE = str(Path(sys.executable).with_name("pidengine"))
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
+    """The installed console script in a child process (for the contracts: exit codes, one-line stderr)."""
     return subprocess.run([PIDENGINE, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def cli(capsys):
+    """``pidengine ARGS`` in this process (same entry point, without paying for a fresh interpreter each time)."""
+
+    def invoke(*args: str) -> subprocess.CompletedProcess:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's --help and usage errors
+            code = exc.code
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(["pidengine", *args], code, out.out, out.err)
+
+    return invoke
 
 
 def test_pid_json_contract(tmp_path):
@@ -27,12 +44,12 @@ def test_pid_json_contract(tmp_path):
         assert payload[key] == pytest.approx(expected[key], abs=1e-6)
 
 
-def test_pid_table_from_samples(tmp_path):
+def test_pid_table_from_samples(cli, tmp_path):
     path = tmp_path / "samples.npz"
     x1 = np.array(["a", "b"] * 50)
     x2 = np.repeat([0, 1], 50)
     np.savez(path, x1=x1, x2=x2, y=(x1 == "a") ^ (x2 == 1))
-    out = run("pid", "--samples", str(path))
+    out = cli("pid", "--samples", str(path))
     assert out.returncode == 0, out.stderr
     assert "100 samples" in out.stdout
     synergy_line = next(line for line in out.stdout.splitlines() if line.strip().startswith("synergy"))
@@ -51,20 +68,20 @@ def test_pid_table_from_samples(tmp_path):
         (np.ones((2, 2, 2)), ["--samples"], "single array"),
     ],
 )
-def test_bad_input_exits_nonzero_with_one_line(tmp_path, content, args, message):
+def test_bad_input_exits_nonzero_with_one_line(cli, tmp_path, content, args, message):
     path = tmp_path / "input.npy"
     if content is not None:
         np.save(path, content)
-    out = run("pid", *args, str(path))
+    out = cli("pid", *args, str(path))
     assert out.returncode != 0
     assert out.stderr.count("\n") == 1 and message in out.stderr
     assert "Traceback" not in out.stderr
 
 
-def test_samples_of_different_lengths_exit_with_one_line(tmp_path):
+def test_samples_of_different_lengths_exit_with_one_line(cli, tmp_path):
     path = tmp_path / "s.npz"
     np.savez(path, x1=np.arange(3), x2=np.arange(4), y=np.arange(3))
-    out = run("pid", "--samples", str(path))
+    out = cli("pid", "--samples", str(path))
     assert out.returncode != 0 and "different lengths" in out.stderr and out.stderr.count("\n") == 1
 
 
@@ -73,22 +90,22 @@ def test_usage_error_is_one_line():
     assert out.returncode != 0 and out.stderr.count("\n") == 1
 
 
-def test_examples_and_help():
-    out = run("examples", "--json")
+def test_examples_and_help(cli):
+    out = cli("examples", "--json")
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert {row["name"] for row in rows} == set(CANONICAL)
     assert max(row["max_abs_error_bits"] for row in rows) < 1e-6
-    help_text = run("--help").stdout
+    help_text = cli("--help").stdout
     assert "pid" in help_text and "examples" in help_text
 
 
-def test_solver_flags_need_the_cvxpy_estimator(tmp_path):
+def test_solver_flags_need_the_cvxpy_estimator(cli, tmp_path):
     path = tmp_path / "xor.npy"
     np.save(path, CANONICAL["xor"].pmf)
-    out = run("pid", "--joint", str(path), "--solver", "ECOS")
+    out = cli("pid", "--joint", str(path), "--solver", "ECOS")
     assert out.returncode != 0 and "--estimator cvxpy" in out.stderr and out.stderr.count("\n") == 1
-    out = run("pid", "--joint", str(path), "--estimator", "cvxpy", "--solver", "ECOS", "--json")
+    out = cli("pid", "--joint", str(path), "--estimator", "cvxpy", "--solver", "ECOS", "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["solver"] == "ECOS"
 
 
@@ -103,25 +120,25 @@ datasets:
 """
 
 
-def test_catalog_validate_names_each_broken_entry(tmp_path):
+def test_catalog_validate_names_each_broken_entry(cli, tmp_path):
     (tmp_path / "c.yaml").write_text(CATALOG)
-    out = run("catalog", "validate", "--catalog", str(tmp_path / "c.yaml"))
+    out = cli("catalog", "validate", "--catalog", str(tmp_path / "c.yaml"))
     assert out.returncode == 2
     assert "1 of 3 entries valid" in out.stdout
     assert "broken: source.gate.n_samples" in out.stderr and "missing-file: dataset 'missing-file'" in out.stderr
-    listing = run("catalog", "list", "--catalog", str(tmp_path / "c.yaml"))
+    listing = cli("catalog", "list", "--catalog", str(tmp_path / "c.yaml"))
     assert listing.returncode == 0 and "xor" in listing.stdout and "INVALID" in listing.stdout
 
 
-def test_ingest_and_featurize_go_on_past_a_broken_dataset(tmp_path):
+def test_ingest_and_featurize_go_on_past_a_broken_dataset(cli, tmp_path):
     (tmp_path / "c.yaml").write_text(CATALOG)
     args = ("--catalog", str(tmp_path / "c.yaml"), "--data-dir", str(tmp_path / "data"))
-    out = run("ingest", *args)
+    out = cli("ingest", *args)
     assert out.returncode == 2
     assert "xor: raw written" in out.stdout and "missing-file: FAILED" in out.stdout
     assert "broken:" in out.stderr
-    assert run("ingest", *args, "--only", "xor").stdout.count("raw unchanged") == 1
-    featurized = run("featurize", *args, "--only", "xor")
+    assert cli("ingest", *args, "--only", "xor").stdout.count("raw unchanged") == 1
+    featurized = cli("featurize", *args, "--only", "xor")
     assert featurized.returncode == 0 and "codes written" in featurized.stdout
-    unknown = run("ingest", *args, "--only", "nope")
+    unknown = cli("ingest", *args, "--only", "nope")
     assert unknown.returncode == 2 and "no dataset 'nope'" in unknown.stderr
