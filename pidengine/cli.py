@@ -6,6 +6,7 @@ Every failure caused by the input exits with status 2 and one line on stderr, ne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -168,7 +169,7 @@ def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
     failures = {} if args.only else dict(catalog.errors)
     for number, entry in enumerate(entries, 1):
         try:
-            with ProgressBar(minimum=5.0, out=sys.stderr):
+            with ProgressBar(minimum=5.0, out=sys.stderr) if sys.stderr.isatty() else contextlib.nullcontext():
                 for stage in stages:
                     if stage == "encode" and not entry.encode:
                         continue

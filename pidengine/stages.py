@@ -28,15 +28,16 @@ import xarray as xr
 
 from pidengine import __version__
 from pidengine.catalog import CatalogEntry
-from pidengine.datasets.types import MultimodalData, stratified_split
+from pidengine.datasets.types import MultimodalData, is_text, stratified_split
+from pidengine.exceptions import ConfigError
 from pidengine.features.discretize import ModalityFeaturizer, discretize_out_of_core
-from pidengine.features.encode import RandomConvEncoder
 from pidengine.io.store import DatasetStore, content_hash
 from pidengine.joint import JointTable, joint_from_samples
 
 MODALITIES = ("x1", "x2")
 _CHUNK_BYTES = 32 * 2**20
 _KEY_LENGTH = 16
+_TEXT_CHUNK = 256  # texts per encoder call: small enough to spread over workers and show progress
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,20 @@ def ingest(entry: CatalogEntry, data_dir: str | Path, base: str | Path = ".") ->
     key = full_hash[:_KEY_LENGTH]
     dataset = raw_dataset(data, split, entry, full_hash)
     written = DatasetStore(data_dir, entry.name).publish("raw", key, dataset)
-    detail = f"{data.n_samples} samples, {data.x1.shape[1]} + {data.x2.shape[1]} features, {len(data.label_names)} classes"
+    widths = " + ".join("text" if is_text(x) else str(x.shape[1]) for x in (data.x1, data.x2))
+    detail = f"{data.n_samples} samples, {widths} features, {len(data.label_names)} classes"
     return StageReport(entry.name, "raw", key, written, time.perf_counter() - start, detail)
 
 
 def raw_dataset(data: MultimodalData, split: np.ndarray, entry: CatalogEntry, full_hash: str) -> xr.Dataset:
-    """The xarray form of an ingested dataset, chunked along samples."""
-    rows = _chunk_rows(max(data.x1.shape[1], data.x2.shape[1]))
+    """The xarray form of an ingested dataset, chunked along samples; a text modality is one string per sample."""
+    rows = _chunk_rows(max(1 if is_text(x) else x.shape[1] for x in (data.x1, data.x2)))
+    modalities = {}
+    for name, values in (("x1", data.x1), ("x2", data.x2)):
+        if is_text(values):  # variable-length strings are written from memory (Zarr infers their type there)
+            modalities[name] = (("sample",), values)
+        else:
+            modalities[name] = (("sample", f"feature{name[1]}"), da.from_array(values, chunks=(rows, -1)))
     attrs = {
         "dataset": entry.name,
         "description": entry.description,
@@ -84,41 +92,54 @@ def raw_dataset(data: MultimodalData, split: np.ndarray, entry: CatalogEntry, fu
         "source": entry.source.model_dump_json(),
         "catalog_entry": entry.to_json(),
         "content_hash": full_hash,
+        # Per-modality hashes key the encoders' outputs: a new split or label does not recompute embeddings.
+        "x1_hash": content_hash(data.x1),
+        "x2_hash": content_hash(data.x2),
         "pidengine_version": __version__,
     }
     if data.true_pid is not None:
         attrs["true_pid_bits"] = data.true_pid
     return xr.Dataset(
-        {
-            "x1": (("sample", "feature1"), da.from_array(data.x1, chunks=(rows, -1))),
-            "x2": (("sample", "feature2"), da.from_array(data.x2, chunks=(rows, -1))),
-            "y": ("sample", da.from_array(data.y, chunks=rows)),
-        },
+        {**modalities, "y": ("sample", da.from_array(data.y, chunks=rows))},
         coords={"split": ("sample", split)},
         attrs=attrs,
     )
 
 
 def encode(entry: CatalogEntry, data_dir: str | Path) -> StageReport:
-    """Publish embeddings of the modalities the entry encodes (nothing to do when it encodes none)."""
+    """Publish embeddings of the modalities the entry encodes (nothing to do when it encodes none).
+
+    The store is keyed by the content of the encoded modalities and the encoder settings only, so a change of
+    splits, labels or of the other modality reuses the embeddings already computed.
+    """
     start = time.perf_counter()
     store = DatasetStore(data_dir, entry.name)
     raw = store.open("raw")
     if not entry.encode:
         return StageReport(entry.name, "encoded", "", False, time.perf_counter() - start, "no encoders configured")
-    settings = json.dumps({m: e.model_dump(mode="json") for m, e in sorted(entry.encode.items())})
-    key = content_hash(store.current_key("raw") or "", settings)[:_KEY_LENGTH]
+    settings = {m: spec.model_dump(mode="json") for m, spec in sorted(entry.encode.items())}
+    inputs = {m: raw.attrs[f"{m}_hash"] for m in settings}
+    key = content_hash(json.dumps({"encoders": settings, "inputs": inputs}, sort_keys=True))[:_KEY_LENGTH]
+    if store.current_key("encoded") == key and store.exists("encoded"):
+        return StageReport(entry.name, "encoded", key, False, time.perf_counter() - start, "embeddings cached")
     variables = {}
     for modality, spec in sorted(entry.encode.items()):
-        encoder = RandomConvEncoder(spec.image_shape, spec.n_filters, spec.seed)
-        rows = raw[modality].data.rechunk({1: -1})
-        embedded = rows.map_blocks(
-            encoder, chunks=(rows.chunks[0], (encoder.n_features,)), dtype=np.float64, meta=np.empty((0, 0))
-        )
+        encoder = spec.build()
+        rows = raw[modality].data
+        if rows.ndim == 1:  # text: one string per sample in, one embedding per sample out
+            rows = rows.rechunk(_TEXT_CHUNK)
+            embedded = rows.map_blocks(
+                encoder, new_axis=1, chunks=(rows.chunks[0], (encoder.n_features,)), dtype=np.float64
+            )
+        else:
+            rows = rows.rechunk({1: -1})
+            embedded = rows.map_blocks(
+                encoder, chunks=(rows.chunks[0], (encoder.n_features,)), dtype=np.float64, meta=np.empty((0, 0))
+            )
         variables[modality] = (("sample", f"embedding{modality[1]}"), embedded)
-    dataset = xr.Dataset(variables, coords={"split": raw["split"]}, attrs={**raw.attrs, "encoders": settings})
-    written = store.publish("encoded", key, dataset)
-    return StageReport(entry.name, "encoded", key, written, time.perf_counter() - start, f"encoded {sorted(entry.encode)}")
+    attrs = {"dataset": entry.name, "encoders": json.dumps(settings), "inputs": json.dumps(inputs)}
+    written = store.publish("encoded", key, xr.Dataset(variables, attrs=attrs))
+    return StageReport(entry.name, "encoded", key, written, time.perf_counter() - start, f"encoded {sorted(settings)}")
 
 
 def featurize(entry: CatalogEntry, data_dir: str | Path) -> StageReport:
@@ -141,6 +162,11 @@ def featurize(entry: CatalogEntry, data_dir: str | Path) -> StageReport:
     details = []
     for modality in MODALITIES:
         source = encoded[modality] if encoded is not None and modality in encoded else raw[modality]
+        if source.ndim == 1:
+            raise ConfigError(
+                f"dataset {entry.name!r}: {modality} is text; give it an encoder (encode: {{{modality}: "
+                "{kind: sentence_embedding}}) before it can be discretised"
+            )
         featurizer = ModalityFeaturizer(
             settings.method,
             n_clusters=settings.n_clusters,

@@ -34,7 +34,7 @@ def test_default_catalog_is_valid_and_its_sources_are_installed():
         ("source: {kind: digits}\n    splits: {train: 0.5, val: 0.1, test: 0.1}", "train + val + test must be 1"),
         ("source: {kind: uci_multifeature, views: [fou, xyz]}", "source.uci_multifeature.views.1"),
         ("source: {kind: digits}\n    featurize: {n_clusters: 1}", "featurize.n_clusters"),
-        ("source: {kind: digits}\n    encode: {x3: {image_shape: [4, 8]}}", "encode.x3"),
+        ("source: {kind: digits}\n    encode: {x3: {kind: random_conv, image_shape: [4, 8]}}", "encode.x3"),
         ("source: {kind: table, path: t.csv, x1_columns: [], x2_columns: [b], y_column: y}", "x1_columns"),
         ("description: no source", "source: Field required"),
         ("[1, 2]", "must be a mapping"),

@@ -18,9 +18,13 @@ datasets:
   mine:
     source: {kind: npz, path: mine.npz}
     splits: {train: 0.5, val: 0.25, test: 0.25, seed: 1}
+  texts:
+    source: {kind: npz, path: texts.npz}
+    encode: {x1: {kind: sentence_embedding}}
+    featurize: {n_clusters: 2}
   digits:
     source: {kind: digits, halves: top_bottom}
-    encode: {x1: {image_shape: [4, 8], n_filters: 4}}
+    encode: {x1: {kind: random_conv, image_shape: [4, 8], n_filters: 4}}
     featurize: {n_clusters: 10}
 """
 
@@ -28,6 +32,8 @@ datasets:
 @pytest.fixture
 def catalog(tmp_path, rng):
     np.savez(tmp_path / "mine.npz", x1=rng.normal(size=(40, 3)), x2=rng.normal(size=(40, 2)), y=np.arange(40) % 2)
+    reviews = ["great, it worked", "awful side effects", "it helped a lot", "made me sick"] * 10
+    np.savez(tmp_path / "texts.npz", x1=np.array(reviews), x2=rng.normal(size=(40, 2)), y=np.arange(40) % 2)
     (tmp_path / "catalog.yaml").write_text(CATALOG)
     return load_catalog(tmp_path / "catalog.yaml")
 
@@ -113,3 +119,29 @@ def test_encoder_layer_feeds_the_codes(catalog, tmp_path):
     assert codes.attrs["x1_n_codes"] == 10
     # Codes from a featuriser fitted on the training split carry most of the label information.
     assert ExactEstimator().estimate(joint_of_codes(codes, split="test").pmf).total > 1.5
+
+
+def test_embeddings_are_reused_when_only_the_splits_change(catalog, tmp_path):
+    data = tmp_path / "data"
+    entry = catalog.entries["digits"]
+    ingest(entry, data, catalog.base)
+    first = encode(entry, data)
+    resplit = entry.model_copy(update={"splits": entry.splits.model_copy(update={"seed": 7})})
+    assert ingest(resplit, data, catalog.base).written
+    again = encode(resplit, data)
+    assert not again.written and again.key == first.key and again.detail == "embeddings cached"
+
+
+def test_text_modality_is_encoded_then_discretised(catalog, tmp_path):
+    data = tmp_path / "data"
+    entry = catalog.entries["texts"]
+    ingest(entry, data, catalog.base)
+    bare = entry.model_copy(update={"encode": {}})
+    with pytest.raises(ConfigError, match="x1 is text; give it an encoder"):
+        featurize(bare, data)
+    encode(entry, data)
+    featurize(entry, data)
+    codes = DatasetStore(data, "texts").open("codes")
+    # Positive and negative reviews fall into different clusters of their sentence embeddings.
+    review_codes = codes["x1"].values.reshape(10, 4)
+    assert (review_codes[:, 0] == review_codes[:, 2]).all() and (review_codes[:, 0] != review_codes[:, 1]).all()

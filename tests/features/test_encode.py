@@ -31,3 +31,17 @@ def test_bad_shapes():
         RandomConvEncoder((4, 8))(np.zeros((3, 30)))
     with pytest.raises(ConfigError, match="at least 2×2"):
         RandomConvEncoder((1, 8))
+
+
+def test_sentence_embeddings_place_paraphrases_together():
+    from pidengine.features.encode import SentenceEmbeddingEncoder
+
+    texts = np.array(
+        ["This medicine cured my migraine.", "The drug took my headache away.", "The stock market fell sharply today."],
+        dtype=object,
+    )
+    embeddings = SentenceEmbeddingEncoder()(texts)
+    assert embeddings.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    similarity = embeddings @ embeddings.T
+    assert similarity[0, 1] > similarity[0, 2] + 0.3
