@@ -1,0 +1,1 @@
+"""Multimodal model families, their training loop, and the PID of their predictions."""
