@@ -33,6 +33,8 @@ from pidengine.exceptions import ConfigError
 from pidengine.features.discretize import ModalityFeaturizer, discretize_out_of_core
 from pidengine.io.store import DatasetStore, content_hash
 from pidengine.joint import JointTable, joint_from_samples
+from pidengine.models.sweep import ModelInputs
+from pidengine.models.training import Split
 
 MODALITIES = ("x1", "x2")
 _CHUNK_BYTES = 32 * 2**20
@@ -198,3 +200,24 @@ def joint_of_codes(codes: xr.Dataset, split: str | None = None) -> JointTable:
 def _chunk_rows(n_features: int) -> int:
     """Rows per chunk so that one chunk of float64 features is about 32 MiB."""
     return max(1024, _CHUNK_BYTES // (8 * max(n_features, 1)))
+
+
+def model_inputs(entry: CatalogEntry, data_dir: str | Path) -> ModelInputs:
+    """Features (encoded where the entry encodes), labels and test codes of a featurised dataset, by split."""
+    store = DatasetStore(data_dir, entry.name)
+    raw, codes = store.open("raw"), store.open("codes")
+    encoded = store.open("encoded") if entry.encode else None
+    features = {
+        m: (encoded[m] if encoded is not None and m in encoded else raw[m]).values for m in MODALITIES
+    }
+    if any(values.ndim != 2 for values in features.values()):
+        raise ConfigError(f"dataset {entry.name!r}: models need numeric features; encode its text modalities")
+    split, y = raw["split"].values, raw["y"].values
+    splits = {
+        name: Split.of(features["x1"][split == name], features["x2"][split == name], y[split == name], name)
+        for name in ("train", "val", "test")
+    }
+    test = split == "test"
+    return ModelInputs(
+        entry.name, splits, (codes["x1"].values[test], codes["x2"].values[test]), len(raw.attrs["label_names"])
+    )

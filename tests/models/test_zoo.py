@@ -86,3 +86,26 @@ def test_register_family_and_bad_input(xor_data):
 def test_model_pid_of_a_constant_model_is_zero():
     pid = model_pid([0, 1, 0, 1], [0, 0, 1, 1], [3, 3, 3, 3])
     assert pid.total == 0 and all(v == 0 for v in pid.atoms().values())
+
+
+def test_sweep_over_a_featurised_dataset(tmp_path):
+    from pidengine.catalog import load_catalog
+    from pidengine.models.sweep import evaluate_families, reference_row
+    from pidengine.stages import featurize, ingest, model_inputs
+
+    (tmp_path / "c.yaml").write_text(
+        "datasets:\n  u1:\n    source: {kind: latent_concept, n_redundant: 0, n_unique1: 1, n_unique2: 0, "
+        "n_synergy: 0, dim1: 4, dim2: 4, n_samples: 600}\n    featurize: {n_clusters: 4}\n"
+    )
+    entry = load_catalog(tmp_path / "c.yaml").entries["u1"]
+    ingest(entry, tmp_path / "data", tmp_path)
+    featurize(entry, tmp_path / "data")
+    inputs = model_inputs(entry, tmp_path / "data")
+    assert [len(inputs.splits[s].y) for s in ("train", "val", "test")] == [360, 120, 120]
+    reports = evaluate_families(inputs, ["late_fusion", "early_fusion"], FAST)
+    for report in reports:
+        assert report.test_accuracy > 0.95
+        # A model that reads Y off x1 puts its information in U1 (1 bit for a fair bit).
+        assert report.pid["unique1"] == pytest.approx(1.0, abs=0.1)
+    row = reference_row({"redundancy": 0, "unique1": 1, "unique2": 0, "synergy": 0}, reports)
+    assert set(row.accuracy) == {"late_fusion", "early_fusion"} and row.dataset == "u1"
