@@ -42,6 +42,7 @@ from pidengine.datasets.real import (
 from pidengine.datasets.synthetic import gate_samples, latent_concept
 from pidengine.datasets.types import SPLITS, MultimodalData
 from pidengine.exceptions import ConfigError
+from pidengine.features.discretize import ModalityFeaturizer
 from pidengine.features.encode import RandomConvEncoder, SentenceEmbeddingEncoder
 
 DEFAULT_CATALOG = Path("data_catalog.yaml")
@@ -87,12 +88,7 @@ class GaussianMixtureSource(_Strict):
 
     def load(self, base: Path) -> MultimodalData:
         data = gaussian_mixture(
-            self.n_samples,
-            angle=self.angle,
-            separation=self.separation,
-            coordinates=self.coordinates,
-            truth_bins=self.truth_bins,
-            random_state=self.seed,
+            self.n_samples, **self.model_dump(exclude={"kind", "n_samples", "seed"}), random_state=self.seed
         )
         return MultimodalData.from_arrays(data.x1, data.x2, data.y, data.true_pid)
 
@@ -278,6 +274,16 @@ class Featurize(_Strict):
     n_bins: int = Field(10, ge=2, le=100_000)
     fit_max_samples: int = Field(100_000, ge=100)
     seed: int = 0
+
+    def featurizer(self) -> ModalityFeaturizer:
+        """A fresh, unfitted featuriser with these settings."""
+        return ModalityFeaturizer(
+            self.method,
+            n_clusters=self.n_clusters,
+            n_components=self.n_components,
+            n_bins=self.n_bins,
+            random_state=self.seed,
+        )
 
 
 class CatalogEntry(_Strict):

@@ -30,7 +30,7 @@ from pidengine import __version__
 from pidengine.catalog import CatalogEntry
 from pidengine.datasets.types import MultimodalData, is_text, stratified_split
 from pidengine.exceptions import ConfigError
-from pidengine.features.discretize import ModalityFeaturizer, discretize_out_of_core
+from pidengine.features.discretize import discretize_out_of_core
 from pidengine.io.store import DatasetStore, content_hash
 from pidengine.joint import JointTable, joint_from_samples
 from pidengine.models.sweep import ModelInputs
@@ -169,13 +169,7 @@ def featurize(entry: CatalogEntry, data_dir: str | Path) -> StageReport:
                 f"dataset {entry.name!r}: {modality} is text; give it an encoder (encode: {{{modality}: "
                 "{kind: sentence_embedding}}) before it can be discretised"
             )
-        featurizer = ModalityFeaturizer(
-            settings.method,
-            n_clusters=settings.n_clusters,
-            n_components=settings.n_components,
-            n_bins=settings.n_bins,
-            random_state=settings.seed,
-        )
+        featurizer = settings.featurizer()
         codes = discretize_out_of_core(
             source.data, train, featurizer, fit_max_samples=settings.fit_max_samples, seed=settings.seed
         )
