@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pidengine.estimators.base import BasePIDEstimator, Certificate, PIDResult
+from pidengine.estimators.batch import BatchDiagnostics, BatchEstimator, BatchPIDResult
 from pidengine.estimators.cvx import CVXEstimator
 from pidengine.estimators.exact import ExactEstimator
 from pidengine.exceptions import ConfigError
@@ -26,6 +27,9 @@ __all__ = [
     "AUTO",
     "ESTIMATORS",
     "BasePIDEstimator",
+    "BatchDiagnostics",
+    "BatchEstimator",
+    "BatchPIDResult",
     "CVXEstimator",
     "Certificate",
     "ExactEstimator",
