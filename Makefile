@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
+# The whole default pipeline (Prefect flows on a local Dask cluster, results in MLflow at sqlite:///mlflow.db):
+# ingest the catalog, featurise, PID of every dataset with both estimators, print the summary table.
+# PIDENGINE_RUN_ARGS passes options through, e.g. `make run PIDENGINE_RUN_ARGS="--datasets gate-xor --no-cache"`.
 run: $(STAMP)
-	$(BIN)/pidengine examples
+	$(BIN)/pidengine run $(PIDENGINE_RUN_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,4 +1,4 @@
-"""Command-line interface: ``pidengine pid | examples | catalog list | catalog validate | ingest | featurize``.
+"""Command-line interface: ``pidengine pid | examples | catalog list | catalog validate | ingest | featurize | run``.
 
 Every failure caused by the input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -205,6 +205,56 @@ def _add_catalog_arguments(parser: argparse.ArgumentParser, data_dir: bool = Tru
         parser.add_argument("--only", nargs="+", metavar="NAME", help="only these datasets (default: all)")
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    """The pipeline (Prefect flows, Dask, MLflow) is imported here only: the library never imports it."""
+    from flows._cli import run
+
+    return run(args)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True) -> None:
+    """The parameters of ``pidengine run`` (and of ``python -m flows.<name>``)."""
+    _add_catalog_arguments(parser, data_dir=False)
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path("data"), metavar="DIR", help="store root (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--datasets", "--only", nargs="+", metavar="NAME", help="only these catalog entries (default: all valid ones)"
+    )
+    parser.add_argument(
+        "--estimators", nargs="+", choices=["exact", "batch"], default=["exact", "batch"], metavar="NAME",
+        help="estimators to run, of exact (discrete, on the codes) and batch (continuous features) (default: both)",
+    )
+    parser.add_argument(
+        "--tracking-uri", default="sqlite:///mlflow.db", metavar="URI",
+        help="MLflow tracking URI (default: %(default)s, in the working directory)",
+    )
+    parser.add_argument("--experiment", metavar="NAME", help="MLflow experiment (default: one per flow kind)")
+    parser.add_argument(
+        "--dask-address", metavar="tcp://HOST:8786", help="run tasks on this Dask scheduler (default: a local cluster)"
+    )
+    parser.add_argument("--workers", type=int, default=2, metavar="N", help="local Dask worker processes (%(default)s)")
+    parser.add_argument("--threads-per-worker", type=int, default=1, metavar="N", help="threads per worker (%(default)s)")
+    parser.add_argument(
+        "--results-dir", type=Path, default=Path(".prefect-results"), metavar="DIR",
+        help="persisted task results, also the cache (default: %(default)s)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="recompute every estimate (and refresh the cache)")
+    parser.add_argument(
+        "--bootstrap", type=int, default=100, metavar="N", help="bootstrap resamples of the exact estimate (%(default)s; 0: none)"
+    )
+    parser.add_argument("--batch-epochs", type=int, metavar="N", help="BATCH: most classifier epochs (default: 30)")
+    parser.add_argument(
+        "--batch-max-samples", type=int, metavar="N", help="BATCH: most train and test samples (default: 3000)"
+    )
+    if flow_choice:
+        parser.add_argument(
+            "--flow", choices=["benchmark", "quantify", "refresh"], default="benchmark",
+            help="benchmark: ingest + featurise + estimate (default); quantify: featurise + estimate; refresh: ingest",
+        )
+    parser.add_argument("--json", action="store_true", help="print the records as JSON instead of a table")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(
         prog="pidengine",
@@ -250,6 +300,14 @@ def build_parser() -> argparse.ArgumentParser:
     featurize = sub.add_parser("featurize", help="encode and discretise ingested datasets (codes for the exact estimator)")
     _add_catalog_arguments(featurize)
     featurize.set_defaults(func=_cmd_featurize)
+
+    run = sub.add_parser(
+        "run",
+        help="the whole pipeline: refresh the catalog, quantify every dataset with every estimator, log to MLflow",
+        description="Run the pipeline as Prefect flows on Dask and log every (dataset, estimator) PID to MLflow.",
+    )
+    add_run_arguments(run)
+    run.set_defaults(func=_cmd_run)
     return parser
 
 

@@ -1,0 +1,109 @@
+"""Command line of the flows: ``pidengine run`` and ``python -m flows.<benchmark|quantify|refresh>``.
+
+The arguments are defined in :func:`pidengine.cli.add_run_arguments` (so ``pidengine run --help`` needs no Prefect);
+this module turns them into flow parameters, checks the services first, runs the flow and prints the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from typing import Any
+
+from flows import preflight
+from flows.params import ComputeParams, DataParams, QuantifyParams, RefreshParams, TrackingParams
+
+EXIT_FAILED = 2
+
+
+def params_from_args(args: argparse.Namespace) -> QuantifyParams:
+    from pidengine.quantify import BatchSettings, EstimatorSettings, ExactSettings
+
+    exact = ExactSettings(n_bootstrap=args.bootstrap)
+    batch_fields = {"max_epochs": args.batch_epochs, "max_train_samples": args.batch_max_samples,
+                    "max_eval_samples": args.batch_max_samples}
+    batch = BatchSettings(**{k: v for k, v in batch_fields.items() if v is not None})
+    return QuantifyParams(
+        data=DataParams(catalog=args.catalog, data_dir=args.data_dir, datasets=list(args.datasets or [])),
+        estimators=list(args.estimators),
+        settings=EstimatorSettings(exact=exact, batch=batch),
+        compute=ComputeParams(dask_address=args.dask_address, n_workers=args.workers,
+                              threads_per_worker=args.threads_per_worker),
+        tracking=TrackingParams(tracking_uri=args.tracking_uri, experiment=args.experiment),
+        results_dir=args.results_dir,
+        use_cache=not args.no_cache,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check, run one flow, print its summary and how to browse the results; 2 when a dataset failed."""
+    params = params_from_args(args)
+    # Fail fast, before Prefect starts its server: catalog names, tracking store, Dask scheduler, Prefect API.
+    from pidengine.catalog import load_catalog
+
+    load_catalog(params.data.catalog).select(params.data.datasets)
+    preflight.check_tracking_uri(params.tracking.tracking_uri)
+    if params.compute.dask_address:
+        preflight.check_dask_address(params.compute.dask_address)
+    preflight.check_prefect_api()
+
+    start = time.perf_counter()
+    flow, flow_params = _flow_and_params(args.flow, params)
+    state = flow(flow_params, return_state=True)
+    summary = state.result(raise_on_failure=False)
+    if isinstance(summary, BaseException) or summary is None:
+        print(f"pidengine: error: the {args.flow} flow crashed: {state.message or summary}", file=sys.stderr)
+        return EXIT_FAILED
+    elapsed = time.perf_counter() - start
+    if args.json:
+        print(json.dumps({"records": [asdict(r) for r in summary.records], "failed": summary.failed,
+                          "parent_run_id": summary.parent_run_id, "tracking_uri": summary.tracking_uri,
+                          "seconds": elapsed}, default=str))
+    else:
+        print()
+        print(summary.table())
+        for stage in summary.stages:
+            if stage.error:
+                print(f"  {stage.dataset}: {stage.stage} FAILED: {stage.error}")
+        print(f"\n{args.flow} flow finished in {elapsed:.1f} s ({state.name}); MLflow experiment "
+              f"{summary.experiment!r}, parent run {summary.parent_run_id}")
+        print(f"Browse the results: mlflow ui --backend-store-uri {_display_uri(args.tracking_uri)}")
+    return EXIT_FAILED if summary.failed else 0
+
+
+def _flow_and_params(kind: str, params: QuantifyParams) -> tuple[Any, Any]:
+    if kind == "refresh":
+        from flows.refresh import catalog_refresh
+
+        return catalog_refresh, RefreshParams(data=params.data, compute=params.compute, tracking=params.tracking)
+    if kind == "quantify":
+        from flows.quantify import quantify_datasets
+
+        return quantify_datasets, params
+    from flows.benchmark import benchmark
+
+    return benchmark, params
+
+
+def _display_uri(uri: str) -> str:
+    return uri if not uri.startswith(("http://", "https://")) else f"{uri}  (or open {uri} in a browser)"
+
+
+def main(kind: str) -> None:
+    """``python -m flows.<kind>``: the arguments of ``pidengine run`` for one flow."""
+    from pidengine.cli import add_run_arguments, _OneLineParser
+    from pidengine.exceptions import PIDEngineError
+
+    parser = _OneLineParser(prog=f"python -m flows.{kind}", description=sys.modules["__main__"].__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_arguments(parser, flow_choice=False)
+    args = parser.parse_args()
+    args.flow = kind
+    try:
+        sys.exit(run(args))
+    except PIDEngineError as exc:
+        print(f"pidengine: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        sys.exit(EXIT_FAILED)

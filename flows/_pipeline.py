@@ -1,0 +1,325 @@
+"""What the three flows share: preparation (fail fast), the Dask fan-out subflow, and MLflow tracking."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+from contextlib import contextmanager
+from collections.abc import Iterator
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.context import FlowRunContext
+from prefect_dask import DaskTaskRunner
+
+import pidengine
+from pidengine import quantify as q
+from pidengine.catalog import Catalog, CatalogEntry, load_catalog
+from pidengine.report import RunRecord, format_summary
+from pidengine.stages import StageReport
+from flows import preflight
+from flows.params import EXPERIMENTS, ComputeParams, DataParams, QuantifyParams, TrackingParams
+from tasks import tracking
+from tasks.data import featurize_dataset, ingest_dataset
+from tasks.estimate import estimate_pid
+
+PROJECT_ROOT = Path(pidengine.__file__).resolve().parents[1]
+
+
+@dataclass
+class StageOutcome:
+    """One data stage of one dataset: its report, or the error that stopped it."""
+
+    dataset: str
+    stage: str
+    report: StageReport | None = None
+    error: str = ""
+
+
+@dataclass
+class PipelineSummary:
+    """What a flow run did: the data stages, one record per (dataset, estimator), and where it was tracked."""
+
+    flow: str
+    records: list[RunRecord] = field(default_factory=list)
+    stages: list[StageOutcome] = field(default_factory=list)
+    tracking_uri: str = ""
+    experiment: str = ""
+    parent_run_id: str = ""
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[str]:
+        names = [f"{r.dataset}/{r.estimator}" for r in self.records if r.status == "failed"]
+        return names + [f"{s.dataset}/{s.stage}" for s in self.stages if s.error and not self.records]
+
+    def table(self) -> str:
+        if self.records:
+            return format_summary(self.records)
+        lines = [f"{'dataset':<26}{'stage':<10}result"]
+        for s in self.stages:
+            lines.append(f"{s.dataset:<26}{s.stage:<10}{('FAILED: ' + s.error) if s.error else str(s.report)}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    entries: list[CatalogEntry]
+    broken: dict[str, str]
+    catalog: Catalog
+    data_dir: Path
+    tracking_uri: str
+    available: list[str]
+    unavailable: dict[str, str]
+
+
+def prepare(data: DataParams, tracking_params: TrackingParams, compute: ComputeParams, estimators: list[str]) -> Prepared:
+    """Everything that can fail before any work, checked first: the catalog and names, the tracking store, the Dask
+    scheduler, which estimators can run here."""
+    catalog = load_catalog(data.catalog)
+    entries = catalog.select(data.datasets)
+    broken = {} if data.datasets else dict(catalog.errors)
+    tracking_uri = preflight.check_tracking_uri(tracking_params.tracking_uri)
+    if compute.dask_address:
+        preflight.check_dask_address(compute.dask_address)
+    unavailable = {name: reason for name in estimators if (reason := q.estimator_availability(name)) is not None}
+    available = [name for name in estimators if name not in unavailable]
+    return Prepared(entries, broken, catalog, data.data_dir.resolve(), tracking_uri, available, unavailable)
+
+
+def task_runner(compute: ComputeParams) -> DaskTaskRunner:
+    """prefect-dask's runner: an existing scheduler when an address is given, else a temporary local cluster of
+    ``n_workers`` processes (Dask's nanny limits each worker's BLAS/OpenMP/torch threads to its own threads)."""
+    if compute.dask_address:
+        return DaskTaskRunner(address=compute.dask_address)
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": compute.n_workers,
+            "threads_per_worker": compute.threads_per_worker,
+            "processes": True,
+            "dashboard_address": None,
+            "silence_logs": logging.ERROR,
+        }
+    )
+
+
+@contextmanager
+def api_shared_with_workers() -> Iterator[str]:
+    """Make Dask workers report to this flow's Prefect API.
+
+    Without ``PREFECT_API_URL`` Prefect runs a temporary API server for this process only, and every Dask worker
+    process would start its own (seconds each, and its task runs invisible here). Its address is published as
+    ``PREFECT_API_URL`` (setting and environment, which new worker processes inherit) for the fan-out.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        yield configured
+        return
+    url = str(get_client(sync_client=True).api_url).rstrip("/")
+    previous = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
+
+
+@flow(name="pidengine-fan-out", validate_parameters=False)
+def fan_out(
+    entries: list[CatalogEntry],
+    base: Path,
+    data_dir: Path,
+    stages: list[str],
+    estimators: list[str],
+    settings: q.EstimatorSettings,
+    results_dir: Path,
+    use_cache: bool = True,
+) -> tuple[list[StageOutcome], list[RunRecord]]:
+    """Submit every dataset's stages and estimates to the task runner (Dask), then wait for all of them.
+
+    Per dataset: ingest → featurise → one estimate per estimator. A failure stops only its own dataset."""
+    estimate = estimate_pid.with_options(result_storage=results_dir.resolve(), refresh_cache=not use_cache)
+    stage_futures: dict[str, list[tuple[str, Any]]] = {}
+    estimate_futures: dict[tuple[str, str], Any] = {}
+    for entry in entries:
+        upstream: list[Any] = []
+        stage_futures[entry.name] = []
+        if "ingest" in stages:
+            future = ingest_dataset.submit(entry, data_dir, base)
+            stage_futures[entry.name].append(("ingest", future))
+            upstream = [future]
+        if "featurize" in stages:
+            future = featurize_dataset.submit(entry, data_dir, wait_for=upstream)
+            stage_futures[entry.name].append(("featurize", future))
+            upstream = [future]
+        for name in estimators:
+            estimate_futures[(entry.name, name)] = estimate.submit(
+                data_dir, entry.name, name, settings, bool(entry.encode), wait_for=upstream
+            )
+    outcomes: list[StageOutcome] = []
+    stopped: dict[str, str] = {}
+    for entry in entries:
+        for stage, future in stage_futures[entry.name]:
+            if entry.name in stopped:
+                outcomes.append(StageOutcome(entry.name, stage, error=f"not run: {stopped[entry.name]}"))
+                continue
+            future.wait()
+            state = future.state
+            if state.is_completed():
+                result = future.result()
+                for report in result if isinstance(result, list) else [result]:
+                    outcomes.append(StageOutcome(entry.name, report.stage, report))
+            else:
+                stopped[entry.name] = f"{stage} failed: {_error_of(state)}"
+                outcomes.append(StageOutcome(entry.name, stage, error=_error_of(state)))
+    records = []
+    for (dataset, name), future in estimate_futures.items():
+        if dataset in stopped:
+            records.append(RunRecord(dataset, name, "failed", error=stopped[dataset]))
+            continue
+        future.wait()
+        state = future.state
+        if state.is_completed():
+            result: q.Quantification = future.result()
+            records.append(
+                RunRecord(dataset, name, "ok", values=result.values, true_pid=result.true_pid, seconds=result.seconds,
+                          cached=state.name == "Cached", content_hash=result.content_hash)
+            )
+        else:
+            records.append(RunRecord(dataset, name, "failed", error=_error_of(state)))
+    return outcomes, records
+
+
+def _error_of(state: Any) -> str:
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception as raised:  # a state without a stored result raises on read
+        exc = raised
+    if isinstance(exc, BaseException):
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return state.message or state.name
+
+
+def run_pipeline(kind: str, params: QuantifyParams, stages: list[str]) -> PipelineSummary:
+    """The body of every flow: prepare, fan out on Dask, track in MLflow, print the summary."""
+    logger = get_run_logger()
+    start = time.perf_counter()
+    estimators = list(params.estimators) if kind != "refresh" else []
+    ready = prepare(params.data, params.tracking, params.compute, estimators)
+    experiment = params.tracking.experiment or EXPERIMENTS[kind]
+    logger.info(
+        "%d datasets, stages %s, estimators %s on %s; tracking %s (experiment %r)",
+        len(ready.entries), stages, ready.available, params.compute.dask_address or f"a local Dask cluster "
+        f"({params.compute.n_workers} workers)", ready.tracking_uri, experiment,
+    )
+    with api_shared_with_workers():
+        stage_outcomes, records = fan_out.with_options(task_runner=task_runner(params.compute))(
+            ready.entries, ready.catalog.base.resolve(), ready.data_dir, stages, ready.available, params.settings,
+            params.results_dir, params.use_cache,
+        )
+    for name, message in ready.broken.items():
+        stage_outcomes.append(StageOutcome(name, "catalog", error=message))
+        records += [RunRecord(name, e, "failed", error=f"invalid catalog entry: {message}") for e in ready.available]
+    records += [RunRecord(e.name, name, "not available", error=reason)
+                for e in ready.entries for name, reason in ready.unavailable.items()]
+    summary = PipelineSummary(kind, records, stage_outcomes, ready.tracking_uri, experiment)
+    summary.parent_run_id = track(summary, params, ready, kind)
+    summary.seconds = time.perf_counter() - start
+    logger.info("summary\n%s", summary.table())
+    return summary
+
+
+def track(summary: PipelineSummary, params: QuantifyParams, ready: Prepared, kind: str) -> str:
+    """Log the flow run to MLflow: a parent run, a child per (dataset, estimator), the summary on the parent."""
+    context = FlowRunContext.get()
+    flow_run_id = str(context.flow_run.id) if context and context.flow_run else ""
+    code = code_version()
+    base_tags = {"flow": kind, "flow_run_id": flow_run_id, "code_version": code,
+                 "catalog": str(Path(params.data.catalog).resolve()), "catalog_hash": _file_hash(params.data.catalog),
+                 "pidengine_version": pidengine.__version__}
+    parent_params = {"data.catalog": str(params.data.catalog), "data.data_dir": str(ready.data_dir),
+                     "data.datasets": ",".join(e.name for e in ready.entries), "estimators": ",".join(params.estimators),
+                     "compute.dask_address": params.compute.dask_address or "local",
+                     "compute.n_workers": params.compute.n_workers, "use_cache": params.use_cache}
+    if kind != "refresh":
+        parent_params.update(tracking.flatten("", params.settings.model_dump(mode="json")))
+    run_name = f"{kind}-{context.flow_run.name}" if context and context.flow_run else kind
+    parent = tracking.start_parent_run(ready.tracking_uri, summary.experiment, run_name, parent_params, base_tags)
+    for i, record in enumerate(summary.records):
+        if record.status == "not available":
+            continue
+        settings = params.settings.for_estimator(record.estimator).model_dump(mode="json")
+        child_params = {f"{record.estimator}.{k}": v for k, v in settings.items()}
+        entry = ready.catalog.entries.get(record.dataset)
+        if entry is not None:
+            child_params["dataset.source"] = entry.source.model_dump_json()
+            child_params["dataset.featurize"] = entry.featurize.model_dump_json()
+        tags = {**base_tags, "input_store": _store_path(ready.data_dir, record)}
+        run_id = tracking.log_pid_run(ready.tracking_uri, parent, record, child_params, tags)
+        summary.records[i] = _with_run_id(record, run_id)
+    _log_stage_table(ready.tracking_uri, parent, summary.stages)
+    if summary.records:
+        unavailable = {f"unavailable.{r.estimator}": r.error for r in summary.records if r.status == "not available"}
+        tracking.log_summary(ready.tracking_uri, parent, summary.records, unavailable)
+    tracking.end_parent_run(ready.tracking_uri, parent, bool(summary.failed))
+    return parent
+
+
+def _log_stage_table(tracking_uri: str, parent_run_id: str, stages: list[StageOutcome]) -> None:
+    import pandas as pd
+
+    rows = [{"dataset": s.dataset, "stage": s.stage, "written": bool(s.report and s.report.written),
+             "key": s.report.key if s.report else "", "seconds": s.report.seconds if s.report else 0.0,
+             "detail": s.report.detail if s.report else "", "error": s.error} for s in stages]
+    if not rows:
+        return
+    mlflow_client = tracking.client(tracking_uri)
+    mlflow_client.log_table(parent_run_id, data=pd.DataFrame(rows), artifact_file="stages.json")
+    from mlflow.entities import Metric
+
+    counts = {"stages.written": sum(r["written"] for r in rows), "stages.failed": sum(bool(r["error"]) for r in rows),
+              "stages.unchanged": sum(not r["written"] and not r["error"] for r in rows)}
+    mlflow_client.log_batch(parent_run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in counts.items()])
+
+
+def _with_run_id(record: RunRecord, run_id: str) -> RunRecord:
+    from dataclasses import replace
+
+    return replace(record, run_id=run_id)
+
+
+def _store_path(data_dir: Path, record: RunRecord) -> str:
+    stage = "codes" if record.estimator == "exact" else "raw"
+    link = data_dir / record.dataset / f"{stage}.zarr"
+    return str(link.resolve()) if link.exists() else str(link)
+
+
+def code_version() -> str:
+    """The git commit of the project (``+dirty`` with uncommitted changes), or the package version without git."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return f"{sha}{'+dirty' if dirty else ''}"
+    except (OSError, subprocess.SubprocessError):
+        return f"pidengine-{pidengine.__version__}"
+
+
+def _file_hash(path: Path) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return ""

@@ -1,0 +1,30 @@
+"""The benchmark: the whole default pipeline in one flow run, on one Dask cluster.
+
+    catalog ──► ingest ──► featurise ──► exact PID (codes)        ──► MLflow child run
+                                    └──► BATCH PID (features)     ──► MLflow child run
+                                                   all datasets ──► MLflow parent run: summary table + plot
+
+``pidengine run`` and ``make run`` run this flow. On its own::
+
+    python -m flows.benchmark --help
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows._pipeline import PipelineSummary, run_pipeline
+from flows._states import finish
+from flows.params import QuantifyParams
+
+
+@flow(name="pidengine-benchmark", log_prints=True)
+def benchmark(params: QuantifyParams = QuantifyParams()) -> PipelineSummary:
+    """Ingest (changed sources only), featurise, estimate with every estimator, track everything in MLflow."""
+    return finish(run_pipeline("benchmark", params, stages=["ingest", "featurize"]))
+
+
+if __name__ == "__main__":
+    from flows._cli import main
+
+    main("benchmark")

@@ -1,0 +1,80 @@
+"""Typed parameters of the flows (pydantic; Prefect validates a flow run's parameters against them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pidengine.quantify import ESTIMATOR_NAMES, EstimatorName, EstimatorSettings
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_RESULTS_DIR = Path(".prefect-results")
+EXPERIMENTS = {
+    "refresh": "pidengine-catalog-refresh",
+    "quantify": "pidengine-quantify",
+    "benchmark": "pidengine-benchmark",
+}
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ComputeParams(_Params):
+    """Where tasks run: a temporary local Dask cluster (``n_workers`` processes), or an existing scheduler.
+
+    With ``dask_address`` (``tcp://HOST:8786``) the scheduler's workers must import ``pidengine``, ``tasks`` and
+    ``flows``, see the data directory at the same path, and reach the Prefect API.
+    """
+
+    dask_address: str | None = Field(None, pattern=r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
+    n_workers: int = Field(2, ge=1, le=256)
+    threads_per_worker: int = Field(1, ge=1, le=64)
+
+
+class TrackingParams(_Params):
+    """The MLflow tracking store (``sqlite:///mlflow.db`` in the working directory by default, or any tracking URI)."""
+
+    tracking_uri: str = DEFAULT_TRACKING_URI
+    experiment: str | None = Field(None, description="default: one experiment per flow kind")
+
+
+class DataParams(_Params):
+    """Which datasets: a catalog file, the store root and (optionally) a subset of names."""
+
+    catalog: Path = Path("data_catalog.yaml")
+    data_dir: Path = Path("data")
+    datasets: list[str] = Field(default_factory=list, description="names of catalog entries; empty: all valid entries")
+
+
+class RefreshParams(_Params):
+    """Parameters of the catalog-refresh flow."""
+
+    data: DataParams = DataParams()
+    compute: ComputeParams = ComputeParams()
+    tracking: TrackingParams = TrackingParams()
+
+
+class QuantifyParams(_Params):
+    """Parameters of the dataset-quantification flow (and of the benchmark flow, which also ingests).
+
+    ``estimators``: which estimators, in order. ``results_dir``: Prefect's persisted task results, which are also the
+    cache: an estimate whose input store, settings and code are unchanged is read back instead of recomputed
+    (``use_cache=False`` recomputes and overwrites).
+    """
+
+    data: DataParams = DataParams()
+    estimators: list[EstimatorName] = Field(default_factory=lambda: list(ESTIMATOR_NAMES), min_length=1)
+    settings: EstimatorSettings = EstimatorSettings()
+    compute: ComputeParams = ComputeParams()
+    tracking: TrackingParams = TrackingParams()
+    results_dir: Path = DEFAULT_RESULTS_DIR
+    use_cache: bool = True
+
+    @field_validator("estimators")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"estimators must not repeat a name, got {value}")
+        return value

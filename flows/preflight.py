@@ -1,0 +1,126 @@
+"""Checks that run before any work: an unreachable tracking store, Dask scheduler or Prefect API fails in seconds
+with a message that says what to do, instead of after the data stages (or never).
+
+Only the standard library is imported at module level, so the CLI can run these checks before importing Prefect.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pidengine.exceptions import ConfigError
+
+TIMEOUT_SECONDS = 5.0
+
+
+class PreflightError(ConfigError):
+    """A service the pipeline needs is unreachable or unusable."""
+
+
+def resolve_tracking_uri(uri: str) -> str:
+    """A relative ``sqlite:///file.db`` as an absolute one (Dask workers and the MLflow UI may run elsewhere)."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(uri[len("sqlite:///"):]).resolve())
+    return uri
+
+
+def check_tracking_uri(uri: str, timeout: float = TIMEOUT_SECONDS) -> str:
+    """Raise :class:`PreflightError` unless the MLflow tracking store at ``uri`` can be used; return it resolved."""
+    resolved = resolve_tracking_uri(uri)
+    parsed = urlparse(resolved)
+    if parsed.scheme == "sqlite":
+        path = Path(resolved[len("sqlite:///"):])
+        if not path.parent.is_dir():
+            raise PreflightError(f"tracking URI {uri}: folder {path.parent} does not exist; create it or pass another --tracking-uri")
+        if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise PreflightError(f"tracking URI {uri}: {path} is not writable")
+        if path.exists():
+            try:
+                with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout) as connection:
+                    connection.execute("PRAGMA schema_version").fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise PreflightError(f"tracking URI {uri}: {path} is not an SQLite database ({exc})") from exc
+        return resolved
+    if parsed.scheme in ("http", "https"):
+        base = resolved.rstrip("/")
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=timeout) as response:
+                if response.status == 200:
+                    return resolved
+        except urllib.error.HTTPError as exc:
+            raise PreflightError(f"tracking URI {uri} answered HTTP {exc.code} at /health; is it an MLflow server?") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise PreflightError(
+                f"tracking URI {uri} is unreachable ({reason}); start it (`mlflow server --host HOST --port PORT`) "
+                f"or pass --tracking-uri sqlite:///mlflow.db"
+            ) from exc
+        raise PreflightError(f"tracking URI {uri} did not answer /health with HTTP 200")
+    if parsed.scheme in ("", "file"):
+        path = Path(parsed.path if parsed.scheme == "file" else resolved)
+        folder = path if path.exists() else path.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise PreflightError(f"tracking URI {uri}: {folder} is not a writable folder")
+        return resolved
+    if parsed.hostname:  # a database server (postgresql://, mysql://, ...): can we open a connection at all?
+        _check_tcp(parsed.hostname, parsed.port or _DEFAULT_PORTS.get(parsed.scheme.split("+")[0]), timeout, f"tracking URI {uri}")
+    return resolved
+
+
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+
+
+def check_dask_address(address: str, timeout: float = TIMEOUT_SECONDS) -> int:
+    """Raise :class:`PreflightError` unless a Dask scheduler with at least one worker answers at ``address``;
+    return its number of workers."""
+    import distributed
+
+    try:
+        with distributed.Client(address, timeout=f"{timeout}s", set_as_default=False) as client:
+            n_workers = len(client.scheduler_info().get("workers", {}))
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise PreflightError(
+            f"no Dask scheduler answers at {address} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+            "start one (`dask scheduler` and `dask worker ADDRESS`) or leave --dask-address out for a local cluster"
+        ) from exc
+    if n_workers == 0:
+        raise PreflightError(f"the Dask scheduler at {address} has no workers; start some with `dask worker {address}`")
+    return n_workers
+
+
+def check_prefect_api(timeout: float = TIMEOUT_SECONDS) -> str | None:
+    """When ``PREFECT_API_URL`` points at a server, raise unless it answers; None when Prefect will start its own."""
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
+        try:
+            from prefect.settings import PREFECT_API_URL  # the active profile may set it
+
+            url = PREFECT_API_URL.value()
+        except Exception:
+            url = None
+    if not url:
+        return None
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=timeout):
+            return url
+    except (urllib.error.URLError, OSError) as exc:
+        raise PreflightError(
+            f"the Prefect API at {url} is unreachable ({getattr(exc, 'reason', exc)}); start it with "
+            "`prefect server start`, or unset PREFECT_API_URL to let Prefect start a temporary one"
+        ) from exc
+
+
+def _check_tcp(host: str, port: int | None, timeout: float, what: str) -> None:
+    if port is None:
+        return
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise PreflightError(f"{what}: cannot connect to {host}:{port} ({exc})") from exc

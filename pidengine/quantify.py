@@ -1,0 +1,315 @@
+"""Quantify one stored dataset with one estimator: the library half of the pipeline.
+
+The pipeline (``flows/``) runs this for every (dataset, estimator) pair; a notebook can call it just the same::
+
+    from pidengine.quantify import EstimatorSettings, quantify
+    outcome = quantify("data", "gate-xor", "exact", EstimatorSettings())
+    outcome.values["synergy"]        # bits
+
+Estimators
+----------
+``exact``
+    The certified discrete estimator (:class:`~pidengine.estimators.exact.ExactEstimator`) on the empirical joint of
+    the featurised codes (``codes.zarr``), over the samples of ``ExactSettings.split``; with ``n_bootstrap > 0`` the
+    rows are resampled for percentile intervals (:func:`~pidengine.bootstrap.bootstrap_pid`).
+``batch``
+    The BATCH estimator (:mod:`pidengine.estimators.batch`) on the continuous features (the encoder's output when the
+    entry encodes a modality, else the raw features): fitted on the training split, estimated on the test split.
+
+Every value is in bits. Nothing here imports an orchestrator or a tracking client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from pidengine import __version__
+from pidengine.exceptions import ConfigError
+from pidengine.io.store import DatasetStore
+
+ESTIMATOR_NAMES = ("exact", "batch")
+EstimatorName = Literal["exact", "batch"]
+PARTS = ("redundancy", "unique1", "unique2", "synergy", "total")
+# Source files whose change can change a result; their hash is part of every cache key (see `code_fingerprint`).
+_CODE_MODULES = {
+    "exact": ("pidengine.quantify", "pidengine.joint", "pidengine.bootstrap", "pidengine.estimators.base",
+              "pidengine.estimators.exact", "pidengine.estimators.batched"),
+    "batch": ("pidengine.quantify", "pidengine.estimators.batch", "pidengine.estimators.sinkhorn"),
+}
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExactSettings(_Settings):
+    """Settings of the exact estimator in the pipeline.
+
+    ``split``: the samples whose joint is decomposed (``all`` by default: the codes were fitted on the training split
+    only, so every split is usable and more samples mean less plug-in bias). ``n_bootstrap``: resamples for the
+    percentile intervals (0: none). ``tol``: largest accepted duality gap, in bits.
+    """
+
+    split: Literal["all", "train", "val", "test"] = "all"
+    n_bootstrap: int = Field(100, ge=0, le=100_000)
+    confidence: float = Field(0.95, gt=0, lt=1)
+    tol: float = Field(1e-7, gt=0, le=1e-2)
+    seed: int = 0
+
+
+class BatchSettings(_Settings):
+    """Settings of the BATCH estimator in the pipeline; the defaults are small and fast (a smoke-level estimate).
+
+    At most ``max_train_samples`` training and ``max_eval_samples`` test samples are used (a seeded subsample).
+    The other fields are :class:`~pidengine.estimators.batch.BatchEstimator`'s parameters of the same names.
+    """
+
+    hidden_dim: int = Field(64, ge=1, le=4096)
+    n_layers: int = Field(1, ge=0, le=16)
+    embed_dim: int = Field(16, ge=1, le=1024)
+    batch_size: int = Field(128, ge=2)
+    max_epochs: int = Field(30, ge=1)
+    align_max_epochs: int = Field(3, ge=0)
+    patience: int = Field(5, ge=1)
+    n_seeds: int = Field(1, ge=1, le=100)
+    max_train_samples: int = Field(3000, ge=20)
+    max_eval_samples: int = Field(3000, ge=2)
+    device: str = "auto"
+    seed: int = 0
+
+
+class EstimatorSettings(_Settings):
+    """The settings of every estimator (each run uses its own part)."""
+
+    exact: ExactSettings = ExactSettings()
+    batch: BatchSettings = BatchSettings()
+
+    def for_estimator(self, name: str) -> _Settings:
+        _check_name(name)
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class Quantification:
+    """The PID of one dataset by one estimator, with what it was computed from.
+
+    Attributes
+    ----------
+    dataset, estimator : str
+    values : dict
+        The estimator's flat ``to_dict()`` (``redundancy``, ``unique1``, ``unique2``, ``synergy``, ``total`` in bits,
+        certificate or diagnostics), plus ``<part>_low`` / ``<part>_high`` when intervals were computed.
+    settings : dict
+        The estimator's settings (JSON-ready).
+    content_hash : str
+        SHA-256 of the ingested data (``raw.zarr`` attribute ``content_hash``).
+    input_key : str
+        Content key(s) of the store version(s) read; the cache key of the pipeline is built from it.
+    input_path : str
+        The store version read (a Zarr folder).
+    true_pid : dict or None
+        The known PID of a synthetic source, in bits.
+    seconds : float
+        Wall time of the estimate (loading included).
+    n_samples : int
+    """
+
+    dataset: str
+    estimator: str
+    values: dict[str, Any]
+    settings: dict[str, Any]
+    content_hash: str
+    input_key: str
+    input_path: str
+    true_pid: dict[str, float] | None = None
+    seconds: float = 0.0
+    n_samples: int = 0
+    warnings: tuple[str, ...] = field(default=())
+
+    def parts(self) -> dict[str, float]:
+        return {part: float(self.values[part]) for part in PARTS}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def estimator_availability(name: str) -> str | None:
+    """None when estimator ``name`` can run here, else the reason it cannot (e.g. its module fails to import)."""
+    _check_name(name)
+    if name == "batch":
+        try:
+            module = importlib.import_module("pidengine.estimators.batch")
+        except Exception as exc:  # an unfinished or broken module is reported, not raised
+            return f"pidengine.estimators.batch does not import: {type(exc).__name__}: {exc}"
+        if not hasattr(module, "BatchEstimator"):
+            return "pidengine.estimators.batch has no BatchEstimator"
+    return None
+
+
+def code_fingerprint(name: str) -> str:
+    """Hash of the package version and the sources of the modules behind estimator ``name``."""
+    _check_name(name)
+    digest = hashlib.sha256(__version__.encode())
+    for module_name in _CODE_MODULES[name]:
+        spec = importlib.util.find_spec(module_name)
+        if spec is not None and spec.origin and Path(spec.origin).is_file():
+            digest.update(Path(spec.origin).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def input_key(data_dir: str | Path, dataset: str, estimator: str, use_encoded: bool = False) -> str:
+    """Content key(s) of the store version(s) that ``estimator`` reads ('' where a store is missing)."""
+    _check_name(estimator)
+    store = DatasetStore(data_dir, dataset)
+    if estimator == "exact":
+        return f"codes-{store.current_key('codes') or ''}"
+    key = f"raw-{store.current_key('raw') or ''}"
+    return f"{key}+encoded-{store.current_key('encoded') or ''}" if use_encoded else key
+
+
+def cache_key(
+    data_dir: str | Path, dataset: str, estimator: str, settings: EstimatorSettings, use_encoded: bool = False
+) -> str:
+    """A key that changes when the stored input, the estimator's settings or its code change."""
+    material = json.dumps(
+        [dataset, estimator, input_key(data_dir, dataset, estimator, use_encoded),
+         settings.for_estimator(estimator).model_dump(mode="json"), code_fingerprint(estimator)]
+    )
+    return f"pid-{dataset}-{estimator}-{hashlib.sha256(material.encode()).hexdigest()[:24]}"
+
+
+def quantify(
+    data_dir: str | Path,
+    dataset: str,
+    estimator: str,
+    settings: EstimatorSettings | None = None,
+    *,
+    use_encoded: bool = False,
+) -> Quantification:
+    """PID (bits) of a stored dataset by one estimator.
+
+    Parameters
+    ----------
+    data_dir : path
+        Root of the dataset stores.
+    dataset : str
+        The dataset's name (its catalog entry).
+    estimator : {"exact", "batch"}
+    settings : EstimatorSettings, optional
+        Defaults to ``EstimatorSettings()``.
+    use_encoded : bool, default=False
+        For ``batch``: read the encoder's output (``encoded.zarr``) instead of the raw features.
+
+    Returns
+    -------
+    Quantification
+
+    Raises
+    ------
+    ConfigError
+        For an unknown estimator, or one not available here.
+    StoreError
+        If a store the estimator reads has not been published (run ``ingest`` / ``featurize`` first).
+    EstimationError, InvalidJointError
+        From the estimator (an uncertified exact estimate, unusable samples).
+    """
+    settings = settings if settings is not None else EstimatorSettings()
+    _check_name(estimator)
+    reason = estimator_availability(estimator)
+    if reason is not None:
+        raise ConfigError(f"estimator {estimator!r} is not available: {reason}")
+    start = time.perf_counter()
+    store = DatasetStore(data_dir, dataset)
+    raw = store.open("raw")
+    own = settings.for_estimator(estimator)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if estimator == "exact":
+            values, n_samples, path = _exact(store, own)
+        else:
+            values, n_samples, path = _batch(store, raw, own, use_encoded)
+    messages = tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    true_pid = raw.attrs.get("true_pid_bits")
+    return Quantification(
+        dataset=dataset,
+        estimator=estimator,
+        values=values,
+        settings=own.model_dump(mode="json"),
+        content_hash=str(raw.attrs.get("content_hash", "")),
+        input_key=input_key(data_dir, dataset, estimator, use_encoded),
+        input_path=path,
+        true_pid={k: float(v) for k, v in true_pid.items()} if true_pid else None,
+        seconds=time.perf_counter() - start,
+        n_samples=n_samples,
+        warnings=messages,
+    )
+
+
+def _exact(store: DatasetStore, settings: ExactSettings) -> tuple[dict[str, Any], int, str]:
+    from pidengine.bootstrap import bootstrap_pid
+    from pidengine.estimators import ExactEstimator
+    from pidengine.stages import joint_of_codes
+
+    codes = store.open("codes")
+    path = str(store.link("codes").resolve())
+    split = None if settings.split == "all" else settings.split
+    estimator = ExactEstimator(tol=settings.tol)
+    if settings.n_bootstrap == 0:
+        table = joint_of_codes(codes, split)
+        result = estimator.estimate(table.pmf, n_samples=table.n_samples)
+        return result.to_dict(), table.n_samples, path
+    rows = slice(None) if split is None else np.flatnonzero(codes["split"].values == split)
+    x1, x2, y = (codes[name].values[rows] for name in ("x1", "x2", "y"))
+    boot = bootstrap_pid(
+        x1, x2, y, n_resamples=settings.n_bootstrap, confidence=settings.confidence, estimator=estimator,
+        random_state=settings.seed,
+    )
+    return boot.to_dict(), len(y), path
+
+
+def _batch(store: DatasetStore, raw: Any, settings: BatchSettings, use_encoded: bool) -> tuple[dict[str, Any], int, str]:
+    from pidengine.estimators.batch import BatchEstimator
+
+    source = store.open("encoded") if use_encoded else raw
+    stage = "encoded" if use_encoded else "raw"
+    split = raw["split"].values
+    rng = np.random.default_rng(settings.seed)
+    train = _subsample(np.flatnonzero(split == "train"), settings.max_train_samples, rng)
+    test = _subsample(np.flatnonzero(split == "test"), settings.max_eval_samples, rng)
+    x1, x2 = (source[name].values for name in ("x1", "x2"))
+    y = raw["y"].values
+    estimator = BatchEstimator(
+        hidden_dim=settings.hidden_dim,
+        n_layers=settings.n_layers,
+        embed_dim=settings.embed_dim,
+        batch_size=settings.batch_size,
+        max_epochs=settings.max_epochs,
+        align_max_epochs=settings.align_max_epochs,
+        patience=settings.patience,
+        n_seeds=settings.n_seeds,
+        device=settings.device,
+        random_state=settings.seed,
+    )
+    estimator.fit(x1[train], x2[train], y[train])
+    result = estimator.estimate(x1[test], x2[test], y[test])
+    return result.to_dict(), len(test), str(store.link(stage).resolve())
+
+
+def _subsample(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
+    return rows if len(rows) <= limit else np.sort(rng.choice(rows, limit, replace=False))
+
+
+def _check_name(name: str) -> None:
+    if name not in ESTIMATOR_NAMES:
+        raise ConfigError(f"unknown estimator {name!r}; the pipeline's estimators are {list(ESTIMATOR_NAMES)}")

@@ -1,0 +1,163 @@
+"""Tables and figures of pipeline results: the PID table of one run, the summary across datasets, a stacked bar plot.
+
+Pure functions over plain records (no tracking client, no orchestrator): the pipeline logs what they return, and a
+notebook can call them on its own results. All values are in bits.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+PARTS = ("redundancy", "unique1", "unique2", "synergy", "total")
+ATOMS = PARTS[:4]
+SHORT = {"redundancy": "R", "unique1": "U1", "unique2": "U2", "synergy": "S", "total": "total"}
+COLOURS = {"redundancy": "#4c72b0", "unique1": "#55a868", "unique2": "#c44e52", "synergy": "#8172b2"}
+Status = Literal["ok", "failed", "not available"]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What happened to one (dataset, estimator) pair in a pipeline run.
+
+    ``values`` is the estimator's flat result (parts in bits, ``<part>_low``/``<part>_high`` when intervals exist);
+    empty unless ``status == "ok"``. ``error`` says why a run failed or an estimator was not available.
+    """
+
+    dataset: str
+    estimator: str
+    status: Status
+    values: dict[str, Any] = field(default_factory=dict)
+    true_pid: dict[str, float] | None = None
+    error: str = ""
+    seconds: float = 0.0
+    cached: bool = False
+    content_hash: str = ""
+    run_id: str = ""
+
+
+def pid_table(values: dict[str, Any], true_pid: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """One row per part: ``part``, ``bits`` and, where known, ``low``, ``high``, ``std`` and ``true_bits``."""
+    rows = []
+    for part in PARTS:
+        row: dict[str, Any] = {"part": part, "bits": float(values[part])}
+        for suffix in ("low", "high", "std"):
+            if values.get(f"{part}_{suffix}") is not None:
+                row[suffix] = float(values[f"{part}_{suffix}"])
+        if true_pid is not None and part in true_pid:
+            row["true_bits"] = float(true_pid[part])
+        rows.append(row)
+    return rows
+
+
+def to_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows of dicts as CSV text (columns in first-seen order)."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def summary_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """One row per (dataset, estimator): status, R, U1, U2, S, total (bits), intervals, truth, seconds, error."""
+    rows = []
+    for record in records:
+        row: dict[str, Any] = {"dataset": record.dataset, "estimator": record.estimator, "status": record.status}
+        for part in PARTS:
+            row[part] = float(record.values[part]) if record.status == "ok" else math.nan
+        for part in PARTS:
+            for suffix in ("low", "high"):
+                value = record.values.get(f"{part}_{suffix}")
+                row[f"{part}_{suffix}"] = float(value) if value is not None else math.nan
+        for part in ATOMS:
+            row[f"true_{part}"] = float(record.true_pid[part]) if record.true_pid else math.nan
+        row.update(seconds=record.seconds, cached=record.cached, error=record.error, run_id=record.run_id)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_summary(records: Sequence[RunRecord]) -> str:
+    """The summary as a fixed-width text table (bits), with the known truth of synthetic datasets below each one."""
+    header = f"{'dataset':<24}{'estimator':<10}" + "".join(f"{SHORT[p]:>8}" for p in PARTS) + f"{'time':>8}  status"
+    lines = ["PID per dataset and estimator (bits); 'truth' rows are the known PID of synthetic sources", header]
+    for index, record in enumerate(records):
+        if record.status == "ok":
+            values = "".join(f"{float(record.values[p]):>8.3f}" for p in PARTS)
+            cached = " (cached)" if record.cached else ""
+            status = f"ok{cached}"
+        else:
+            values = "".join(f"{'-':>8}" for _ in PARTS)
+            status = f"{record.status.upper()}: {record.error.splitlines()[0][:90] if record.error else ''}"
+        lines.append(f"{record.dataset:<24}{record.estimator:<10}{values}{record.seconds:>7.1f}s  {status}")
+        last_of_dataset = index + 1 == len(records) or records[index + 1].dataset != record.dataset
+        if record.true_pid and last_of_dataset:
+            truth = "".join(f"{record.true_pid[p]:>8.3f}" for p in ATOMS) + f"{sum(record.true_pid[p] for p in ATOMS):>8.3f}"
+            lines.append(f"{'':<24}{'truth':<10}{truth}")
+    ok = sum(r.status == "ok" for r in records)
+    failed = sum(r.status == "failed" for r in records)
+    lines.append(f"{ok} of {len(records)} runs ok, {failed} failed, {len(records) - ok - failed} not available")
+    return "\n".join(lines)
+
+
+def stacked_bar_figure(
+    bars: Sequence[tuple[str, dict[str, float]]], title: str = "Partial information decomposition", errors: Sequence[dict[str, tuple[float, float]] | None] | None = None
+):
+    """A stacked bar per label: R, U1, U2, S (bits) stacked upward; a negative part is drawn below zero.
+
+    Parameters
+    ----------
+    bars : sequence of (label, {part: bits})
+    title : str
+    errors : sequence of {part: (low, high)} or None, optional
+        Intervals of the total, drawn as an error bar on each stack.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Built without pyplot (no display needed); save it with ``fig.savefig``.
+    """
+    from matplotlib.figure import Figure
+
+    width = max(4.0, 0.55 * len(bars) + 2.0)
+    fig = Figure(figsize=(width, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    positions = range(len(bars))
+    up = [0.0] * len(bars)
+    down = [0.0] * len(bars)
+    for part in ATOMS:
+        heights = [float(values.get(part, 0.0)) for _, values in bars]
+        bottoms = [up[i] if h >= 0 else down[i] for i, h in enumerate(heights)]
+        ax.bar(positions, heights, bottom=bottoms, color=COLOURS[part], label=SHORT[part], width=0.7)
+        for i, h in enumerate(heights):
+            if h >= 0:
+                up[i] += h
+            else:
+                down[i] += h
+    if errors is not None:
+        for i, interval in enumerate(errors):
+            if interval and "total" in interval:
+                low, high = interval["total"]  # a percentile interval need not contain the point estimate
+                ax.vlines(i, low, high, color="black", linewidth=1.0)
+                ax.hlines([low, high], i - 0.12, i + 0.12, color="black", linewidth=1.0)
+    ax.axhline(0.0, color="black", linewidth=0.6)
+    ax.set_xticks(list(positions), [label for label, _ in bars], rotation=60 if len(bars) > 3 else 0, ha="right" if len(bars) > 3 else "center", fontsize=8)
+    ax.set_ylabel("bits")
+    ax.set_title(title, fontsize=10)
+    ax.legend(ncols=4, fontsize=8, loc="upper right")
+    return fig
+
+
+def record_bars(record: RunRecord) -> list[tuple[str, dict[str, float]]]:
+    """The bars of one run's plot: the estimate, and the known truth when the source has one."""
+    bars = [(record.estimator, {p: float(record.values[p]) for p in ATOMS})]
+    if record.true_pid:
+        bars.append(("truth", {p: float(record.true_pid[p]) for p in ATOMS}))
+    return bars

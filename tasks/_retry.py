@@ -1,0 +1,23 @@
+"""Which failures are worth a retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pidengine.exceptions import PIDEngineError
+
+
+def is_transient(exc: BaseException) -> bool:
+    """I/O and network errors are; errors of the data or settings (every PIDEngineError) are not."""
+    if isinstance(exc, PIDEngineError):
+        return False
+    return isinstance(exc, (OSError, TimeoutError, ConnectionError))
+
+
+def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """A Prefect ``retry_condition_fn``: retry only when the task failed with a transient error."""
+    try:
+        state.result()
+    except BaseException as exc:  # noqa: BLE001 - we classify, not swallow: the state stays failed otherwise
+        return is_transient(exc)
+    return False

@@ -1,0 +1,198 @@
+"""MLflow tasks: a parent run per flow run, a nested child run per (dataset, estimator), artifacts and the summary.
+
+They run in the flow's own process (called, not submitted), one after another: an SQLite tracking store then has a
+single writer, and artifacts are written where the flow runs. Keys are dotted and carry their unit
+(``pid.synergy_bits``); every number a child logs is the estimator's own figure, unrounded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+
+from pidengine import report
+from pidengine.report import RunRecord
+from tasks._retry import retry_transient
+
+_RETRIES = dict(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient)
+_MAX_TAG = 5000
+_MAX_PARAM = 6000
+
+
+def client(tracking_uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def experiment_id(tracking_uri: str, name: str) -> str:
+    """The experiment's id, creating it if needed (artifacts next to an SQLite store, in ``mlruns/``)."""
+    from mlflow.exceptions import MlflowException
+
+    mlflow_client = client(tracking_uri)
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if tracking_uri.startswith("sqlite:///"):
+        location = (Path(tracking_uri[len("sqlite:///"):]).parent / "mlruns" / name).resolve().as_uri()
+    try:
+        return mlflow_client.create_experiment(name, artifact_location=location)
+    except MlflowException:  # created concurrently
+        return mlflow_client.get_experiment_by_name(name).experiment_id
+
+
+@task(name="mlflow-start-parent", **_RETRIES)
+def start_parent_run(
+    tracking_uri: str, experiment: str, run_name: str, params: dict[str, Any], tags: dict[str, str]
+) -> str:
+    """Open the flow run's parent run; returns its id."""
+    from mlflow.entities import Param, RunTag
+
+    mlflow_client = client(tracking_uri)
+    run = mlflow_client.create_run(experiment_id(tracking_uri, experiment), run_name=run_name, tags=_tags(tags))
+    mlflow_client.log_batch(run.info.run_id, params=[Param(k, _param(v)) for k, v in params.items()])
+    return run.info.run_id
+
+
+@task(name="mlflow-log-pid-run", task_run_name="mlflow-{record.estimator}-{record.dataset}", **_RETRIES)
+def log_pid_run(
+    tracking_uri: str, parent_run_id: str, record: RunRecord, params: dict[str, Any], tags: dict[str, str]
+) -> str:
+    """One nested run for one (dataset, estimator): metrics, settings, tags and the PID table and plot as artifacts.
+    A failed estimate becomes a FAILED run carrying its error. Returns the run id."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    mlflow_client = client(tracking_uri)
+    parent = mlflow_client.get_run(parent_run_id)
+    all_tags = {
+        **tags,
+        "mlflow.parentRunId": parent_run_id,
+        "dataset": record.dataset,
+        "estimator": record.estimator,
+        "content_hash": record.content_hash,
+        "status": record.status,
+        "cached": str(record.cached).lower(),
+    }
+    if record.error:
+        all_tags["error"] = record.error[-_MAX_TAG:]
+    run = mlflow_client.create_run(
+        parent.info.experiment_id, run_name=f"{record.dataset}/{record.estimator}", tags=_tags(all_tags)
+    )
+    run_id = run.info.run_id
+    metrics = [Metric(k, v, 0, 0) for k, v in pid_metrics(record).items()]
+    mlflow_client.log_batch(run_id, metrics=metrics, params=[Param(k, _param(v)) for k, v in params.items()])
+    with tempfile.TemporaryDirectory() as folder:
+        if record.status == "ok":
+            rows = report.pid_table(record.values, record.true_pid)
+            document = {"dataset": record.dataset, "estimator": record.estimator, "units": "bits", "table": rows,
+                        "values": record.values, "true_pid_bits": record.true_pid, "settings": params}
+            (Path(folder) / "pid.json").write_text(json.dumps(document, indent=2, default=str))
+            (Path(folder) / "pid.csv").write_text(report.to_csv(rows))
+            figure = report.stacked_bar_figure(report.record_bars(record), title=f"{record.dataset}: PID (bits)")
+            figure.savefig(Path(folder) / "pid.png", dpi=110)
+        else:
+            (Path(folder) / "error.txt").write_text(record.error or record.status)
+        for path in sorted(Path(folder).iterdir()):
+            mlflow_client.log_artifact(run_id, str(path))
+    mlflow_client.set_terminated(run_id, "FINISHED" if record.status == "ok" else "FAILED")
+    return run_id
+
+
+@task(name="mlflow-log-summary", **_RETRIES)
+def log_summary(tracking_uri: str, parent_run_id: str, records: Sequence[RunRecord], extra_tags: dict[str, str]) -> None:
+    """The summary across datasets on the parent run: a table artifact, a CSV, a plot and counts; then close it."""
+    from mlflow.entities import Metric, RunTag
+
+    mlflow_client = client(tracking_uri)
+    frame = report.summary_frame(records)
+    mlflow_client.log_table(parent_run_id, data=frame.drop(columns=["run_id"]), artifact_file="summary.json")
+    ok = [r for r in records if r.status == "ok"]
+    counts = {
+        "runs.ok": len(ok),
+        "runs.failed": sum(r.status == "failed" for r in records),
+        "runs.not_available": sum(r.status == "not available" for r in records),
+        "runs.cached": sum(r.cached for r in records),
+        "time.estimate_seconds": sum(r.seconds for r in records),
+    }
+    mlflow_client.log_batch(
+        parent_run_id,
+        metrics=[Metric(k, float(v), 0, 0) for k, v in counts.items()],
+        tags=[RunTag(k, v) for k, v in _tags(extra_tags).items()],
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "summary.csv").write_text(frame.to_csv(index=False))
+        (Path(folder) / "summary.txt").write_text(report.format_summary(records))
+        if ok:
+            bars = [(f"{r.dataset} / {r.estimator}", {p: float(r.values[p]) for p in report.ATOMS}) for r in ok]
+            intervals = [_intervals(r) for r in ok]
+            figure = report.stacked_bar_figure(bars, title="PID per dataset and estimator (bits)", errors=intervals)
+            figure.savefig(Path(folder) / "summary.png", dpi=110)
+        for path in sorted(Path(folder).iterdir()):
+            mlflow_client.log_artifact(parent_run_id, str(path))
+
+
+@task(name="mlflow-end-parent", **_RETRIES)
+def end_parent_run(tracking_uri: str, parent_run_id: str, failed: bool) -> None:
+    client(tracking_uri).set_terminated(parent_run_id, "FAILED" if failed else "FINISHED")
+
+
+def pid_metrics(record: RunRecord) -> dict[str, float]:
+    """The metrics of one child run: ``pid.<part>_bits`` (+ ``_low``/``_high``/``_std``), ``true.<part>_bits`` and
+    ``abs_error.<part>_bits`` for sources with a known PID, certificate/diagnostic numbers as ``diag.<key>``."""
+    metrics: dict[str, float] = {"time.seconds": float(record.seconds)}
+    if record.status != "ok":
+        return metrics
+    values = record.values
+    for part in report.PARTS:
+        metrics[f"pid.{part}_bits"] = float(values[part])
+        for suffix in ("low", "high", "std"):
+            if _number(values.get(f"{part}_{suffix}")):
+                metrics[f"pid.{part}_{suffix}_bits"] = float(values[f"{part}_{suffix}"])
+    if record.true_pid:
+        truth = {**record.true_pid, "total": sum(record.true_pid[p] for p in report.ATOMS)}
+        for part in report.PARTS:
+            if part in truth:
+                metrics[f"true.{part}_bits"] = float(truth[part])
+                metrics[f"abs_error.{part}_bits"] = abs(float(values[part]) - float(truth[part]))
+    parts_keys = {f"{p}_{s}" for p in report.PARTS for s in ("low", "high", "std")} | set(report.PARTS)
+    for key, value in values.items():
+        if key not in parts_keys and _number(value):
+            metrics[f"diag.{key}"] = float(value)
+        elif isinstance(value, bool):
+            metrics[f"diag.{key}"] = float(value)
+    return metrics
+
+
+def flatten(prefix: str, value: Any) -> dict[str, Any]:
+    """A nested dict as dotted keys (``exact.n_bootstrap``)."""
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(flatten(f"{prefix}.{key}" if prefix else str(key), item))
+        return flat
+    return {prefix: value}
+
+
+def _intervals(record: RunRecord) -> dict[str, tuple[float, float]] | None:
+    low, high = record.values.get("total_low"), record.values.get("total_high")
+    return {"total": (float(low), float(high))} if _number(low) and _number(high) else None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _param(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:_MAX_PARAM]
+
+
+def _tags(tags: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v)[:_MAX_TAG] for k, v in tags.items() if v is not None}

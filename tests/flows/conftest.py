@@ -1,0 +1,72 @@
+"""One Prefect test harness and one pipeline run per session, shared by the flow tests.
+
+Starting Prefect's API server takes ~20 s here and each flow run starts a Dask cluster, so the flows run once
+(session fixture) on a three-entry catalog (two tiny synthetic datasets and one broken entry) and the tests read
+what they logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CATALOG = """
+datasets:
+  xor:
+    source: {kind: gate, gate: xor, n_samples: 600, seed: 1}
+  latent:
+    source: {kind: latent_concept, n_redundant: 1, n_unique1: 1, n_unique2: 0, n_synergy: 1, dim1: 8, dim2: 6, n_samples: 900, seed: 3}
+    featurize: {n_clusters: 6, n_components: 3}
+  broken:
+    source: {kind: npz, path: missing.npz}
+"""
+
+
+@dataclass
+class PipelineRun:
+    root: Path
+    params: object
+    state: object
+    summary: object
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    import flows  # noqa: F401  (Prefect startup settings before Prefect is imported)
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+def tiny_params(root: Path, **overrides):
+    from flows.params import ComputeParams, DataParams, QuantifyParams, TrackingParams
+    from pidengine.quantify import BatchSettings, EstimatorSettings, ExactSettings
+
+    fields = dict(
+        data=DataParams(catalog=root / "catalog.yaml", data_dir=root / "data"),
+        settings=EstimatorSettings(
+            exact=ExactSettings(n_bootstrap=10),
+            batch=BatchSettings(hidden_dim=8, embed_dim=4, max_epochs=2, align_max_epochs=1, batch_size=64,
+                                max_train_samples=300, max_eval_samples=200, device="cpu"),
+        ),
+        compute=ComputeParams(n_workers=2),
+        tracking=TrackingParams(tracking_uri=f"sqlite:///{root / 'mlflow.db'}"),
+        results_dir=root / "results",
+    )
+    fields.update(overrides)
+    return QuantifyParams(**fields)
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(prefect_harness, tmp_path_factory) -> PipelineRun:
+    """The benchmark flow on the tiny catalog: a LocalCluster with two worker processes, MLflow in SQLite."""
+    from flows.benchmark import benchmark
+
+    root = tmp_path_factory.mktemp("pipeline")
+    (root / "catalog.yaml").write_text(CATALOG)
+    params = tiny_params(root)
+    state = benchmark(params, return_state=True)
+    return PipelineRun(root, params, state, state.result(raise_on_failure=False))

@@ -1,0 +1,100 @@
+"""Fast checks of the pipeline's edges, no Prefect server: preflight failures, the CLI, the layers, the deployments,
+the report functions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.preflight import PreflightError, check_dask_address, check_tracking_uri
+from pidengine.cli import build_parser, main
+from pidengine.report import RunRecord, format_summary, pid_table, stacked_bar_figure, summary_frame
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_unreachable_tracking_uri_fails_fast():
+    start = time.perf_counter()
+    with pytest.raises(PreflightError, match="unreachable"):
+        check_tracking_uri("http://127.0.0.1:9", timeout=2)
+    assert time.perf_counter() - start < 10
+
+
+def test_tracking_uri_in_a_missing_folder(tmp_path):
+    with pytest.raises(PreflightError, match="does not exist"):
+        check_tracking_uri(f"sqlite:///{tmp_path}/nowhere/mlflow.db")
+    (tmp_path / "junk.db").write_text("not a database, but long enough to have a header " * 4)
+    with pytest.raises(PreflightError, match="not an SQLite database"):
+        check_tracking_uri(f"sqlite:///{tmp_path}/junk.db")
+    assert check_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db") == f"sqlite:///{tmp_path}/mlflow.db"
+
+
+def test_unreachable_dask_address_fails_fast():
+    start = time.perf_counter()
+    with pytest.raises(PreflightError, match="no Dask scheduler answers at tcp://127.0.0.1:9"):
+        check_dask_address("tcp://127.0.0.1:9", timeout=2)
+    assert time.perf_counter() - start < 15
+
+
+def test_cli_run_fails_before_any_work(tmp_path, capsys):
+    code = main(["run", "--catalog", str(ROOT / "data_catalog.yaml"), "--data-dir", str(tmp_path / "data"),
+                 "--tracking-uri", "http://127.0.0.1:9"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pidengine: error: tracking URI http://127.0.0.1:9 is unreachable") and "\n" not in err
+    assert not (tmp_path / "data").exists()
+    assert main(["run", "--datasets", "no-such-dataset", "--catalog", str(ROOT / "data_catalog.yaml")]) == 2
+    assert "no dataset 'no-such-dataset'" in capsys.readouterr().err
+
+
+def test_run_help_lists_the_parameters(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--catalog", "--data-dir", "--datasets", "--estimators", "--tracking-uri", "--dask-address",
+                   "--workers", "--results-dir", "--no-cache", "--flow"):
+        assert option in out
+
+
+def test_library_modules_import_no_orchestration():
+    code = ("import sys, pidengine.quantify, pidengine.report, pidengine.cli; "
+            "print(','.join(m for m in ('prefect', 'mlflow', 'flows', 'tasks', 'distributed') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_deployments_are_valid():
+    from prefect.flows import load_flow_from_entrypoint
+
+    document = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
+    names = {d["name"] for d in document["deployments"]}
+    assert {"nightly-benchmark", "catalog-refresh"} <= names
+    for deployment in document["deployments"]:
+        assert deployment["enforce_parameter_schema"] is True
+        for schedule in deployment["schedules"]:
+            assert schedule["timezone"] and schedule["cron"]
+        path, _, name = deployment["entrypoint"].partition(":")
+        flow = load_flow_from_entrypoint(str(ROOT / path) + ":" + name)
+        flow.validate_parameters(deployment["parameters"])  # raises on a parameter the flow would reject
+
+
+def test_report_functions():
+    values = {"redundancy": 0.3, "unique1": 0.0, "unique2": -0.01, "synergy": 0.5, "total": 0.79,
+              "total_low": 0.8, "total_high": 0.9}
+    truth = {"redundancy": 0.311, "unique1": 0.0, "unique2": 0.0, "synergy": 0.5}
+    rows = pid_table(values, truth)
+    assert [r["part"] for r in rows] == ["redundancy", "unique1", "unique2", "synergy", "total"]
+    assert rows[4]["low"] == 0.8 and rows[0]["true_bits"] == 0.311
+    records = [RunRecord("and", "exact", "ok", values, truth, seconds=1.0),
+               RunRecord("bad", "exact", "failed", error="ConfigError: no file")]
+    text = format_summary(records)
+    assert "truth" in text and "FAILED: ConfigError: no file" in text and "1 of 2 runs ok, 1 failed" in text
+    frame = summary_frame(records)
+    assert list(frame["status"]) == ["ok", "failed"] and frame.loc[0, "total_low"] == 0.8
+    figure = stacked_bar_figure([("and", values), ("truth", truth)], errors=[{"total": (0.8, 0.9)}, None])
+    assert len(figure.axes) == 1

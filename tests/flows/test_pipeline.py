@@ -1,0 +1,112 @@
+"""The flows end to end on a tiny catalog: Dask fan-out, MLflow runs equal to the library's figures, failures,
+artifacts and caching."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pidengine import ExactEstimator
+from pidengine.bootstrap import bootstrap_pid
+from pidengine.io.store import DatasetStore
+from pidengine.stages import joint_of_codes
+
+PARTS = ("redundancy", "unique1", "unique2", "synergy", "total")
+
+
+def mlflow_runs(run):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=run.params.tracking.tracking_uri)
+    experiment = client.get_experiment_by_name("pidengine-benchmark")
+    runs = client.search_runs([experiment.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run.summary.parent_run_id}'")
+    return client, {(r.data.tags["dataset"], r.data.tags["estimator"]): r for r in runs}
+
+
+def test_flow_ends_failed_with_a_summary_of_every_pair(pipeline_run):
+    summary = pipeline_run.summary
+    assert pipeline_run.state.is_failed() and "broken" in pipeline_run.state.message
+    status = {(r.dataset, r.estimator): r.status for r in summary.records}
+    assert status == {
+        ("xor", "exact"): "ok", ("xor", "batch"): "ok", ("latent", "exact"): "ok", ("latent", "batch"): "ok",
+        ("broken", "exact"): "failed", ("broken", "batch"): "failed",
+    }
+    # both data stages of both good datasets ran on the Dask workers and published their stores
+    for name in ("xor", "latent"):
+        assert DatasetStore(pipeline_run.root / "data", name).exists("codes")
+
+
+def test_logged_exact_metrics_equal_the_library(pipeline_run):
+    client, runs = mlflow_runs(pipeline_run)
+    for name in ("xor", "latent"):
+        codes = DatasetStore(pipeline_run.root / "data", name).open("codes").load()
+        table = joint_of_codes(codes)
+        expected = ExactEstimator().estimate(table.pmf, n_samples=table.n_samples)
+        boot = bootstrap_pid(codes["x1"].values, codes["x2"].values, codes["y"].values, n_resamples=10, random_state=0)
+        metrics = runs[(name, "exact")].data.metrics
+        for part in PARTS:
+            assert metrics[f"pid.{part}_bits"] == pytest.approx(getattr(expected, part), abs=1e-9)
+            assert metrics[f"pid.{part}_low_bits"] == pytest.approx(boot.intervals[part][0], abs=1e-9)
+            assert metrics[f"pid.{part}_high_bits"] == pytest.approx(boot.intervals[part][1], abs=1e-9)
+        true = DatasetStore(pipeline_run.root / "data", name).open("raw").attrs["true_pid_bits"]
+        assert metrics["true.synergy_bits"] == pytest.approx(true["synergy"])
+    assert runs[("xor", "exact")].data.metrics["pid.synergy_bits"] == pytest.approx(1.0, abs=0.02)
+
+
+def test_logged_batch_metrics_equal_the_task_result(pipeline_run):
+    _, runs = mlflow_runs(pipeline_run)
+    for record in pipeline_run.summary.records:
+        if record.estimator == "batch" and record.status == "ok":
+            metrics = runs[(record.dataset, "batch")].data.metrics
+            for part in PARTS:
+                assert metrics[f"pid.{part}_bits"] == pytest.approx(record.values[part], abs=1e-12)
+                assert metrics[f"pid.{part}_low_bits"] <= metrics[f"pid.{part}_high_bits"]
+            parts = sum(metrics[f"pid.{p}_bits"] for p in PARTS[:4])
+            assert parts == pytest.approx(metrics["pid.total_bits"], abs=1e-6)
+
+
+def test_runs_tags_params_and_artifacts(pipeline_run):
+    client, runs = mlflow_runs(pipeline_run)
+    good = runs[("latent", "exact")]
+    assert good.info.status == "FINISHED"
+    raw = DatasetStore(pipeline_run.root / "data", "latent").open("raw")
+    assert good.data.tags["content_hash"] == raw.attrs["content_hash"]
+    assert good.data.tags["code_version"] and good.data.tags["flow_run_id"]
+    assert good.data.params["exact.n_bootstrap"] == "10"
+    assert {a.path for a in client.list_artifacts(good.info.run_id)} == {"pid.json", "pid.csv", "pid.png"}
+    document = json.loads(open(client.download_artifacts(good.info.run_id, "pid.json")).read())
+    assert document["units"] == "bits" and [row["part"] for row in document["table"]] == list(PARTS)
+
+    failed = runs[("broken", "exact")]
+    assert failed.info.status == "FAILED"
+    assert "missing.npz" in failed.data.tags["error"]
+
+    parent = client.get_run(pipeline_run.summary.parent_run_id)
+    assert parent.info.status == "FAILED"  # one dataset failed; the others completed
+    assert {"summary.json", "summary.csv", "summary.png", "stages.json"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"path": "summary.json", "type": "table"} in json.loads(parent.data.tags["mlflow.loggedArtifacts"])
+    import pandas as pd
+
+    table = pd.read_json(client.download_artifacts(parent.info.run_id, "summary.json"), orient="split")
+    assert len(table) == 6 and set(table["status"]) == {"ok", "failed"}
+
+
+def test_rerun_reads_cached_estimates(pipeline_run):
+    from flows.params import DataParams
+    from flows.quantify import quantify_datasets
+    from tests.flows.conftest import tiny_params
+
+    params = tiny_params(
+        pipeline_run.root,
+        data=DataParams(catalog=pipeline_run.root / "catalog.yaml", data_dir=pipeline_run.root / "data",
+                        datasets=["xor", "latent"]),
+    )
+    summary = quantify_datasets(params)
+    assert [r.status for r in summary.records] == ["ok"] * 4
+    assert all(r.cached for r in summary.records)
+    first = {(r.dataset, r.estimator): r.values for r in pipeline_run.summary.records if r.status == "ok"}
+    for record in summary.records:
+        assert record.values == first[(record.dataset, record.estimator)]
+    assert not any(s.report.written for s in summary.stages)  # the stores were current: nothing rewritten
