@@ -290,16 +290,7 @@ def _batch(store: DatasetStore, raw: Any, settings: BatchSettings, use_encoded: 
     x1, x2 = (source[name].values for name in ("x1", "x2"))
     y = raw["y"].values
     estimator = BatchEstimator(
-        hidden_dim=settings.hidden_dim,
-        n_layers=settings.n_layers,
-        embed_dim=settings.embed_dim,
-        batch_size=settings.batch_size,
-        max_epochs=settings.max_epochs,
-        align_max_epochs=settings.align_max_epochs,
-        patience=settings.patience,
-        n_seeds=settings.n_seeds,
-        device=settings.device,
-        random_state=settings.seed,
+        **settings.model_dump(exclude={"max_train_samples", "max_eval_samples", "seed"}), random_state=settings.seed
     )
     estimator.fit(x1[train], x2[train], y[train])
     result = estimator.estimate(x1[test], x2[test], y[test])
