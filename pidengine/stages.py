@@ -31,7 +31,7 @@ from pidengine.catalog import CatalogEntry
 from pidengine.datasets.types import MultimodalData, is_text, stratified_split
 from pidengine.exceptions import ConfigError
 from pidengine.features.discretize import discretize_out_of_core
-from pidengine.io.store import DatasetStore, content_hash
+from pidengine.io.store import DatasetStore, StoreError, content_hash
 from pidengine.joint import JointTable, joint_from_samples
 from pidengine.models.sweep import ModelInputs
 from pidengine.models.training import Split
@@ -67,16 +67,19 @@ def ingest(entry: CatalogEntry, data_dir: str | Path, base: str | Path = ".") ->
     described = json.dumps(
         {"source": entry.source.model_dump(mode="json"), "modalities": entry.modalities, "label": entry.label}
     )
-    full_hash = content_hash(data.x1, data.x2, data.y, split, described, "\n".join(data.label_names))
+    modality_hashes = {"x1": content_hash(data.x1), "x2": content_hash(data.x2)}
+    full_hash = content_hash(*modality_hashes.values(), data.y, split, described, "\n".join(data.label_names))
     key = full_hash[:_KEY_LENGTH]
-    dataset = raw_dataset(data, split, entry, full_hash)
+    dataset = raw_dataset(data, split, entry, full_hash, modality_hashes)
     written = DatasetStore(data_dir, entry.name).publish("raw", key, dataset)
     widths = " + ".join("text" if is_text(x) else str(x.shape[1]) for x in (data.x1, data.x2))
     detail = f"{data.n_samples} samples, {widths} features, {len(data.label_names)} classes"
     return StageReport(entry.name, "raw", key, written, time.perf_counter() - start, detail)
 
 
-def raw_dataset(data: MultimodalData, split: np.ndarray, entry: CatalogEntry, full_hash: str) -> xr.Dataset:
+def raw_dataset(
+    data: MultimodalData, split: np.ndarray, entry: CatalogEntry, full_hash: str, modality_hashes: dict[str, str]
+) -> xr.Dataset:
     """The xarray form of an ingested dataset, chunked along samples; a text modality is one string per sample."""
     rows = _chunk_rows(max(1 if is_text(x) else x.shape[1] for x in (data.x1, data.x2)))
     modalities = {}
@@ -95,8 +98,8 @@ def raw_dataset(data: MultimodalData, split: np.ndarray, entry: CatalogEntry, fu
         "catalog_entry": entry.to_json(),
         "content_hash": full_hash,
         # Per-modality hashes key the encoders' outputs: a new split or label does not recompute embeddings.
-        "x1_hash": content_hash(data.x1),
-        "x2_hash": content_hash(data.x2),
+        "x1_hash": modality_hashes["x1"],
+        "x2_hash": modality_hashes["x2"],
         "pidengine_version": __version__,
     }
     if data.true_pid is not None:
@@ -119,8 +122,7 @@ def encode(entry: CatalogEntry, data_dir: str | Path) -> StageReport:
     raw = store.open("raw")
     if not entry.encode:
         return StageReport(entry.name, "encoded", "", False, time.perf_counter() - start, "no encoders configured")
-    settings = {m: spec.model_dump(mode="json") for m, spec in sorted(entry.encode.items())}
-    inputs = {m: raw.attrs[f"{m}_hash"] for m in settings}
+    settings, inputs = _encoding_of(entry, raw)
     key = content_hash(json.dumps({"encoders": settings, "inputs": inputs}, sort_keys=True))[:_KEY_LENGTH]
     if store.current_key("encoded") == key and store.exists("encoded"):
         return StageReport(entry.name, "encoded", key, False, time.perf_counter() - start, "embeddings cached")
@@ -144,12 +146,25 @@ def encode(entry: CatalogEntry, data_dir: str | Path) -> StageReport:
     return StageReport(entry.name, "encoded", key, written, time.perf_counter() - start, f"encoded {sorted(settings)}")
 
 
+def _encoding_of(entry: CatalogEntry, raw: xr.Dataset) -> tuple[dict[str, dict], dict[str, str]]:
+    """The entry's encoder settings and the content hashes of the raw modalities they encode."""
+    settings = {m: spec.model_dump(mode="json") for m, spec in sorted(entry.encode.items())}
+    return settings, {m: raw.attrs[f"{m}_hash"] for m in settings}
+
+
 def featurize(entry: CatalogEntry, data_dir: str | Path) -> StageReport:
     """Publish the discrete codes of both modalities and the fitted featurisers' parameters."""
     start = time.perf_counter()
     store = DatasetStore(data_dir, entry.name)
     raw = store.open("raw")
     encoded = store.open("encoded") if entry.encode else None
+    if encoded is not None:
+        settings_now, inputs_now = _encoding_of(entry, raw)
+        if json.loads(encoded.attrs["encoders"]) != settings_now or json.loads(encoded.attrs["inputs"]) != inputs_now:
+            raise StoreError(
+                f"dataset {entry.name!r}: encoded.zarr was made from other raw data or encoder settings; "
+                "run the encode stage first (`pidengine featurize` does both)"
+            )
     settings = entry.featurize
     key = content_hash(
         store.current_key("raw") or "", store.current_key("encoded") or "" if encoded is not None else "",

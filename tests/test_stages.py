@@ -145,3 +145,20 @@ def test_text_modality_is_encoded_then_discretised(catalog, tmp_path):
     # Positive and negative reviews fall into different clusters of their sentence embeddings.
     review_codes = codes["x1"].values.reshape(10, 4)
     assert (review_codes[:, 0] == review_codes[:, 2]).all() and (review_codes[:, 0] != review_codes[:, 1]).all()
+
+
+def test_featurize_refuses_stale_embeddings(catalog, tmp_path):
+    """Codes are never built from embeddings of other raw data or other encoder settings."""
+    from pidengine.io.store import StoreError
+
+    data = tmp_path / "data"
+    entry = catalog.entries["digits"]
+    ingest(entry, data, catalog.base)
+    encode(entry, data)
+    wider = entry.model_copy(
+        update={"encode": {"x1": entry.encode["x1"].model_copy(update={"n_filters": 8})}}
+    )
+    with pytest.raises(StoreError, match="run the encode stage first"):
+        featurize(wider, data)
+    encode(wider, data)
+    assert featurize(wider, data).written
