@@ -20,8 +20,10 @@ import os
 import shutil
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import dask
 import numpy as np
 import xarray as xr
 
@@ -104,7 +106,7 @@ class DatasetStore:
         if not version.exists():
             temporary = self.folder / f".{version.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             try:
-                dataset.to_zarr(temporary, mode="w-", zarr_format=3, consolidated=False)
+                _write_zarr(dataset, temporary)
                 _rename_into_place(temporary, version)
             except BaseException:
                 shutil.rmtree(temporary, ignore_errors=True)
@@ -125,6 +127,16 @@ class DatasetStore:
         for temporary in self.folder.glob(".*.tmp-*"):
             if now - temporary.stat().st_mtime > _STALE_TEMP_SECONDS:
                 shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _write_zarr(dataset: xr.Dataset, path: Path) -> None:
+    """Write ``dataset`` to a new Zarr v3 folder on a private thread pool.
+
+    When one chunk fails, dask raises at once while other chunks are still being written; leaving the ``with``
+    waits for them, so the caller's clean-up of ``path`` is not undone by a late chunk re-creating it.
+    """
+    with ThreadPoolExecutor(max_workers=dask.system.CPU_COUNT) as pool, dask.config.set(scheduler="threads", pool=pool):
+        dataset.to_zarr(path, mode="w-", zarr_format=3, consolidated=False)
 
 
 def _rename_into_place(temporary: Path, version: Path) -> None:

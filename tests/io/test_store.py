@@ -37,18 +37,23 @@ def test_missing_store_is_a_clear_error(tmp_path):
 
 
 def test_failure_mid_write_leaves_the_old_version(tmp_path):
-    """An error while writing chunks (here: the 3rd chunk) keeps the current version and leaves no temporary."""
+    """An error while writing chunks (here: the 3rd chunk) keeps the current version and leaves no temporary.
+
+    The other chunks are slow, so they are still being written when the error reaches the writer.
+    """
     store = DatasetStore(tmp_path, "d")
     store.publish("raw", "old", small(1.0))
 
     def explode(block, block_info=None):
         if block_info[0]["chunk-location"][0] == 2:
             raise OSError("disk full")
+        time.sleep(0.2)
         return block
 
     failing = xr.Dataset({"v": ("sample", da.ones(50, chunks=5).map_blocks(explode, dtype=float))})
     with pytest.raises(OSError, match="disk full"):
         store.publish("raw", "new", failing)
+    time.sleep(0.5)  # chunks still in flight when the error surfaced would land by now
     assert store.current_key("raw") == "old"
     np.testing.assert_array_equal(store.open("raw").v.values, np.full(10, 1.0))
     assert [p.name for p in tmp_path.joinpath("d").iterdir() if p.name != "raw.zarr"] == ["raw-old.zarr"]
