@@ -1,7 +1,7 @@
 """Orchestration overhead: the same work through the library alone and through the Prefect/Dask/MLflow pipeline.
 
-The work, per catalog dataset: ingest, encode + featurise, the exact PID (with bootstrap intervals) and the BATCH
-PID, with the pipeline's default settings. Every leg starts from an empty data folder (and an empty MLflow store and
+The work, per catalog dataset: ingest, encode + featurise, the exact PID (with bootstrap intervals), the BATCH
+PID and the model sweep (every family of the zoo trained and measured), with the pipeline's default settings. Every leg starts from an empty data folder (and an empty MLflow store and
 result cache for the flows) and runs as its own process, so interpreter and import time count on both sides.
 
     library      one process, one thread per BLAS/OpenMP/torch pool (what a Dask worker gets), no tracking
@@ -43,6 +43,9 @@ def library_leg(catalog: Path, data_dir: Path, datasets: list[str], bootstrap: i
 
     from pidengine import stages
     from pidengine.catalog import load_catalog
+    from pidengine.models.sweep import evaluate_family
+    from pidengine.models.training import TrainSettings
+    from pidengine.models.zoo import FAMILIES
     from pidengine.quantify import EstimatorSettings, ExactSettings, quantify
 
     settings = EstimatorSettings(exact=ExactSettings(n_bootstrap=bootstrap))
@@ -57,6 +60,9 @@ def library_leg(catalog: Path, data_dir: Path, datasets: list[str], bootstrap: i
                 warnings.simplefilter("ignore")
                 for estimator in ("exact", "batch"):
                     quantify(data_dir, entry.name, estimator, settings, use_encoded=bool(entry.encode))
+                inputs = stages.model_inputs(entry, data_dir)
+                for family in FAMILIES:
+                    evaluate_family(inputs, family, TrainSettings())
         except Exception as exc:  # the flow records failures and carries on; so does this leg
             print(f"{entry.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
 

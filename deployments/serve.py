@@ -17,7 +17,8 @@ import flows  # noqa: E402,F401  (sets Prefect's startup settings first)
 from prefect.schedules import Cron  # noqa: E402
 
 from flows.benchmark import benchmark  # noqa: E402
-from flows.params import QuantifyParams, RefreshParams  # noqa: E402
+from flows.models import model_sweep  # noqa: E402
+from flows.params import BenchmarkParams, RefreshParams  # noqa: E402
 from flows.quantify import quantify_datasets  # noqa: E402
 from flows.refresh import catalog_refresh  # noqa: E402
 
@@ -29,7 +30,7 @@ def build_deployments() -> list:
     """The deployments, built without contacting a server (``prefect.serve`` registers them)."""
     return [
         benchmark.to_deployment(
-            name="nightly-benchmark", schedule=NIGHTLY, parameters={"params": QuantifyParams().model_dump(mode="json")},
+            name="nightly-benchmark", schedule=NIGHTLY, parameters={"params": BenchmarkParams().model_dump(mode="json")},
             tags=["pidengine", "benchmark"], enforce_parameter_schema=True,
         ),
         catalog_refresh.to_deployment(
@@ -38,6 +39,7 @@ def build_deployments() -> list:
             enforce_parameter_schema=True,
         ),
         quantify_datasets.to_deployment(name="quantify-on-demand", tags=["pidengine"], enforce_parameter_schema=True),
+        model_sweep.to_deployment(name="models-on-demand", tags=["pidengine", "models"], enforce_parameter_schema=True),
     ]
 
 

@@ -2,7 +2,8 @@
 
 ``flows.refresh.catalog_refresh``     ingest every catalog entry whose source changed
 ``flows.quantify.quantify_datasets``  featurise, then PID by every estimator, per dataset
-``flows.benchmark.benchmark``         both, on one Dask cluster: the whole default pipeline (``pidengine run``)
+``flows.models.model_sweep``          featurise, exact PID, every model family per dataset, selection and analyses
+``flows.benchmark.benchmark``         all of it, on one Dask cluster: the whole default pipeline (``pidengine run``)
 
 Importing this package sets Prefect's startup settings (:mod:`flows._env`) before Prefect itself is imported.
 """

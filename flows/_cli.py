@@ -14,27 +14,37 @@ from dataclasses import asdict
 from typing import Any
 
 from flows import preflight
-from flows.params import ComputeParams, DataParams, QuantifyParams, RefreshParams, TrackingParams
+from flows.params import (BenchmarkParams, ComputeParams, DataParams, ModelParams, ModelSweepParams, QuantifyParams,
+                          RefreshParams, TrackingParams)
 
 EXIT_FAILED = 2
 
 
-def params_from_args(args: argparse.Namespace) -> QuantifyParams:
+def params_from_args(args: argparse.Namespace) -> BenchmarkParams:
+    from pidengine.models.training import TrainSettings
     from pidengine.quantify import BatchSettings, EstimatorSettings, ExactSettings
 
     exact = ExactSettings(n_bootstrap=args.bootstrap)
     batch_fields = {"max_epochs": args.batch_epochs, "max_train_samples": args.batch_max_samples,
                     "max_eval_samples": args.batch_max_samples}
     batch = BatchSettings(**{k: v for k, v in batch_fields.items() if v is not None})
-    return QuantifyParams(
+    train_fields = {"max_epochs": args.train_epochs, "max_train_samples": args.train_max_samples}
+    models = ModelParams(
+        train=TrainSettings(**{k: v for k, v in train_fields.items() if v is not None}),
+        reference=list(args.reference or []), top_k=args.top_k,
+        **({"families": []} if args.no_models else {"families": list(args.families)} if args.families else {}),
+    )
+    kind = ModelSweepParams if getattr(args, "flow", "benchmark") == "models" else BenchmarkParams
+    return kind(
         data=DataParams(catalog=args.catalog, data_dir=args.data_dir, datasets=list(args.datasets or [])),
-        estimators=list(args.estimators),
+        **({"estimators": list(args.estimators)} if args.estimators else {}),
         settings=EstimatorSettings(exact=exact, batch=batch),
         compute=ComputeParams(dask_address=args.dask_address, n_workers=args.workers,
                               threads_per_worker=args.threads_per_worker),
         tracking=TrackingParams(tracking_uri=args.tracking_uri, experiment=args.experiment),
         results_dir=args.results_dir,
         use_cache=not args.no_cache,
+        models=models,
     )
 
 
@@ -74,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FAILED if summary.failed else 0
 
 
-def _flow_and_params(kind: str, params: QuantifyParams) -> tuple[Any, Any]:
+def _flow_and_params(kind: str, params: BenchmarkParams) -> tuple[Any, Any]:
     if kind == "refresh":
         from flows.refresh import catalog_refresh
 
@@ -82,7 +92,11 @@ def _flow_and_params(kind: str, params: QuantifyParams) -> tuple[Any, Any]:
     if kind == "quantify":
         from flows.quantify import quantify_datasets
 
-        return quantify_datasets, params
+        return quantify_datasets, QuantifyParams(**{k: getattr(params, k) for k in QuantifyParams.model_fields})
+    if kind == "models":
+        from flows.models import model_sweep
+
+        return model_sweep, params
     from flows.benchmark import benchmark
 
     return benchmark, params

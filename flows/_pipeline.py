@@ -1,4 +1,4 @@
-"""What the three flows share: preparation (fail fast), the Dask fan-out subflow, and MLflow tracking."""
+"""What the flows share: preparation (fail fast), the Dask fan-out subflow, model selection, and MLflow tracking."""
 
 from __future__ import annotations
 
@@ -20,13 +20,19 @@ from prefect_dask import DaskTaskRunner
 import pidengine
 from pidengine import quantify as q
 from pidengine.catalog import Catalog, CatalogEntry, load_catalog
-from pidengine.report import RunRecord, format_summary
+from pidengine.exceptions import PIDEngineError
+from pidengine.models.analysis import InteractionAnalysis, analyse
+from pidengine.models.sweep import ModelReport
+from pidengine.models.training import TrainSettings
+from pidengine.report import RunRecord, accuracy_matrix, format_summary
+from pidengine.selection import ReferenceTable, Selection, build_reference, select
 from pidengine.stages import StageReport
 from flows import preflight
-from flows.params import EXPERIMENTS, ComputeParams, DataParams, QuantifyParams, TrackingParams
+from flows.params import EXPERIMENTS, BenchmarkParams, ComputeParams, DataParams, QuantifyParams, TrackingParams
 from tasks import tracking
 from tasks.data import featurize_dataset, ingest_dataset
 from tasks.estimate import estimate_pid
+from tasks.models import train_model
 
 PROJECT_ROOT = Path(pidengine.__file__).resolve().parents[1]
 
@@ -42,12 +48,30 @@ class StageOutcome:
 
 
 @dataclass
+class ModelOutcome:
+    """One family trained on one dataset: its report, or the error that stopped it."""
+
+    dataset: str
+    family: str
+    report: ModelReport | None = None
+    error: str = ""
+    cached: bool = False
+    run_id: str = ""
+
+
+@dataclass
 class PipelineSummary:
-    """What a flow run did: the data stages, one record per (dataset, estimator), and where it was tracked."""
+    """What a flow run did: the data stages, one record per (dataset, estimator), one outcome per (dataset, family),
+    the model selection, and where it was tracked."""
 
     flow: str
     records: list[RunRecord] = field(default_factory=list)
     stages: list[StageOutcome] = field(default_factory=list)
+    models: list[ModelOutcome] = field(default_factory=list)
+    selection: Selection | None = None
+    analysis: InteractionAnalysis | None = None
+    reference_path: str = ""
+    selection_error: str = ""
     tracking_uri: str = ""
     experiment: str = ""
     parent_run_id: str = ""
@@ -56,15 +80,27 @@ class PipelineSummary:
     @property
     def failed(self) -> list[str]:
         names = [f"{r.dataset}/{r.estimator}" for r in self.records if r.status == "failed"]
+        names += [f"{m.dataset}/{m.family}" for m in self.models if m.error]
+        names += ["selection"] if self.selection_error else []
         return names + [f"{s.dataset}/{s.stage}" for s in self.stages if s.error and not self.records]
 
     def table(self) -> str:
-        if self.records:
-            return format_summary(self.records)
-        lines = [f"{'dataset':<26}{'stage':<10}result"]
-        for s in self.stages:
-            lines.append(f"{s.dataset:<26}{s.stage:<10}{('FAILED: ' + s.error) if s.error else str(s.report)}")
-        return "\n".join(lines)
+        if not self.records:
+            lines = [f"{'dataset':<26}{'stage':<10}result"]
+            for s in self.stages:
+                lines.append(f"{s.dataset:<26}{s.stage:<10}{('FAILED: ' + s.error) if s.error else str(s.report)}")
+            return "\n".join(lines)
+        parts = [format_summary(self.records)]
+        if self.models:
+            parts.append(accuracy_matrix([m.report for m in self.models if m.report],
+                                         [(m.dataset, m.family) for m in self.models if m.error]))
+        if self.selection is not None:
+            parts.append(f"Model selection (reference table {self.reference_path}):\n{self.selection.table()}")
+        if self.selection_error:
+            parts.append(f"Model selection FAILED: {self.selection_error}")
+        if self.analysis is not None:
+            parts.append(self.analysis.summary())
+        return "\n\n".join(parts)
 
 
 @dataclass(frozen=True)
@@ -146,13 +182,18 @@ def fan_out(
     settings: q.EstimatorSettings,
     results_dir: Path,
     use_cache: bool = True,
-) -> tuple[list[StageOutcome], list[RunRecord]]:
-    """Submit every dataset's stages and estimates to the task runner (Dask), then wait for all of them.
+    families: list[str] | None = None,
+    train_settings: TrainSettings | None = None,
+) -> tuple[list[StageOutcome], list[RunRecord], list[ModelOutcome]]:
+    """Submit every dataset's stages, estimates and models to the task runner (Dask), then wait for all of them.
 
-    Per dataset: ingest → featurise → one estimate per estimator. A failure stops only its own dataset."""
+    Per dataset: ingest → featurise → one estimate per estimator and one trained model per family. A failure stops
+    only its own dataset."""
     estimate = estimate_pid.with_options(result_storage=results_dir.resolve(), refresh_cache=not use_cache)
+    fit = train_model.with_options(result_storage=results_dir.resolve(), refresh_cache=not use_cache)
     stage_futures: dict[str, list[tuple[str, Any]]] = {}
     estimate_futures: dict[tuple[str, str], Any] = {}
+    model_futures: dict[tuple[str, str], Any] = {}
     for entry in entries:
         upstream: list[Any] = []
         stage_futures[entry.name] = []
@@ -168,6 +209,8 @@ def fan_out(
             estimate_futures[(entry.name, name)] = estimate.submit(
                 data_dir, entry.name, name, settings, bool(entry.encode), wait_for=upstream
             )
+        for family in families or []:
+            model_futures[(entry.name, family)] = fit.submit(entry, data_dir, family, train_settings, wait_for=upstream)
     outcomes: list[StageOutcome] = []
     stopped: dict[str, str] = {}
     for entry in entries:
@@ -199,7 +242,18 @@ def fan_out(
             )
         else:
             records.append(RunRecord(dataset, name, "failed", error=_error_of(state)))
-    return outcomes, records
+    models = []
+    for (dataset, family), future in model_futures.items():
+        if dataset in stopped:
+            models.append(ModelOutcome(dataset, family, error=stopped[dataset]))
+            continue
+        future.wait()
+        state = future.state
+        if state.is_completed():
+            models.append(ModelOutcome(dataset, family, future.result(), cached=state.name == "Cached"))
+        else:
+            models.append(ModelOutcome(dataset, family, error=_error_of(state)))
+    return outcomes, records, models
 
 
 def _error_of(state: Any) -> str:
@@ -213,10 +267,12 @@ def _error_of(state: Any) -> str:
 
 
 def run_pipeline(kind: str, params: QuantifyParams, stages: list[str]) -> PipelineSummary:
-    """The body of every flow: prepare, fan out on Dask, track in MLflow, print the summary."""
+    """The body of every flow: prepare, fan out on Dask, select models, track in MLflow, print the summary."""
     logger = get_run_logger()
     start = time.perf_counter()
     estimators = list(params.estimators) if kind != "refresh" else []
+    models = params.models if isinstance(params, BenchmarkParams) else None
+    families = list(models.families) if models else []
     ready = prepare(params.data, params.tracking, params.compute, estimators)
     experiment = params.tracking.experiment or EXPERIMENTS[kind]
     logger.info(
@@ -225,20 +281,57 @@ def run_pipeline(kind: str, params: QuantifyParams, stages: list[str]) -> Pipeli
         f"({params.compute.n_workers} workers)", ready.tracking_uri, experiment,
     )
     with api_shared_with_workers():
-        stage_outcomes, records = fan_out.with_options(task_runner=task_runner(params.compute))(
+        stage_outcomes, records, model_outcomes = fan_out.with_options(task_runner=task_runner(params.compute))(
             ready.entries, ready.catalog.base.resolve(), ready.data_dir, stages, ready.available, params.settings,
-            params.results_dir, params.use_cache,
+            params.results_dir, params.use_cache, families, models.train if models else None,
         )
     for name, message in ready.broken.items():
         stage_outcomes.append(StageOutcome(name, "catalog", error=message))
         records += [RunRecord(name, e, "failed", error=f"invalid catalog entry: {message}") for e in ready.available]
     records += [RunRecord(e.name, name, "not available", error=reason)
                 for e in ready.entries for name, reason in ready.unavailable.items()]
-    summary = PipelineSummary(kind, records, stage_outcomes, ready.tracking_uri, experiment)
+    summary = PipelineSummary(kind, records, stage_outcomes, model_outcomes, tracking_uri=ready.tracking_uri,
+                              experiment=experiment)
+    if models and model_outcomes:
+        select_models(summary, models, ready)
     summary.parent_run_id = track(summary, params, ready, kind)
     summary.seconds = time.perf_counter() - start
     logger.info("summary\n%s", summary.table())
     return summary
+
+
+def select_models(summary: PipelineSummary, models: Any, ready: Prepared) -> None:
+    """Selection and the interaction analyses from the exact dataset PIDs and the trained models.
+
+    The reference table is built from this run's reference datasets (the synthetic ones by default) and published,
+    versioned, under ``<data_dir>/reference``; a run without reference datasets uses the table published last.
+    """
+    pids = {r.dataset: {p: float(r.values[p]) for p in q.PARTS} for r in summary.records
+            if r.estimator == "exact" and r.status == "ok"}
+    reports = [m.report for m in summary.models if m.report is not None]
+    accuracy: dict[str, dict[str, float]] = {}
+    for report in reports:
+        accuracy.setdefault(report.dataset, {})[report.family] = report.test_accuracy
+    names = list(models.reference) or sorted({r.dataset for r in summary.records if r.true_pid})
+    folder = ready.data_dir / "reference"
+    try:
+        if names:
+            provenance = {
+                "datasets": {name: {"codes": q.input_key(ready.data_dir, name, "exact"),
+                                    "features": q.input_key(ready.data_dir, name, "batch")} for name in names},
+                "train": models.train.model_dump(mode="json"), "pid": "exact estimator on the codes, all samples",
+                "code_version": code_version(),
+            }
+            table, excluded = build_reference(pids, accuracy, names, provenance)
+            summary.reference_path = str(table.save(folder))
+        else:
+            table, excluded = ReferenceTable.load(folder), {}
+            summary.reference_path = str((folder / "reference.json").resolve())
+        summary.selection = select(pids, accuracy, table, models.top_k)
+        summary.selection.excluded.update(excluded)
+    except PIDEngineError as exc:
+        summary.selection_error = str(exc)
+    summary.analysis = analyse(pids, reports)
 
 
 def track(summary: PipelineSummary, params: QuantifyParams, ready: Prepared, kind: str) -> str:
@@ -255,6 +348,8 @@ def track(summary: PipelineSummary, params: QuantifyParams, ready: Prepared, kin
                      "compute.n_workers": params.compute.n_workers, "use_cache": params.use_cache}
     if kind != "refresh":
         parent_params.update(tracking.flatten("", params.settings.model_dump(mode="json")))
+    if isinstance(params, BenchmarkParams):
+        parent_params.update(tracking.flatten("models", params.models.model_dump(mode="json")))
     run_name = f"{kind}-{context.flow_run.name}" if context and context.flow_run else kind
     parent = tracking.start_parent_run(ready.tracking_uri, summary.experiment, run_name, parent_params, base_tags)
     for i, record in enumerate(summary.records):
@@ -269,6 +364,15 @@ def track(summary: PipelineSummary, params: QuantifyParams, ready: Prepared, kin
         tags = {**base_tags, "input_store": _store_path(ready.data_dir, record)}
         run_id = tracking.log_pid_run(ready.tracking_uri, parent, record, child_params, tags)
         summary.records[i] = _with_run_id(record, run_id)
+    train_params = tracking.flatten("train", params.models.train.model_dump(mode="json")) if summary.models else {}
+    for outcome in summary.models:
+        outcome.run_id = tracking.log_model_run(
+            ready.tracking_uri, parent, outcome.dataset, outcome.family, outcome.report, outcome.error,
+            {**train_params, "family": outcome.family}, {**base_tags, "cached": str(outcome.cached).lower()},
+        )
+    if summary.models:
+        tracking.log_selection(ready.tracking_uri, parent, [m.report for m in summary.models if m.report],
+                               summary.selection, summary.analysis, summary.reference_path, summary.selection_error)
     _log_stage_table(ready.tracking_uri, parent, summary.stages)
     if summary.records:
         unavailable = {f"unavailable.{r.estimator}": r.error for r in summary.records if r.status == "not available"}

@@ -1,8 +1,11 @@
 """The benchmark: the whole default pipeline in one flow run, on one Dask cluster.
 
-    catalog ──► ingest ──► featurise ──► exact PID (codes)        ──► MLflow child run
-                                    └──► BATCH PID (features)     ──► MLflow child run
-                                                   all datasets ──► MLflow parent run: summary table + plot
+    catalog ──► ingest ──► featurise ──► exact PID (codes)                  ──► MLflow child run
+                                    ├──► BATCH PID (features)               ──► MLflow child run
+                                    └──► model family f (× 9): accuracy,    ──► MLflow child run
+                                         model PID, accuracy without x1/x2
+                 all datasets ──► reference table, recommendations, analyses ──► MLflow parent run
+                              ──► summary table + plot
 
 ``pidengine run`` and ``make run`` run this flow. On its own::
 
@@ -15,12 +18,13 @@ from prefect import flow
 
 from flows._pipeline import PipelineSummary, run_pipeline
 from flows._states import finish
-from flows.params import QuantifyParams
+from flows.params import BenchmarkParams
 
 
 @flow(name="pidengine-benchmark", log_prints=True)
-def benchmark(params: QuantifyParams = QuantifyParams()) -> PipelineSummary:
-    """Ingest (changed sources only), featurise, estimate with every estimator, track everything in MLflow."""
+def benchmark(params: BenchmarkParams = BenchmarkParams()) -> PipelineSummary:
+    """Ingest (changed sources only), featurise, estimate with every estimator, train the model zoo, select,
+    track everything in MLflow."""
     return finish(run_pipeline("benchmark", params, stages=["ingest", "featurize"]))
 
 

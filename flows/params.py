@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pidengine.models.training import TrainSettings
+from pidengine.models.zoo import FAMILIES
 from pidengine.quantify import ESTIMATOR_NAMES, EstimatorName, EstimatorSettings
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -14,6 +16,7 @@ EXPERIMENTS = {
     "refresh": "pidengine-catalog-refresh",
     "quantify": "pidengine-quantify",
     "benchmark": "pidengine-benchmark",
+    "models": "pidengine-models",
 }
 
 
@@ -78,3 +81,46 @@ class QuantifyParams(_Params):
         if len(set(value)) != len(value):
             raise ValueError(f"estimators must not repeat a name, got {value}")
         return value
+
+
+class ModelParams(_Params):
+    """The model sweep: every family trained on every dataset, then selection.
+
+    ``families``: the model families (default: all nine of the zoo; empty: no sweep). ``reference``: the reference
+    datasets of selection (default: every dataset whose true PID is known, i.e. the synthetic ones); every other
+    dataset gets a recommendation of ``top_k`` families and, as all families were trained on it, a selection score.
+    ``train``: the training settings, sized for a 2-core CPU (see README).
+    """
+
+    families: list[str] = Field(default_factory=lambda: list(FAMILIES))
+    train: TrainSettings = TrainSettings()
+    reference: list[str] = Field(default_factory=list)
+    top_k: int = Field(3, ge=1, le=32)
+
+    @field_validator("families")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown model families {unknown}; registered: {sorted(FAMILIES)}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"families must not repeat a name, got {value}")
+        return value
+
+
+class BenchmarkParams(QuantifyParams):
+    """Parameters of the benchmark flow (``pidengine run``): quantification and the model sweep with selection."""
+
+    models: ModelParams = ModelParams()
+
+    @model_validator(mode="after")
+    def _selection_needs_exact(self) -> "BenchmarkParams":
+        if self.models.families and "exact" not in self.estimators:
+            raise ValueError("the model sweep needs the exact estimator (dataset and model PID); add 'exact' to estimators")
+        return self
+
+
+class ModelSweepParams(BenchmarkParams):
+    """Parameters of the model flow: the model sweep; only the exact estimator by default (selection needs a PID)."""
+
+    estimators: list[EstimatorName] = Field(default_factory=lambda: ["exact"], min_length=1)

@@ -1,4 +1,5 @@
-"""Command-line interface: ``pidengine pid | examples | catalog list | catalog validate | ingest | featurize | run``.
+"""Command-line interface: ``pidengine pid | examples | catalog list | catalog validate | ingest | featurize |
+recommend | run``.
 
 Every failure caused by the input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -205,6 +206,34 @@ def _add_catalog_arguments(parser: argparse.ArgumentParser, data_dir: bool = Tru
         parser.add_argument("--only", nargs="+", metavar="NAME", help="only these datasets (default: all)")
 
 
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    """Nearest reference datasets by normalised PID and their best families (:mod:`pidengine.selection`)."""
+    from pidengine.quantify import EstimatorSettings, ExactSettings, quantify
+    from pidengine.selection import ReferenceTable, normalized_pid, recommend
+
+    table = ReferenceTable.load(args.reference if args.reference is not None else args.data_dir / "reference")
+    outcome = quantify(args.data_dir, args.dataset, "exact", EstimatorSettings(exact=ExactSettings(n_bootstrap=0)))
+    pid = outcome.parts()
+    result = recommend(args.dataset, pid, table, args.top_k)
+    nearest = next(row for row in table.rows if row.dataset == result.nearest)
+    if args.json:
+        print(json.dumps({"dataset": args.dataset, "pid_bits": pid, "recommended": list(result.families),
+                          "nearest": result.nearest, "distance": result.distance,
+                          "neighbours": [{"dataset": n, "distance": d} for n, d in result.neighbours],
+                          "nearest_accuracy": nearest.accuracy, "reference_key": table.key}))
+        return 0
+    shares = dict(zip(ATOMS, normalized_pid(pid)))
+    print(f"{args.dataset}: PID of its codes (exact, {outcome.n_samples} samples), bits and share of R+U1+U2+S")
+    print("  " + "   ".join(f"{part} {pid[part]:.3f} ({shares[part]:.0%})" for part in ATOMS))
+    print(f"\nNearest reference datasets (L1 distance of the shares; reference table {table.key}):")
+    for name, distance in result.neighbours[: args.neighbours]:
+        print(f"  {name:<26}{distance:.3f}")
+    print(f"\nRecommended families (best on {result.nearest}, test accuracy there):")
+    for rank, family in enumerate(result.families, 1):
+        print(f"  {rank}. {family:<20}{nearest.accuracy[family]:.3f}")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     """The pipeline (Prefect flows, Dask, MLflow) is imported here only: the library never imports it."""
     from flows._cli import run
@@ -222,8 +251,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True)
         "--datasets", "--only", nargs="+", metavar="NAME", help="only these catalog entries (default: all valid ones)"
     )
     parser.add_argument(
-        "--estimators", nargs="+", choices=["exact", "batch"], default=["exact", "batch"], metavar="NAME",
-        help="estimators to run, of exact (discrete, on the codes) and batch (continuous features) (default: both)",
+        "--estimators", nargs="+", choices=["exact", "batch"], metavar="NAME",
+        help="estimators to run, of exact (discrete, on the codes) and batch (continuous features) (default: both; "
+        "the models flow: exact)",
     )
     parser.add_argument(
         "--tracking-uri", default="sqlite:///mlflow.db", metavar="URI",
@@ -247,10 +277,25 @@ def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True)
     parser.add_argument(
         "--batch-max-samples", type=int, metavar="N", help="BATCH: most train and test samples (default: 3000)"
     )
+    parser.add_argument(
+        "--families", nargs="+", metavar="NAME",
+        help="model families of the sweep (default: all nine of the zoo, see README)",
+    )
+    parser.add_argument("--no-models", action="store_true", help="skip the model sweep and selection")
+    parser.add_argument("--train-epochs", type=int, metavar="N", help="models: most training epochs (default: 40)")
+    parser.add_argument(
+        "--train-max-samples", type=int, metavar="N", help="models: most training samples per dataset (default: 5000)"
+    )
+    parser.add_argument(
+        "--reference", nargs="+", metavar="NAME",
+        help="reference datasets of model selection (default: those with a known true PID, the synthetic ones)",
+    )
+    parser.add_argument("--top-k", type=int, default=3, metavar="K", help="families recommended per dataset (%(default)s)")
     if flow_choice:
         parser.add_argument(
-            "--flow", choices=["benchmark", "quantify", "refresh"], default="benchmark",
-            help="benchmark: ingest + featurise + estimate (default); quantify: featurise + estimate; refresh: ingest",
+            "--flow", choices=["benchmark", "quantify", "models", "refresh"], default="benchmark",
+            help="benchmark: ingest + featurise + estimate + model sweep and selection (default); quantify: featurise "
+            "+ estimate; models: featurise + exact PID + model sweep and selection; refresh: ingest",
         )
     parser.add_argument("--json", action="store_true", help="print the records as JSON instead of a table")
 
@@ -301,10 +346,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_catalog_arguments(featurize)
     featurize.set_defaults(func=_cmd_featurize)
 
+    recommend = sub.add_parser(
+        "recommend", help="recommend model families for a featurised dataset from its PID and the reference table"
+    )
+    recommend.add_argument("--dataset", required=True, metavar="NAME", help="a featurised dataset (see pidengine featurize)")
+    recommend.add_argument(
+        "--data-dir", type=Path, default=Path("data"), metavar="DIR", help="store root (default: %(default)s)"
+    )
+    recommend.add_argument(
+        "--reference", type=Path, metavar="PATH",
+        help="reference table file or folder (default: DATA_DIR/reference, published by pidengine run)",
+    )
+    recommend.add_argument("--top-k", type=int, default=3, metavar="K", help="families to recommend (%(default)s)")
+    recommend.add_argument("--neighbours", type=int, default=5, metavar="N", help="reference datasets shown (%(default)s)")
+    recommend.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    recommend.set_defaults(func=_cmd_recommend)
+
     run = sub.add_parser(
         "run",
-        help="the whole pipeline: refresh the catalog, quantify every dataset with every estimator, log to MLflow",
-        description="Run the pipeline as Prefect flows on Dask and log every (dataset, estimator) PID to MLflow.",
+        help="the whole pipeline: refresh the catalog, quantify every dataset, train the model zoo, select, log to MLflow",
+        description="Run the pipeline as Prefect flows on Dask: every (dataset, estimator) PID, every (dataset, model "
+        "family) with its model PID, and model selection, logged to MLflow.",
     )
     add_run_arguments(run)
     run.set_defaults(func=_cmd_run)

@@ -160,8 +160,13 @@ def estimator_availability(name: str) -> str | None:
 def code_fingerprint(name: str) -> str:
     """Hash of the package version and the sources of the modules behind estimator ``name``."""
     _check_name(name)
+    return source_fingerprint(_CODE_MODULES[name])
+
+
+def source_fingerprint(modules: tuple[str, ...]) -> str:
+    """Hash of the package version and the source files of ``modules`` (a change of code changes the key)."""
     digest = hashlib.sha256(__version__.encode())
-    for module_name in _CODE_MODULES[name]:
+    for module_name in modules:
         spec = importlib.util.find_spec(module_name)
         if spec is not None and spec.origin and Path(spec.origin).is_file():
             digest.update(Path(spec.origin).read_bytes())

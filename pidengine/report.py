@@ -161,3 +161,22 @@ def record_bars(record: RunRecord) -> list[tuple[str, dict[str, float]]]:
     if record.true_pid:
         bars.append(("truth", {p: float(record.true_pid[p]) for p in ATOMS}))
     return bars
+
+
+def accuracy_matrix(reports: Sequence[Any], failed: Sequence[tuple[str, str]] = ()) -> str:
+    """Test accuracy of every (dataset, family) as a text matrix (``FAILED`` where training failed).
+
+    ``reports`` are :class:`~pidengine.models.sweep.ModelReport` objects; ``failed`` lists (dataset, family) pairs.
+    """
+    families = list(dict.fromkeys([r.family for r in reports] + [f for _, f in failed]))
+    datasets = list(dict.fromkeys([r.dataset for r in reports] + [d for d, _ in failed]))
+    cells = {(r.dataset, r.family): f"{r.test_accuracy:.3f}" for r in reports}
+    cells.update({pair: "FAILED" for pair in failed})
+    lines = [f"{'test accuracy':<24}" + "".join(f"{_short(f):>10}" for f in families)]
+    for name in datasets:
+        lines.append(f"{name:<24}" + "".join(f"{cells.get((name, f), '-'):>10}" for f in families))
+    return "\n".join(lines)
+
+
+def _short(family: str) -> str:
+    return family.removesuffix("_fusion").replace("_", "")[:9]

@@ -11,13 +11,24 @@ The selection score of a recommendation on a dataset where all families were tra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from pidengine.estimators.base import ATOMS
 from pidengine.exceptions import ConfigError, InvalidJointError
+from pidengine.io.store import publish_file
+
+REFERENCE_FORMAT = "pidengine-reference/1"
+REFERENCE_STEM = "reference"
+# Accuracies closer than this count as tied when ranking families on one reference dataset (about one test
+# sample in 200: differences below it are noise of the split, not of the family).
+TIE_TOLERANCE = 0.005
 
 
 def normalized_pid(pid: dict[str, float]) -> NDArray[np.float64]:
@@ -46,9 +57,110 @@ class ReferenceRow:
     pid: dict[str, float]
     accuracy: dict[str, float]
 
-    def ranked_families(self) -> list[str]:
-        """Families from best to worst accuracy (ties broken by name, so the order is reproducible)."""
-        return sorted(self.accuracy, key=lambda family: (-self.accuracy[family], family))
+    def ranked_families(self, strength: dict[str, float] | None = None, tie_tolerance: float = 0.0) -> list[str]:
+        """Families from best to worst accuracy on this dataset.
+
+        Families within ``tie_tolerance`` of the best remaining accuracy count as tied; a tie goes to the higher
+        ``strength`` (e.g. :meth:`ReferenceTable.strength`), then to the name, so the order is reproducible.
+        """
+        strength = strength or {}
+        remaining, ranked = set(self.accuracy), []
+        while remaining:
+            top = max(self.accuracy[f] for f in remaining)
+            tied = [f for f in remaining if self.accuracy[f] >= top - tie_tolerance]
+            chosen = min(tied, key=lambda f: (-strength.get(f, 0.0), -self.accuracy[f], f))
+            ranked.append(chosen)
+            remaining.remove(chosen)
+        return ranked
+
+
+@dataclass(frozen=True)
+class ReferenceTable:
+    """The reference datasets with every family's accuracy, and what they were computed from.
+
+    ``provenance`` records the inputs (each dataset's codes/raw content keys, the training settings, the code
+    version); ``key`` is a hash of rows, families and provenance, so an unchanged rebuild has the same key and a
+    saved version is never overwritten with other content.
+    """
+
+    rows: tuple[ReferenceRow, ...]
+    families: tuple[str, ...]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        dataset_pids: dict[str, dict[str, float]],
+        accuracy: dict[str, dict[str, float]],
+        provenance: dict[str, Any] | None = None,
+    ) -> "ReferenceTable":
+        """One row per dataset that has both a PID and the accuracy of every family trained on any of them.
+
+        Raises ``ConfigError`` when no dataset qualifies, or when families are missing on a dataset (a partial row
+        would bias its ranking toward the families that happened to finish).
+        """
+        families = tuple(sorted({family for per_family in accuracy.values() for family in per_family}))
+        incomplete = {name: sorted(set(families) - set(accuracy.get(name, {})))
+                      for name in dataset_pids if set(accuracy.get(name, {})) != set(families)}
+        if incomplete:
+            raise ConfigError(f"reference datasets lack trained families: {incomplete}")
+        if not dataset_pids:
+            raise ConfigError("no reference dataset has both a PID and trained families")
+        rows = tuple(
+            ReferenceRow(name, {part: float(dataset_pids[name][part]) for part in ATOMS}, dict(sorted(accuracy[name].items())))
+            for name in sorted(dataset_pids)
+        )
+        return cls(rows, families, dict(provenance or {}))
+
+    def strength(self) -> dict[str, float]:
+        """Each family's accuracy relative to the best family, averaged over the reference datasets (1 = always best)."""
+        relative = {family: [] for family in self.families}
+        for row in self.rows:
+            best = max(row.accuracy.values())
+            for family, accuracy in row.accuracy.items():
+                relative[family].append(accuracy / best if best > 0 else 0.0)
+        return {family: float(np.mean(values)) for family, values in relative.items() if values}
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self._content(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_json(self) -> str:
+        return json.dumps({"format": REFERENCE_FORMAT, "key": self.key, **self._content()}, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "reference table") -> "ReferenceTable":
+        try:
+            document = json.loads(text)
+            if document.get("format") != REFERENCE_FORMAT:
+                raise ConfigError(f"{source}: not a {REFERENCE_FORMAT} document (format {document.get('format')!r})")
+            rows = tuple(ReferenceRow(r["dataset"], r["pid"], r["accuracy"]) for r in document["rows"])
+            table = cls(rows, tuple(document["families"]), document.get("provenance", {}))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"{source}: unreadable reference table ({type(exc).__name__}: {exc})") from exc
+        if document.get("key") != table.key:
+            raise ConfigError(f"{source}: content does not match its key {document.get('key')!r} (edited by hand?)")
+        return table
+
+    def save(self, folder: str | Path) -> Path:
+        """Publish as ``reference-<key>.json`` in ``folder`` and point ``reference.json`` at it (atomic)."""
+        return publish_file(folder, REFERENCE_STEM, self.key, self.to_json())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ReferenceTable":
+        """Read a saved table; ``path`` is a file or a folder holding ``reference.json``."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / f"{REFERENCE_STEM}.json"
+        if not path.exists():
+            raise ConfigError(
+                f"no reference table at {path}; build it with `pidengine run` (the model sweep on the synthetic datasets)"
+            )
+        return cls.from_json(path.read_text(), source=str(path))
+
+    def _content(self) -> dict[str, Any]:
+        return {"families": list(self.families), "provenance": self.provenance,
+                "rows": [{"dataset": r.dataset, "pid": r.pid, "accuracy": r.accuracy} for r in self.rows]}
 
 
 @dataclass(frozen=True)
@@ -63,19 +175,37 @@ class Recommendation:
     """Every reference dataset with its L1 distance, nearest first."""
 
 
-def recommend(dataset: str, pid: dict[str, float], reference: list[ReferenceRow], k: int = 3) -> Recommendation:
-    """The ``k`` best families of the reference dataset whose normalised PID is nearest (L1) to ``pid``."""
-    if not reference:
+def recommend(
+    dataset: str,
+    pid: dict[str, float],
+    reference: "ReferenceTable | list[ReferenceRow]",
+    k: int = 3,
+    tie_tolerance: float = TIE_TOLERANCE,
+) -> Recommendation:
+    """The ``k`` best families of the reference dataset whose normalised PID is nearest (L1) to ``pid``.
+
+    Families whose accuracy on that dataset is within ``tie_tolerance`` of each other are ranked by their strength
+    over the whole reference table (:meth:`ReferenceTable.strength`): on easy synthetic sets many families reach the
+    same accuracy, and the nearest dataset alone cannot separate them. A reference dataset of the same name is left
+    out: a dataset is never its own evidence.
+    """
+    if isinstance(reference, ReferenceTable):
+        table = reference
+    else:
+        table = ReferenceTable(tuple(reference), tuple(sorted({f for row in reference for f in row.accuracy})))
+    rows = [row for row in table.rows if row.dataset != dataset]
+    if not rows:
         raise ConfigError("the reference table is empty; build it from the synthetic datasets first")
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
     target = normalized_pid(pid)
     distances = sorted(
-        ((row.dataset, float(np.abs(normalized_pid(row.pid) - target).sum())) for row in reference),
+        ((row.dataset, float(np.abs(normalized_pid(row.pid) - target).sum())) for row in rows),
         key=lambda item: (item[1], item[0]),
     )
-    nearest = next(row for row in reference if row.dataset == distances[0][0])
-    return Recommendation(dataset, tuple(nearest.ranked_families()[:k]), nearest.dataset, distances[0][1], tuple(distances))
+    nearest = next(row for row in rows if row.dataset == distances[0][0])
+    ranked = nearest.ranked_families(table.strength(), tie_tolerance)
+    return Recommendation(dataset, tuple(ranked[:k]), nearest.dataset, distances[0][1], tuple(distances))
 
 
 def selection_score(recommended: tuple[str, ...] | list[str], accuracy: dict[str, float]) -> float:
@@ -87,3 +217,93 @@ def selection_score(recommended: tuple[str, ...] | list[str], accuracy: dict[str
     if best <= 0:
         raise InvalidJointError("every family has accuracy 0; the score is undefined")
     return 100.0 * max(accuracy[family] for family in recommended) / best
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The outcome of selection over a sweep: the reference table, a recommendation per other dataset, and the
+    selection score of each recommendation where every family was trained on that dataset."""
+
+    reference: ReferenceTable
+    recommendations: dict[str, Recommendation]
+    scores: dict[str, float]
+    accuracy: dict[str, dict[str, float]]
+    excluded: dict[str, str] = field(default_factory=dict)
+    """Datasets left out (reference datasets with families missing, datasets without a PID), with the reason."""
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per recommended dataset: nearest reference, distance, families, and the score's ingredients."""
+        rows = []
+        for name, rec in sorted(self.recommendations.items()):
+            accuracy = self.accuracy.get(name, {})
+            best = max(accuracy, key=lambda f: (accuracy[f], f)) if accuracy else ""
+            rows.append({
+                "dataset": name, "nearest_reference": rec.nearest, "distance": rec.distance,
+                "recommended": ", ".join(rec.families),
+                "best_recommended_accuracy": max((accuracy[f] for f in rec.families if f in accuracy), default=None),
+                "best_family": best, "best_accuracy": accuracy.get(best),
+                "selection_score": self.scores.get(name),
+            })
+        return rows
+
+    def table(self) -> str:
+        lines = [f"{'dataset':<24}{'nearest reference':<22}{'L1':>6}  {'recommended':<48}{'score':>7}"]
+        for row in self.rows():
+            score = f"{row['selection_score']:.1f}" if row["selection_score"] is not None else "-"
+            lines.append(f"{row['dataset']:<24}{row['nearest_reference']:<22}{row['distance']:>6.3f}  "
+                         f"{row['recommended']:<48}{score:>7}")
+        if self.scores:
+            lines.append(f"selection score: mean {np.mean(list(self.scores.values())):.1f}, "
+                         f"min {min(self.scores.values()):.1f} over {len(self.scores)} datasets")
+        return "\n".join(lines)
+
+
+def build_reference(
+    dataset_pids: dict[str, dict[str, float]],
+    accuracy: dict[str, dict[str, float]],
+    names: list[str],
+    provenance: dict[str, Any] | None = None,
+) -> tuple[ReferenceTable, dict[str, str]]:
+    """The reference table of datasets ``names`` (in the pipeline: the synthetic ones, whose PID is known by
+    construction), and the names left out with the reason (no PID, or not every family trained on it)."""
+    families = {family for per_family in accuracy.values() for family in per_family}
+    excluded: dict[str, str] = {}
+    complete = {}
+    for name in names:
+        missing = sorted(families - set(accuracy.get(name, {})))
+        if name not in dataset_pids:
+            excluded[name] = "no dataset PID"
+        elif missing:
+            excluded[name] = f"families not trained: {missing}"
+        else:
+            complete[name] = dataset_pids[name]
+    return ReferenceTable.build(complete, {n: accuracy[n] for n in complete}, provenance), excluded
+
+
+def select(
+    dataset_pids: dict[str, dict[str, float]],
+    accuracy: dict[str, dict[str, float]],
+    reference: ReferenceTable,
+    k: int = 3,
+) -> Selection:
+    """Recommend ``k`` families for every dataset of ``dataset_pids`` that is not in the reference table, and score
+    each recommendation where every reference family was trained on that dataset.
+
+    Parameters
+    ----------
+    dataset_pids : {dataset: {part: bits}}
+        Each dataset's PID (R, U1, U2, S).
+    accuracy : {dataset: {family: test accuracy}}
+        The families trained on each dataset.
+    """
+    in_reference = {row.dataset for row in reference.rows}
+    recommendations, scores, excluded = {}, {}, {}
+    for name in sorted(set(dataset_pids) - in_reference):
+        try:
+            recommendations[name] = recommend(name, dataset_pids[name], reference, k)
+        except InvalidJointError as exc:
+            excluded[name] = str(exc)
+            continue
+        if set(accuracy.get(name, {})) >= set(reference.families):
+            scores[name] = selection_score(recommendations[name].families, accuracy[name])
+    return Selection(reference, recommendations, scores, accuracy, excluded)

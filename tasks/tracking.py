@@ -196,3 +196,80 @@ def _param(value: Any) -> str:
 
 def _tags(tags: dict[str, Any]) -> dict[str, str]:
     return {k: str(v)[:_MAX_TAG] for k, v in tags.items() if v is not None}
+
+
+@task(name="mlflow-log-model-run", task_run_name="mlflow-{family}-{dataset}", **_RETRIES)
+def log_model_run(
+    tracking_uri: str, parent_run_id: str, dataset: str, family: str, model: Any, error: str,
+    params: dict[str, Any], tags: dict[str, str],
+) -> str:
+    """One nested run for one (dataset, family): accuracies, model PID, training settings. ``model`` is a
+    :class:`~pidengine.models.sweep.ModelReport`, or None with ``error`` for a failed training (a FAILED run)."""
+    from mlflow.entities import Metric, Param
+
+    mlflow_client = client(tracking_uri)
+    parent = mlflow_client.get_run(parent_run_id)
+    all_tags = {**tags, "mlflow.parentRunId": parent_run_id, "dataset": dataset, "family": family, "kind": "model",
+                "status": "ok" if model is not None else "failed"}
+    if error:
+        all_tags["error"] = error[-_MAX_TAG:]
+    run = mlflow_client.create_run(parent.info.experiment_id, run_name=f"{dataset}/model/{family}", tags=_tags(all_tags))
+    metrics = model_metrics(model) if model is not None else {}
+    mlflow_client.log_batch(run.info.run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
+                            params=[Param(k, _param(v)) for k, v in params.items()])
+    mlflow_client.set_terminated(run.info.run_id, "FINISHED" if model is not None else "FAILED")
+    return run.info.run_id
+
+
+def model_metrics(model: Any) -> dict[str, float]:
+    """``accuracy.test``/``.val``/``.without_<m>``/``.drop_<m>``, ``model_pid.<part>_bits``, training figures."""
+    metrics = {"accuracy.test": model.test_accuracy, "accuracy.val": model.val_accuracy,
+               "train.best_epoch": model.best_epoch, "train.n_samples": model.n_train, "time.seconds": model.seconds}
+    for modality, value in model.accuracy_without.items():
+        metrics[f"accuracy.without_{modality}"] = value
+        metrics[f"accuracy.drop_{modality}"] = model.accuracy_drop(modality)
+    metrics.update({f"model_pid.{part}_bits": value for part, value in model.pid.items()})
+    return {k: float(v) for k, v in metrics.items()}
+
+
+@task(name="mlflow-log-selection", **_RETRIES)
+def log_selection(tracking_uri: str, parent_run_id: str, reports: Sequence[Any], selection: Any, analysis: Any,
+                  reference_path: str, error: str) -> None:
+    """On the parent run: every model's figures, the reference table (versioned file), the recommendations with
+    their selection scores, and the interaction analyses (tables, correlations, a figure)."""
+    import pandas as pd
+    from mlflow.entities import Metric, RunTag
+
+    mlflow_client = client(tracking_uri)
+    models = pd.DataFrame([{"dataset": r.dataset, "family": r.family, **model_metrics(r)} for r in reports])
+    if not models.empty:
+        mlflow_client.log_table(parent_run_id, data=models, artifact_file="models.json")
+    metrics: dict[str, float] = {}
+    tags: dict[str, str] = {}
+    if error:
+        tags["selection_error"] = error
+    if selection is not None:
+        rows = pd.DataFrame(selection.rows())
+        if not rows.empty:
+            mlflow_client.log_table(parent_run_id, data=rows, artifact_file="recommendations.json")
+        mlflow_client.log_artifact(parent_run_id, reference_path, artifact_path="reference")
+        tags["reference_key"] = selection.reference.key
+        metrics.update({f"selection_score.{name}": score for name, score in selection.scores.items()})
+        if selection.scores:
+            metrics["selection_score.mean"] = sum(selection.scores.values()) / len(selection.scores)
+            metrics["selection_score.min"] = min(selection.scores.values())
+    if analysis is not None and not analysis.agreement.empty:
+        mlflow_client.log_table(parent_run_id, data=analysis.agreement, artifact_file="analysis/agreement.json")
+        mlflow_client.log_table(parent_run_id, data=analysis.ablation, artifact_file="analysis/ablation.json")
+        for name, corr in (("agreement_vs_relative_accuracy", analysis.agreement_vs_relative_accuracy),
+                           ("agreement_vs_accuracy", analysis.agreement_vs_accuracy),
+                           ("unique_vs_accuracy_drop", analysis.unique_vs_accuracy_drop)):
+            metrics.update({f"analysis.{name}.{kind}": getattr(corr, kind) for kind in ("pearson", "spearman")
+                            if math.isfinite(getattr(corr, kind))})
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / "analysis.txt").write_text(analysis.summary() + "\n")
+            analysis.figure().savefig(Path(folder) / "analysis.png", dpi=110)
+            for path in sorted(Path(folder).iterdir()):
+                mlflow_client.log_artifact(parent_run_id, str(path), artifact_path="analysis")
+    mlflow_client.log_batch(parent_run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()],
+                            tags=[RunTag(k, v) for k, v in _tags(tags).items()])

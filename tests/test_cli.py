@@ -142,3 +142,34 @@ def test_ingest_and_featurize_go_on_past_a_broken_dataset(cli, tmp_path):
     assert featurized.returncode == 0 and "codes written" in featurized.stdout
     unknown = cli("ingest", *args, "--only", "nope")
     assert unknown.returncode == 2 and "no dataset 'nope'" in unknown.stderr
+
+
+def test_recommend_prints_the_nearest_references_and_their_best_families(cli, tmp_path):
+    from pidengine.selection import ReferenceRow, ReferenceTable
+
+    (tmp_path / "c.yaml").write_text(CATALOG)
+    args = ("--catalog", str(tmp_path / "c.yaml"), "--data-dir", str(tmp_path / "data"))
+    cli("ingest", *args, "--only", "xor")
+    cli("featurize", *args, "--only", "xor")
+    zero = {"redundancy": 0.0, "unique1": 0.0, "unique2": 0.0, "synergy": 0.0}
+    table = ReferenceTable((
+        ReferenceRow("all-synergy", {**zero, "synergy": 1.0}, {"late_fusion": 0.5, "tensor_fusion": 0.99, "early_fusion": 0.97}),
+        ReferenceRow("all-redundancy", {**zero, "redundancy": 1.0}, {"late_fusion": 0.99, "tensor_fusion": 0.9, "early_fusion": 0.98}),
+        ReferenceRow("half-half", {**zero, "redundancy": 0.5, "synergy": 0.5}, {"late_fusion": 0.7, "tensor_fusion": 0.9, "early_fusion": 0.95}),
+    ), ("early_fusion", "late_fusion", "tensor_fusion"))
+    table.save(tmp_path / "data" / "reference")
+    # XOR codes: the PID is (nearly) all synergy, so "all-synergy" is nearest (L1 ≈ 0), then "half-half" (≈ 1).
+    out = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--top-k", "2")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert [line.split()[0] for line in lines if line.startswith("  all-") or line.startswith("  half")] == [
+        "all-synergy", "half-half", "all-redundancy"]
+    assert "1. tensor_fusion" in out.stdout and "2. early_fusion" in out.stdout
+    document = json.loads(cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--json").stdout)
+    assert document["nearest"] == "all-synergy" and document["distance"] < 0.05
+    assert document["recommended"] == ["tensor_fusion", "early_fusion", "late_fusion"]
+    assert document["pid_bits"]["synergy"] == pytest.approx(1.0, abs=0.05) and document["reference_key"] == table.key
+    missing = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--reference", str(tmp_path / "none"))
+    assert missing.returncode == 2 and "no reference table" in missing.stderr
+    unfeaturised = cli("recommend", "--dataset", "nope", "--data-dir", str(tmp_path / "data"))
+    assert unfeaturised.returncode == 2 and "'nope' has no raw store" in unfeaturised.stderr

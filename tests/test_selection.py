@@ -28,9 +28,17 @@ def test_nearest_reference_by_l1_gives_its_best_families():
     assert result.neighbours[1][1] == pytest.approx(1.8)
 
 
-def test_ties_are_broken_by_name():
+def test_ties_go_to_the_family_stronger_over_the_whole_table_then_to_the_name():
+    # On "redundant", late_fusion and agreement tie at 0.99; over both references agreement is stronger:
+    # (0.99/0.99 + 0.52/0.97) / 2 = 0.768 against late_fusion's (1 + 0.50/0.97) / 2 = 0.758.
     result = recommend("r", {"redundancy": 1.0, "unique1": 0.0, "unique2": 0.0, "synergy": 0.0}, REFERENCE, k=2)
     assert result.families == ("agreement", "late_fusion")
+    # With a tolerance of 0.01, early_fusion (0.98; strength (0.98/0.99 + 0.95/0.97)/2 = 0.985) joins the tie and wins.
+    wide = recommend("r", {"redundancy": 1.0, "unique1": 0.0, "unique2": 0.0, "synergy": 0.0}, REFERENCE, k=2,
+                     tie_tolerance=0.0101)
+    assert wide.families == ("early_fusion", "agreement")
+    same = [ReferenceRow("a", {"redundancy": 1.0, "unique1": 0, "unique2": 0, "synergy": 0}, {"x": 0.9, "w": 0.9})]
+    assert recommend("b", same[0].pid, same, k=2).families == ("w", "x")
 
 
 def test_selection_score():
@@ -41,3 +49,73 @@ def test_selection_score():
         selection_score(["agreement"], accuracy)
     with pytest.raises(ConfigError, match="empty"):
         recommend("x", {"redundancy": 1, "unique1": 0, "unique2": 0, "synergy": 0}, [])
+
+
+PIDS = {
+    "redundant": REFERENCE[0].pid,
+    "synergistic": REFERENCE[1].pid,
+    "new-synergy": {"redundancy": 0.2, "unique1": 0.0, "unique2": 0.0, "synergy": 0.8},
+    "new-redundancy": {"redundancy": 0.9, "unique1": 0.1, "unique2": 0.0, "synergy": 0.0},
+}
+ACCURACY = {
+    "redundant": REFERENCE[0].accuracy,
+    "synergistic": REFERENCE[1].accuracy,
+    "new-synergy": {"late_fusion": 0.55, "early_fusion": 0.90, "agreement": 0.56, "tensor_fusion": 0.93},
+    "new-redundancy": {"late_fusion": 0.80, "early_fusion": 0.82, "agreement": 0.79, "tensor_fusion": 0.84},
+}
+
+
+def test_reference_table_round_trip_is_versioned_and_tamper_evident(tmp_path):
+    from pidengine.selection import ReferenceTable, build_reference
+
+    table, excluded = build_reference(PIDS, ACCURACY, ["redundant", "synergistic"], {"train": {"seed": 0}})
+    assert excluded == {} and [r.dataset for r in table.rows] == ["redundant", "synergistic"]
+    path = table.save(tmp_path)
+    assert path.name == f"reference-{table.key}.json"
+    assert (tmp_path / "reference.json").resolve() == path.resolve()
+    loaded = ReferenceTable.load(tmp_path)
+    assert loaded == table and loaded.key == table.key
+    mtime = path.stat().st_mtime_ns
+    table.save(tmp_path)  # same content, same key: nothing rewritten
+    assert path.stat().st_mtime_ns == mtime
+    # Other accuracies are another version; the link moves, the old file stays.
+    changed, _ = build_reference(PIDS, {**ACCURACY, "redundant": {**ACCURACY["redundant"], "agreement": 0.5}},
+                                 ["redundant", "synergistic"])
+    assert changed.key != table.key and changed.save(tmp_path).exists() and path.exists()
+    assert ReferenceTable.load(tmp_path).key == changed.key
+    path.write_text(path.read_text().replace("0.99", "0.98"))
+    with pytest.raises(ConfigError, match="does not match its key"):
+        ReferenceTable.load(path)
+    with pytest.raises(ConfigError, match="no reference table"):
+        ReferenceTable.load(tmp_path / "elsewhere")
+
+
+def test_reference_leaves_out_datasets_without_every_family():
+    from pidengine.selection import build_reference
+
+    partial = {**ACCURACY, "synergistic": {"late_fusion": 0.5}}
+    table, excluded = build_reference(PIDS, partial, ["redundant", "synergistic", "absent"])
+    assert [r.dataset for r in table.rows] == ["redundant"]
+    assert excluded == {"synergistic": "families not trained: ['agreement', 'early_fusion', 'tensor_fusion']",
+                        "absent": "no dataset PID"}
+
+
+def test_select_recommends_and_scores_every_other_dataset():
+    from pidengine.selection import build_reference, select
+
+    table, _ = build_reference(PIDS, ACCURACY, ["redundant", "synergistic"])
+    selection = select(PIDS, ACCURACY, table, k=2)
+    assert set(selection.recommendations) == {"new-synergy", "new-redundancy"}
+    assert selection.recommendations["new-synergy"].families == ("tensor_fusion", "early_fusion")
+    assert selection.recommendations["new-redundancy"].families == ("agreement", "late_fusion")
+    # 100 × best recommended ÷ best overall, by hand.
+    assert selection.scores["new-synergy"] == pytest.approx(100.0)
+    assert selection.scores["new-redundancy"] == pytest.approx(100 * 0.80 / 0.84)
+    rows = {row["dataset"]: row for row in selection.rows()}
+    assert rows["new-redundancy"]["best_family"] == "tensor_fusion" and rows["new-redundancy"]["nearest_reference"] == "redundant"
+    assert "new-redundancy" in selection.table() and "min 95.2" in selection.table()
+
+
+def test_a_dataset_is_never_its_own_reference():
+    result = recommend("redundant", REFERENCE[0].pid, REFERENCE, k=1)
+    assert result.nearest == "synergistic" and [n for n, _ in result.neighbours] == ["synergistic"]

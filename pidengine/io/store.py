@@ -150,6 +150,27 @@ def _rename_into_place(temporary: Path, version: Path) -> None:
         shutil.rmtree(temporary, ignore_errors=True)
 
 
+def publish_file(folder: str | Path, stem: str, key: str, text: str, suffix: str = ".json") -> Path:
+    """Write ``text`` as version ``key`` of a small file (``<stem>-<key><suffix>``) and point ``<stem><suffix>`` at it.
+
+    The same guarantees as a store: a reader of ``<stem><suffix>`` sees the old or the new file, never a partial one,
+    and an unchanged key writes nothing. Returns the version's path.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    version = folder / f"{stem}-{key}{suffix}"
+    if not version.exists():
+        temporary = folder / f".{version.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            temporary.write_text(text)
+            os.replace(temporary, version)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    _swap_link(folder / f"{stem}{suffix}", version.name)
+    return version
+
+
 def _swap_link(link: Path, target: str) -> None:
     """Point ``link`` at ``target`` with one atomic rename over the old link."""
     temporary = link.with_name(f".{link.name}.link-{os.getpid()}-{uuid.uuid4().hex[:8]}")

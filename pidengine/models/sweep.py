@@ -1,21 +1,35 @@
-"""Train model families on one dataset and measure each: test accuracy and the PID of its predictions."""
+"""Train model families on one dataset and measure each: test accuracy, the PID of its predictions, and the accuracy
+it keeps when one modality is removed."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from pidengine.models.evaluate import model_pid
-from pidengine.models.training import Split, TrainSettings, train
-from pidengine.selection import ReferenceRow
+from pidengine.models.training import Split, TrainSettings, TrainedModel, train
+
+MODALITIES = ("x1", "x2")
+# Source files whose change can change a model report (see `cache_key`).
+_CODE_MODULES = ("pidengine.models.sweep", "pidengine.models.training", "pidengine.models.zoo",
+                 "pidengine.models.evaluate", "pidengine.estimators.exact", "pidengine.estimators.base",
+                 "pidengine.joint")
 
 
 @dataclass(frozen=True)
 class ModelReport:
-    """One trained family on one dataset. PID parts are in bits, of (code of x1, code of x2, prediction) on test."""
+    """One trained family on one dataset, measured on the test split.
+
+    ``pid`` holds the parts (bits) of the PID of (code of x1, code of x2, prediction). ``accuracy_without[m]`` is the
+    test accuracy when modality ``m`` is removed: replaced by its training mean, the standardised input the model sees
+    as "no information" (the model is not retrained).
+    """
 
     dataset: str
     family: str
@@ -23,7 +37,13 @@ class ModelReport:
     val_accuracy: float
     best_epoch: int
     seconds: float
+    n_train: int
     pid: dict[str, float]
+    accuracy_without: dict[str, float]
+
+    def accuracy_drop(self, modality: str) -> float:
+        """Test accuracy lost when ``modality`` is removed."""
+        return self.test_accuracy - self.accuracy_without[modality]
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -39,30 +59,46 @@ class ModelInputs:
     n_classes: int
 
 
-def evaluate_families(inputs: ModelInputs, families: Iterable[str], settings: TrainSettings = TrainSettings()) -> list[ModelReport]:
-    """Train every family on the training split (early stopping on validation) and report it on the test split."""
+def evaluate_family(inputs: ModelInputs, family: str, settings: TrainSettings = TrainSettings()) -> ModelReport:
+    """Train ``family`` on the training split (early stopping on validation) and measure it on the test split."""
+    model = train(family, inputs.splits["train"], inputs.splits["val"], inputs.n_classes, settings)
     test = inputs.splits["test"]
-    reports = []
-    for family in families:
-        model = train(family, inputs.splits["train"], inputs.splits["val"], inputs.n_classes, settings)
-        predictions = model.predict(test.x1, test.x2)
-        pid = model_pid(*inputs.test_codes, predictions)
-        reports.append(
-            ModelReport(
-                inputs.dataset,
-                family,
-                float((predictions == test.y).mean()),
-                model.val_accuracy,
-                model.best_epoch,
-                model.seconds,
-                {**pid.atoms(), "total": pid.total},
-            )
-        )
-    return reports
+    predictions = model.predict(test.x1, test.x2)
+    pid = model_pid(*inputs.test_codes, predictions)
+    return ModelReport(
+        dataset=inputs.dataset,
+        family=family,
+        test_accuracy=float((predictions == test.y).mean()),
+        val_accuracy=model.val_accuracy,
+        best_epoch=model.best_epoch,
+        seconds=model.seconds,
+        n_train=min(len(inputs.splits["train"].y), settings.max_train_samples),
+        pid={**pid.atoms(), "total": pid.total},
+        accuracy_without={m: _accuracy_without(model, test, m) for m in MODALITIES},
+    )
 
 
-def reference_row(dataset_pid: dict[str, float], reports: list[ModelReport]) -> ReferenceRow:
-    """A reference-table row from a dataset's PID and the families trained on it."""
-    if not reports:
-        raise ValueError("no trained families to build a reference row from")
-    return ReferenceRow(reports[0].dataset, dataset_pid, {r.family: r.test_accuracy for r in reports})
+def evaluate_families(
+    inputs: ModelInputs, families: Iterable[str], settings: TrainSettings = TrainSettings()
+) -> list[ModelReport]:
+    """:func:`evaluate_family` for each family, in order."""
+    return [evaluate_family(inputs, family, settings) for family in families]
+
+
+def _accuracy_without(model: TrainedModel, test: Split, modality: str) -> float:
+    index = MODALITIES.index(modality)
+    inputs = [test.x1, test.x2]
+    inputs[index] = np.broadcast_to(model.mean[index], inputs[index].shape)
+    return model.accuracy(*inputs, test.y)
+
+
+def cache_key(data_dir: str | Path, dataset: str, family: str, settings: TrainSettings, use_encoded: bool = False) -> str:
+    """A key that changes when the stores a model reads (raw or encoded features, codes), the family, the training
+    settings or the code change."""
+    from pidengine.quantify import input_key, source_fingerprint
+
+    material = json.dumps([
+        dataset, family, input_key(data_dir, dataset, "batch", use_encoded), input_key(data_dir, dataset, "exact"),
+        settings.model_dump(mode="json"), source_fingerprint(_CODE_MODULES),
+    ])
+    return f"model-{dataset}-{family}-{hashlib.sha256(material.encode()).hexdigest()[:24]}"

@@ -10,36 +10,33 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
 from torch.nn import functional as F
 
-from pidengine.exceptions import ConfigError, InvalidJointError
+from pidengine.exceptions import InvalidJointError
 from pidengine.models.zoo import FusionModel, ModelShape, build
 
 
-@dataclass(frozen=True)
-class TrainSettings:
+class TrainSettings(BaseModel):
     """Training settings; the defaults are sized for a 2-core CPU and a few thousand samples.
 
     ``max_epochs`` passes over the training split at most; training stops when the validation loss has not improved
-    for ``patience`` epochs and the best epoch's weights are kept.
+    for ``patience`` epochs and the best epoch's weights are kept. ``max_train_samples`` caps the training split (a
+    seeded subsample; validation and test are never cut).
     """
 
-    hidden: int = 32
-    max_epochs: int = 40
-    patience: int = 5
-    batch_size: int = 256
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-4
-    regularization: float = 0.1
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hidden: int = Field(32, ge=1, le=4096)
+    max_epochs: int = Field(40, ge=1)
+    patience: int = Field(5, ge=1)
+    batch_size: int = Field(256, ge=1)
+    learning_rate: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    regularization: float = Field(0.1, ge=0)
+    max_train_samples: int = Field(5000, ge=2)
     seed: int = 0
     device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        for name in ("hidden", "max_epochs", "patience", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate!r}")
 
 
 @dataclass(frozen=True)
@@ -62,6 +59,13 @@ class Split:
         if not (np.isfinite(x1).all() and np.isfinite(x2).all()):
             raise InvalidJointError(f"{name} split has NaN or infinite features")
         return cls(x1, x2, y)
+
+    def subsample(self, limit: int, seed: int) -> "Split":
+        """At most ``limit`` rows, drawn without replacement (seeded), in their original order."""
+        if len(self.y) <= limit:
+            return self
+        rows = np.sort(np.random.default_rng(seed).choice(len(self.y), limit, replace=False))
+        return Split(self.x1[rows], self.x2[rows], self.y[rows])
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,6 +107,7 @@ def train(family: str, train_split: Split, val_split: Split, n_classes: int, set
     Features are standardised with the training split's mean and standard deviation (kept with the model).
     The loss is the mean cross-entropy (nats) plus the family's ``auxiliary_loss``.
     """
+    train_split = train_split.subsample(settings.max_train_samples, settings.seed)
     if n_classes < 2 or train_split.y.max() >= n_classes or train_split.y.min() < 0:
         raise InvalidJointError(f"labels must be codes 0..{n_classes - 1} with n_classes ≥ 2")
     if len(np.unique(train_split.y)) < 2:

@@ -41,8 +41,14 @@ def prefect_harness():
         yield
 
 
+TINY_FAMILIES = ["late_fusion", "elementwise"]
+
+
 def tiny_params(root: Path, **overrides):
-    from flows.params import ComputeParams, DataParams, QuantifyParams, TrackingParams
+    """Benchmark parameters sized for a test: few bootstrap resamples, a tiny BATCH and two small model families,
+    with ``xor`` as the only reference dataset so ``latent`` gets a recommendation and a selection score."""
+    from flows.params import BenchmarkParams, ComputeParams, DataParams, ModelParams, TrackingParams
+    from pidengine.models.training import TrainSettings
     from pidengine.quantify import BatchSettings, EstimatorSettings, ExactSettings
 
     fields = dict(
@@ -55,9 +61,11 @@ def tiny_params(root: Path, **overrides):
         compute=ComputeParams(n_workers=2),
         tracking=TrackingParams(tracking_uri=f"sqlite:///{root / 'mlflow.db'}"),
         results_dir=root / "results",
+        models=ModelParams(families=TINY_FAMILIES, train=TrainSettings(hidden=16, max_epochs=25, patience=4, batch_size=128, learning_rate=5e-3),
+                           reference=["xor"], top_k=1),
     )
     fields.update(overrides)
-    return QuantifyParams(**fields)
+    return BenchmarkParams(**fields)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,17 @@ def mlflow_runs(run):
     client = MlflowClient(tracking_uri=run.params.tracking.tracking_uri)
     experiment = client.get_experiment_by_name("pidengine-benchmark")
     runs = client.search_runs([experiment.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run.summary.parent_run_id}'")
-    return client, {(r.data.tags["dataset"], r.data.tags["estimator"]): r for r in runs}
+    return client, {(r.data.tags["dataset"], r.data.tags["estimator"]): r for r in runs if "estimator" in r.data.tags}
+
+
+def model_runs(run):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=run.params.tracking.tracking_uri)
+    experiment = client.get_experiment_by_name("pidengine-benchmark")
+    runs = client.search_runs([experiment.experiment_id],
+                              filter_string=f"tags.mlflow.parentRunId = '{run.summary.parent_run_id}' and tags.kind = 'model'")
+    return client, {(r.data.tags["dataset"], r.data.tags["family"]): r for r in runs}
 
 
 def test_flow_ends_failed_with_a_summary_of_every_pair(pipeline_run):
@@ -93,20 +103,72 @@ def test_runs_tags_params_and_artifacts(pipeline_run):
     assert len(table) == 6 and set(table["status"]) == {"ok", "failed"}
 
 
-def test_rerun_reads_cached_estimates(pipeline_run):
-    from flows.params import DataParams
-    from flows.quantify import quantify_datasets
+def test_one_model_run_per_pair_equal_to_the_library(pipeline_run):
+    from pidengine.catalog import load_catalog
+    from pidengine.models.sweep import evaluate_family
+    from pidengine.stages import model_inputs
+    from tests.flows.conftest import TINY_FAMILIES
+
+    client, runs = model_runs(pipeline_run)
+    assert set(runs) == {(d, f) for d in ("xor", "latent", "broken") for f in TINY_FAMILIES}
+    assert {k: r.info.status for k, r in runs.items() if k[0] == "broken"} == {("broken", f): "FAILED" for f in TINY_FAMILIES}
+    assert "missing.npz" in runs[("broken", "elementwise")].data.tags["error"]
+    assert all(r.info.status == "FINISHED" for k, r in runs.items() if k[0] != "broken")
+    entry = load_catalog(pipeline_run.root / "catalog.yaml").entries["latent"]
+    again = evaluate_family(model_inputs(entry, pipeline_run.root / "data"), "elementwise", pipeline_run.params.models.train)
+    metrics = runs[("latent", "elementwise")].data.metrics
+    assert metrics["accuracy.test"] == pytest.approx(again.test_accuracy, abs=1e-12)
+    for part in PARTS:
+        assert metrics[f"model_pid.{part}_bits"] == pytest.approx(again.pid[part], abs=1e-9)
+    assert metrics["accuracy.drop_x1"] == pytest.approx(again.accuracy_drop("x1"), abs=1e-12)
+    assert runs[("latent", "elementwise")].data.params["train.max_epochs"] == "25"
+    # XOR: additive late fusion cannot represent it; elementwise (multiplicative) fusion can.
+    assert runs[("xor", "late_fusion")].data.metrics["accuracy.test"] < 0.7
+    assert runs[("xor", "elementwise")].data.metrics["accuracy.test"] > 0.95
+
+
+def test_selection_from_the_reference_table(pipeline_run):
+    from pidengine.selection import ReferenceTable, selection_score
+
+    summary = pipeline_run.summary
+    table = ReferenceTable.load(pipeline_run.root / "data" / "reference")
+    assert [row.dataset for row in table.rows] == ["xor"] and summary.reference_path.endswith(f"reference-{table.key}.json")
+    # xor's best family (by accuracy) is what latent is recommended, and the score follows from the logged accuracies.
+    assert summary.selection.recommendations["latent"].families == (table.rows[0].ranked_families()[0],)
+    _, runs = model_runs(pipeline_run)
+    accuracy = {f: runs[("latent", f)].data.metrics["accuracy.test"] for f in ("late_fusion", "elementwise")}
+    expected = selection_score(summary.selection.recommendations["latent"].families, accuracy)
+    from mlflow.tracking import MlflowClient
+
+    mlflow_client = MlflowClient(tracking_uri=pipeline_run.params.tracking.tracking_uri)
+    parent = mlflow_client.get_run(summary.parent_run_id)
+    assert parent.data.metrics["selection_score.latent"] == pytest.approx(expected)
+    assert parent.data.tags["reference_key"] == table.key
+    artifacts = {a.path for a in mlflow_client.list_artifacts(parent.info.run_id)}
+    assert {"models.json", "recommendations.json", "reference", "analysis"} <= artifacts
+    logged = mlflow_client.download_artifacts(parent.info.run_id, f"reference/reference-{table.key}.json")
+    assert ReferenceTable.from_json(open(logged).read()) == table
+    assert "Model selection" in summary.table() and "elementwise" in summary.table()
+
+
+def test_rerun_reads_cached_estimates_and_models(pipeline_run):
+    from flows.models import model_sweep
+    from flows.params import DataParams, ModelSweepParams
     from tests.flows.conftest import tiny_params
 
-    params = tiny_params(
+    params = ModelSweepParams(**dict(tiny_params(
         pipeline_run.root,
         data=DataParams(catalog=pipeline_run.root / "catalog.yaml", data_dir=pipeline_run.root / "data",
                         datasets=["xor", "latent"]),
-    )
-    summary = quantify_datasets(params)
+        estimators=["exact", "batch"],
+    )))
+    summary = model_sweep(params)
     assert [r.status for r in summary.records] == ["ok"] * 4
-    assert all(r.cached for r in summary.records)
+    assert all(r.cached for r in summary.records) and all(m.cached for m in summary.models)
     first = {(r.dataset, r.estimator): r.values for r in pipeline_run.summary.records if r.status == "ok"}
     for record in summary.records:
         assert record.values == first[(record.dataset, record.estimator)]
+    assert {(m.dataset, m.family): m.report for m in summary.models} == {
+        (m.dataset, m.family): m.report for m in pipeline_run.summary.models}
+    assert summary.selection.reference.key == pipeline_run.summary.selection.reference.key
     assert not any(s.report.written for s in summary.stages)  # the stores were current: nothing rewritten

@@ -90,7 +90,7 @@ def test_model_pid_of_a_constant_model_is_zero():
 
 def test_sweep_over_a_featurised_dataset(tmp_path):
     from pidengine.catalog import load_catalog
-    from pidengine.models.sweep import evaluate_families, reference_row
+    from pidengine.models.sweep import cache_key, evaluate_families
     from pidengine.stages import featurize, ingest, model_inputs
 
     (tmp_path / "c.yaml").write_text(
@@ -107,5 +107,14 @@ def test_sweep_over_a_featurised_dataset(tmp_path):
         assert report.test_accuracy > 0.95
         # A model that reads Y off x1 puts its information in U1 (1 bit for a fair bit).
         assert report.pid["unique1"] == pytest.approx(1.0, abs=0.1)
-    row = reference_row({"redundancy": 0, "unique1": 1, "unique2": 0, "synergy": 0}, reports)
-    assert set(row.accuracy) == {"late_fusion", "early_fusion"} and row.dataset == "u1"
+        # Y is a function of x1's latent bit alone: removing x1 leaves chance, removing x2 costs nothing.
+        assert report.accuracy_without["x1"] < 0.7 and report.accuracy_drop("x1") > 0.3
+        assert report.accuracy_drop("x2") < 0.03
+    # The cache key follows the stores and settings: re-featurising with other settings changes it.
+    key = cache_key(tmp_path / "data", "u1", "late_fusion", FAST)
+    assert key == cache_key(tmp_path / "data", "u1", "late_fusion", FAST)
+    assert key != cache_key(tmp_path / "data", "u1", "early_fusion", FAST)
+    assert key != cache_key(tmp_path / "data", "u1", "late_fusion", FAST.model_copy(update={"seed": 1}))
+    featurize(load_catalog(tmp_path / "c.yaml").entries["u1"].model_copy(
+        update={"featurize": entry.featurize.model_copy(update={"n_clusters": 3})}), tmp_path / "data")
+    assert key != cache_key(tmp_path / "data", "u1", "late_fusion", FAST)
