@@ -30,6 +30,7 @@ from pidengine.stages import StageReport
 from flows import preflight
 from flows.params import EXPERIMENTS, BenchmarkParams, ComputeParams, DataParams, QuantifyParams, TrackingParams
 from tasks import tracking
+from tasks._dask import isolate_task_runs
 from tasks.data import featurize_dataset, ingest_dataset
 from tasks.estimate import estimate_pid
 from tasks.models import train_model
@@ -131,6 +132,7 @@ def prepare(data: DataParams, tracking_params: TrackingParams, compute: ComputeP
 def task_runner(compute: ComputeParams) -> DaskTaskRunner:
     """prefect-dask's runner: an existing scheduler when an address is given, else a temporary local cluster of
     ``n_workers`` processes (Dask's nanny limits each worker's BLAS/OpenMP/torch threads to its own threads)."""
+    isolate_task_runs()
     if compute.dask_address:
         return DaskTaskRunner(address=compute.dask_address)
     return DaskTaskRunner(
@@ -303,7 +305,7 @@ def run_pipeline(kind: str, params: QuantifyParams, stages: list[str]) -> Pipeli
 def select_models(summary: PipelineSummary, models: Any, ready: Prepared) -> None:
     """Selection and the interaction analyses from the exact dataset PIDs and the trained models.
 
-    The reference table is built from this run's reference datasets (the synthetic ones by default) and published,
+    The reference table is built from this run's reference datasets (the synthetic entries by default) and published,
     versioned, under ``<data_dir>/reference``; a run without reference datasets uses the table published last.
     """
     pids = {r.dataset: {p: float(r.values[p]) for p in q.PARTS} for r in summary.records
@@ -312,7 +314,7 @@ def select_models(summary: PipelineSummary, models: Any, ready: Prepared) -> Non
     accuracy: dict[str, dict[str, float]] = {}
     for report in reports:
         accuracy.setdefault(report.dataset, {})[report.family] = report.test_accuracy
-    names = list(models.reference) or sorted({r.dataset for r in summary.records if r.true_pid})
+    names = list(models.reference) or sorted(e.name for e in ready.entries if e.is_synthetic)
     folder = ready.data_dir / "reference"
     try:
         if names:

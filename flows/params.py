@@ -87,7 +87,8 @@ class ModelParams(_Params):
     """The model sweep: every family trained on every dataset, then selection.
 
     ``families``: the model families (default: all nine of the zoo; empty: no sweep). ``reference``: the reference
-    datasets of selection (default: every dataset whose true PID is known, i.e. the synthetic ones); every other
+    datasets of selection (default: the synthetic entries of the catalog: gates, Gaussian mixtures, latent
+    concepts); every other
     dataset gets a recommendation of ``top_k`` families and, as all families were trained on it, a selection score.
     ``train``: the training settings, sized for a 2-core CPU (see README).
     """

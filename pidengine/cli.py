@@ -288,7 +288,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True)
     )
     parser.add_argument(
         "--reference", nargs="+", metavar="NAME",
-        help="reference datasets of model selection (default: those with a known true PID, the synthetic ones)",
+        help="reference datasets of model selection (default: the synthetic entries of the catalog)",
     )
     parser.add_argument("--top-k", type=int, default=3, metavar="K", help="families recommended per dataset (%(default)s)")
     if flow_choice:

@@ -4,8 +4,10 @@ that cannot be pickled (an encoder's model) fail. Tasks run them on the worker's
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import dask
 
@@ -27,3 +29,26 @@ def local_dask() -> Iterator[None]:
     else:
         with dask.config.set(scheduler="threads", num_workers=threads):
             yield
+
+
+def isolate_task_runs() -> None:
+    """Run every Prefect task that prefect-dask sends to a worker in a fresh ``contextvars`` context.
+
+    Without it a task run on a Dask worker can find the previous task run's transaction still set in its context
+    and take it for a parent; Prefect then leaves the commit, i.e. writing the persisted result, to that parent,
+    which has already finished, and the result is never written (seen in the flow tests and in full runs: a rerun
+    recomputed some of the models it should have read back). Prefect hydrates everything a task run needs from the context it
+    serialises with the task, so an empty context loses nothing. Idempotent; patches prefect-dask's client module,
+    whose task wrapper looks ``run_task_sync`` up there.
+    """
+    import prefect_dask.client as client
+
+    if getattr(client.run_task_sync, "_pidengine_isolated", False):
+        return
+    original = client.run_task_sync
+
+    def run_task_sync(*args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(original, *args, **kwargs)
+
+    run_task_sync._pidengine_isolated = True  # type: ignore[attr-defined]
+    client.run_task_sync = run_task_sync

@@ -70,3 +70,15 @@ def test_bad_settings(kwargs, match):
         latent_concept(10, **kwargs)
     with pytest.raises(ConfigError, match="unknown gate"):
         gate_samples("nand", 10)
+
+
+def test_truth_is_claimed_only_while_the_features_reveal_the_latent_codes():
+    from pidengine.catalog import CatalogEntry
+
+    assert latent_concept(100, noise=0.1, random_state=5).truth_is_exact
+    noisy = latent_concept(100, noise=1.5, random_state=5)
+    assert not noisy.truth_is_exact and noisy.true_pid["total"] > 0  # the latent PID is still computed
+    entry = CatalogEntry(name="n", source={"kind": "latent_concept", "noise": 1.5, "n_samples": 50})
+    assert entry.load().true_pid is None and entry.is_synthetic
+    assert CatalogEntry(name="c", source={"kind": "latent_concept", "n_samples": 50}).load().true_pid is not None
+    assert not CatalogEntry(name="d", source={"kind": "digits"}).is_synthetic

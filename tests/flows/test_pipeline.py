@@ -169,6 +169,6 @@ def test_rerun_reads_cached_estimates_and_models(pipeline_run):
     for record in summary.records:
         assert record.values == first[(record.dataset, record.estimator)]
     assert {(m.dataset, m.family): m.report for m in summary.models} == {
-        (m.dataset, m.family): m.report for m in pipeline_run.summary.models}
+        (m.dataset, m.family): m.report for m in pipeline_run.summary.models if m.dataset != "broken"}
     assert summary.selection.reference.key == pipeline_run.summary.selection.reference.key
     assert not any(s.report.written for s in summary.stages)  # the stores were current: nothing rewritten
