@@ -200,9 +200,7 @@ def _add_catalog_arguments(parser: argparse.ArgumentParser, data_dir: bool = Tru
         "--catalog", type=Path, default=DEFAULT_CATALOG, metavar="FILE", help="catalog file (default: %(default)s)"
     )
     if data_dir:
-        parser.add_argument(
-            "--data-dir", type=Path, default=Path("data"), metavar="DIR", help="store root (default: %(default)s)"
-        )
+        _add_data_dir(parser)
         parser.add_argument("--only", nargs="+", metavar="NAME", help="only these datasets (default: all)")
 
 
@@ -234,6 +232,12 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path("data"), metavar="DIR", help="store root (default: %(default)s)"
+    )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     """The pipeline (Prefect flows, Dask, MLflow) is imported here only: the library never imports it."""
     from flows._cli import run
@@ -244,9 +248,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True) -> None:
     """The parameters of ``pidengine run`` (and of ``python -m flows.<name>``)."""
     _add_catalog_arguments(parser, data_dir=False)
-    parser.add_argument(
-        "--data-dir", type=Path, default=Path("data"), metavar="DIR", help="store root (default: %(default)s)"
-    )
+    _add_data_dir(parser)
     parser.add_argument(
         "--datasets", "--only", nargs="+", metavar="NAME", help="only these catalog entries (default: all valid ones)"
     )
@@ -350,9 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         "recommend", help="recommend model families for a featurised dataset from its PID and the reference table"
     )
     recommend.add_argument("--dataset", required=True, metavar="NAME", help="a featurised dataset (see pidengine featurize)")
-    recommend.add_argument(
-        "--data-dir", type=Path, default=Path("data"), metavar="DIR", help="store root (default: %(default)s)"
-    )
+    _add_data_dir(recommend)
     recommend.add_argument(
         "--reference", type=Path, metavar="PATH",
         help="reference table file or folder (default: DATA_DIR/reference, published by pidengine run)",

@@ -247,10 +247,10 @@ class Selection:
         return rows
 
     def table(self) -> str:
-        lines = [f"{'dataset':<24}{'nearest reference':<22}{'L1':>6}  {'recommended':<48}{'score':>7}"]
+        lines = [f"{'dataset':<24}{'nearest reference':<26}{'L1':>6}  {'recommended':<48}{'score':>7}"]
         for row in self.rows():
             score = f"{row['selection_score']:.1f}" if row["selection_score"] is not None else "-"
-            lines.append(f"{row['dataset']:<24}{row['nearest_reference']:<22}{row['distance']:>6.3f}  "
+            lines.append(f"{row['dataset']:<24}{row['nearest_reference']:<26}{row['distance']:>6.3f}  "
                          f"{row['recommended']:<48}{score:>7}")
         if self.scores:
             lines.append(f"selection score: mean {np.mean(list(self.scores.values())):.1f}, "
