@@ -207,7 +207,7 @@ def _add_catalog_arguments(parser: argparse.ArgumentParser, data_dir: bool = Tru
 def _cmd_recommend(args: argparse.Namespace) -> int:
     """Nearest reference datasets by normalised PID and their best families (:mod:`pidengine.selection`)."""
     from pidengine.quantify import EstimatorSettings, ExactSettings, quantify
-    from pidengine.selection import ReferenceTable, normalized_pid, recommend
+    from pidengine.selection import TIE_TOLERANCE, ReferenceTable, normalized_pid, recommend
 
     table = ReferenceTable.load(args.reference if args.reference is not None else args.data_dir / "reference")
     outcome = quantify(args.data_dir, args.dataset, "exact", EstimatorSettings(exact=ExactSettings(n_bootstrap=0)))
@@ -226,7 +226,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     print(f"\nNearest reference datasets (L1 distance of the shares; reference table {table.key}):")
     for name, distance in result.neighbours[: args.neighbours]:
         print(f"  {name:<26}{distance:.3f}")
-    print(f"\nRecommended families (best on {result.nearest}, test accuracy there):")
+    print(f"\nRecommended families (best on {result.nearest}, test accuracy there; families within "
+          f"{TIE_TOLERANCE} of each other count as tied, and a tie goes to the family stronger over the whole table):")
     for rank, family in enumerate(result.families, 1):
         print(f"  {rank}. {family:<20}{nearest.accuracy[family]:.3f}")
     return 0
