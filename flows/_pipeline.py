@@ -9,7 +9,7 @@ import subprocess
 from contextlib import contextmanager
 from collections.abc import Iterator
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,8 @@ from pidengine.report import RunRecord, accuracy_matrix, format_summary
 from pidengine.selection import ReferenceTable, Selection, build_reference, select
 from pidengine.stages import StageReport
 from flows import preflight
-from flows.params import EXPERIMENTS, BenchmarkParams, ComputeParams, DataParams, QuantifyParams, TrackingParams
+from flows.params import (EXPERIMENTS, BenchmarkParams, ComputeParams, DataParams, ModelParams, QuantifyParams,
+                          TrackingParams)
 from tasks import tracking
 from tasks._dask import isolate_task_runs
 from tasks.data import featurize_dataset, ingest_dataset
@@ -315,7 +316,7 @@ def run_pipeline(kind: str, params: QuantifyParams, stages: list[str]) -> Pipeli
     return summary
 
 
-def select_models(summary: PipelineSummary, models: Any, ready: Prepared) -> None:
+def select_models(summary: PipelineSummary, models: ModelParams, ready: Prepared) -> None:
     """Selection and the interaction analyses from the exact dataset PIDs and the trained models.
 
     The reference table is built from this run's reference datasets (the synthetic entries by default) and published,
@@ -342,8 +343,8 @@ def select_models(summary: PipelineSummary, models: Any, ready: Prepared) -> Non
         else:
             table, excluded = ReferenceTable.load(folder), {}
             summary.reference_path = str((folder / "reference.json").resolve())
-        summary.selection = select(pids, accuracy, table, models.top_k)
-        summary.selection.excluded.update(excluded)
+        selection = select(pids, accuracy, table, models.top_k)
+        summary.selection = replace(selection, excluded={**excluded, **selection.excluded})
     except PIDEngineError as exc:
         summary.selection_error = str(exc)
     summary.analysis = analyse(pids, reports)
@@ -414,8 +415,6 @@ def _log_stage_table(tracking_uri: str, parent_run_id: str, stages: list[StageOu
 
 
 def _with_run_id(record: RunRecord, run_id: str) -> RunRecord:
-    from dataclasses import replace
-
     return replace(record, run_id=run_id)
 
 

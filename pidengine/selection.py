@@ -255,6 +255,7 @@ class Selection:
         if self.scores:
             lines.append(f"selection score: mean {np.mean(list(self.scores.values())):.1f}, "
                          f"min {min(self.scores.values()):.1f} over {len(self.scores)} datasets")
+        lines += [f"left out: {name} ({reason})" for name, reason in sorted(self.excluded.items())]
         return "\n".join(lines)
 
 

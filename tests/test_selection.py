@@ -101,7 +101,7 @@ def test_reference_leaves_out_datasets_without_every_family():
 
 
 def test_select_recommends_and_scores_every_other_dataset():
-    from pidengine.selection import build_reference, select
+    from pidengine.selection import Selection, build_reference, select
 
     table, _ = build_reference(PIDS, ACCURACY, ["redundant", "synergistic"])
     selection = select(PIDS, ACCURACY, table, k=2)
@@ -114,6 +114,9 @@ def test_select_recommends_and_scores_every_other_dataset():
     rows = {row["dataset"]: row for row in selection.rows()}
     assert rows["new-redundancy"]["best_family"] == "tensor_fusion" and rows["new-redundancy"]["nearest_reference"] == "redundant"
     assert "new-redundancy" in selection.table() and "min 95.2" in selection.table()
+    partial, excluded = build_reference(PIDS, {**ACCURACY, "synergistic": {"late_fusion": 0.5}},
+                                        ["redundant", "synergistic"])
+    assert "left out: synergistic (families not trained" in Selection(partial, {}, {}, {}, excluded).table()
 
 
 def test_a_dataset_is_never_its_own_reference():
