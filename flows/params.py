@@ -117,7 +117,8 @@ class BenchmarkParams(QuantifyParams):
     @model_validator(mode="after")
     def _selection_needs_exact(self) -> "BenchmarkParams":
         if self.models.families and "exact" not in self.estimators:
-            raise ValueError("the model sweep needs the exact estimator (dataset and model PID); add 'exact' to estimators")
+            raise ValueError("the model sweep needs the exact estimator (dataset and model PID): add 'exact' to the "
+                             "estimators, or skip the sweep (families: [], --no-models)")
         return self
 
 
