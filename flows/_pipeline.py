@@ -368,6 +368,7 @@ def track(summary: PipelineSummary, params: QuantifyParams, ready: Prepared, kin
         parent_params.update(tracking.flatten("models", params.models.model_dump(mode="json")))
     run_name = f"{kind}-{context.flow_run.name}" if context and context.flow_run else kind
     parent = tracking.start_parent_run(ready.tracking_uri, summary.experiment, run_name, parent_params, base_tags)
+    experiment = tracking.experiment_id(ready.tracking_uri, summary.experiment)
     for i, record in enumerate(summary.records):
         if record.status == "not available":
             continue
@@ -378,12 +379,12 @@ def track(summary: PipelineSummary, params: QuantifyParams, ready: Prepared, kin
             child_params["dataset.source"] = entry.source.model_dump_json()
             child_params["dataset.featurize"] = entry.featurize.model_dump_json()
         tags = {**base_tags, "input_store": _store_path(ready.data_dir, record)}
-        run_id = tracking.log_pid_run(ready.tracking_uri, parent, record, child_params, tags)
+        run_id = tracking.log_pid_run(ready.tracking_uri, experiment, parent, record, child_params, tags)
         summary.records[i] = _with_run_id(record, run_id)
     train_params = tracking.flatten("train", params.models.train.model_dump(mode="json")) if summary.models else {}
     for outcome in summary.models:
         outcome.run_id = tracking.log_model_run(
-            ready.tracking_uri, parent, outcome.dataset, outcome.family, outcome.report, outcome.error,
+            ready.tracking_uri, experiment, parent, outcome.dataset, outcome.family, outcome.report, outcome.error,
             {**train_params, "family": outcome.family}, {**base_tags, "cached": str(outcome.cached).lower()},
         )
     if summary.models:

@@ -53,7 +53,7 @@ def start_parent_run(
     tracking_uri: str, experiment: str, run_name: str, params: dict[str, Any], tags: dict[str, str]
 ) -> str:
     """Open the flow run's parent run; returns its id."""
-    from mlflow.entities import Param, RunTag
+    from mlflow.entities import Param
 
     mlflow_client = client(tracking_uri)
     run = mlflow_client.create_run(experiment_id(tracking_uri, experiment), run_name=run_name, tags=_tags(tags))
@@ -63,14 +63,14 @@ def start_parent_run(
 
 @task(name="mlflow-log-pid-run", task_run_name="mlflow-{record.estimator}-{record.dataset}", **_RETRIES)
 def log_pid_run(
-    tracking_uri: str, parent_run_id: str, record: RunRecord, params: dict[str, Any], tags: dict[str, str]
+    tracking_uri: str, experiment: str, parent_run_id: str, record: RunRecord, params: dict[str, Any],
+    tags: dict[str, str],
 ) -> str:
-    """One nested run for one (dataset, estimator): metrics, settings, tags and the PID table and plot as artifacts.
-    A failed estimate becomes a FAILED run carrying its error. Returns the run id."""
-    from mlflow.entities import Metric, Param, RunTag
+    """One nested run (in experiment id ``experiment``) for one (dataset, estimator): metrics, settings, tags and the
+    PID table and plot as artifacts. A failed estimate becomes a FAILED run carrying its error. Returns the run id."""
+    from mlflow.entities import Metric, Param
 
     mlflow_client = client(tracking_uri)
-    parent = mlflow_client.get_run(parent_run_id)
     all_tags = {
         **tags,
         "mlflow.parentRunId": parent_run_id,
@@ -82,9 +82,7 @@ def log_pid_run(
     }
     if record.error:
         all_tags["error"] = record.error[-_MAX_TAG:]
-    run = mlflow_client.create_run(
-        parent.info.experiment_id, run_name=f"{record.dataset}/{record.estimator}", tags=_tags(all_tags)
-    )
+    run = mlflow_client.create_run(experiment, run_name=f"{record.dataset}/{record.estimator}", tags=_tags(all_tags))
     run_id = run.info.run_id
     metrics = [Metric(k, v, 0, 0) for k, v in pid_metrics(record).items()]
     mlflow_client.log_batch(run_id, metrics=metrics, params=[Param(k, _param(v)) for k, v in params.items()])
@@ -200,20 +198,20 @@ def _tags(tags: dict[str, Any]) -> dict[str, str]:
 
 @task(name="mlflow-log-model-run", task_run_name="mlflow-{family}-{dataset}", **_RETRIES)
 def log_model_run(
-    tracking_uri: str, parent_run_id: str, dataset: str, family: str, model: Any, error: str,
+    tracking_uri: str, experiment: str, parent_run_id: str, dataset: str, family: str, model: Any, error: str,
     params: dict[str, Any], tags: dict[str, str],
 ) -> str:
-    """One nested run for one (dataset, family): accuracies, model PID, training settings. ``model`` is a
-    :class:`~pidengine.models.sweep.ModelReport`, or None with ``error`` for a failed training (a FAILED run)."""
+    """One nested run (in experiment id ``experiment``) for one (dataset, family): accuracies, model PID, training
+    settings. ``model`` is a :class:`~pidengine.models.sweep.ModelReport`, or None with ``error`` for a failed
+    training (a FAILED run)."""
     from mlflow.entities import Metric, Param
 
     mlflow_client = client(tracking_uri)
-    parent = mlflow_client.get_run(parent_run_id)
     all_tags = {**tags, "mlflow.parentRunId": parent_run_id, "dataset": dataset, "family": family, "kind": "model",
                 "status": "ok" if model is not None else "failed"}
     if error:
         all_tags["error"] = error[-_MAX_TAG:]
-    run = mlflow_client.create_run(parent.info.experiment_id, run_name=f"{dataset}/model/{family}", tags=_tags(all_tags))
+    run = mlflow_client.create_run(experiment, run_name=f"{dataset}/model/{family}", tags=_tags(all_tags))
     metrics = model_metrics(model) if model is not None else {}
     mlflow_client.log_batch(run.info.run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
                             params=[Param(k, _param(v)) for k, v in params.items()])
