@@ -133,9 +133,15 @@ def _write_zarr(dataset: xr.Dataset, path: Path) -> None:
     """Write ``dataset`` to a new Zarr v3 folder on a private thread pool.
 
     When one chunk fails, dask raises at once while other chunks are still being written; leaving the ``with``
-    waits for them, so the caller's clean-up of ``path`` is not undone by a late chunk re-creating it.
+    waits for them, so the caller's clean-up of ``path`` is not undone by a late chunk re-creating it. A caller that
+    asked for dask's synchronous scheduler (a one-thread Dask worker) keeps it: nothing runs concurrently there.
+    The pool has as many threads as the caller configured (``num_workers``), else one per core.
     """
-    with ThreadPoolExecutor(max_workers=dask.system.CPU_COUNT) as pool, dask.config.set(scheduler="threads", pool=pool):
+    if dask.config.get("scheduler", None) in ("synchronous", "sync", "single-threaded"):
+        dataset.to_zarr(path, mode="w-", zarr_format=3, consolidated=False)
+        return
+    threads = dask.config.get("num_workers", None) or dask.system.CPU_COUNT
+    with ThreadPoolExecutor(max_workers=threads) as pool, dask.config.set(scheduler="threads", pool=pool):
         dataset.to_zarr(path, mode="w-", zarr_format=3, consolidated=False)
 
 

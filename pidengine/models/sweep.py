@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from pidengine.models.evaluate import model_pid
 from pidengine.models.training import Split, TrainSettings, TrainedModel, train
+from pidengine.quantify import input_key, source_fingerprint
 
 MODALITIES = ("x1", "x2")
 # Source files whose change can change a model report (see `cache_key`).
@@ -95,8 +96,6 @@ def _accuracy_without(model: TrainedModel, test: Split, modality: str) -> float:
 def cache_key(data_dir: str | Path, dataset: str, family: str, settings: TrainSettings, use_encoded: bool = False) -> str:
     """A key that changes when the stores a model reads (raw or encoded features, codes), the family, the training
     settings or the code change."""
-    from pidengine.quantify import input_key, source_fingerprint
-
     material = json.dumps([
         dataset, family, input_key(data_dir, dataset, "batch", use_encoded), input_key(data_dir, dataset, "exact"),
         settings.model_dump(mode="json"), source_fingerprint(_CODE_MODULES),
