@@ -33,9 +33,9 @@ from flows.params import (EXPERIMENTS, BenchmarkParams, ComputeParams, DataParam
                           TrackingParams)
 from tasks import tracking
 from tasks._dask import isolate_task_runs
-from tasks.data import featurize_dataset, ingest_dataset
+from tasks.data import StageFailed, build_dataset
 from tasks.estimate import estimate_pid
-from tasks.models import train_model
+from tasks.models import train_models
 
 PROJECT_ROOT = Path(pidengine.__file__).resolve().parents[1]
 
@@ -203,46 +203,34 @@ def fan_out(
 ) -> tuple[list[StageOutcome], list[RunRecord], list[ModelOutcome]]:
     """Submit every dataset's stages, estimates and models to the task runner (Dask), then wait for all of them.
 
-    Per dataset: ingest → featurise → one estimate per estimator and one trained model per family. A failure stops
+    Per dataset: ingest → featurise → one estimate per estimator, and one task training every family. A failure stops
     only its own dataset."""
     estimate = estimate_pid.with_options(result_storage=results_dir.resolve(), refresh_cache=not use_cache)
-    fit = train_model.with_options(result_storage=results_dir.resolve(), refresh_cache=not use_cache)
-    stage_futures: dict[str, list[tuple[str, Any]]] = {}
+    fit = train_models.with_options(result_storage=results_dir.resolve(), refresh_cache=not use_cache)
+    data_futures: dict[str, Any] = {}
     estimate_futures: dict[tuple[str, str], Any] = {}
-    model_futures: dict[tuple[str, str], Any] = {}
+    model_futures: dict[str, Any] = {}
     for entry in entries:
-        upstream: list[Any] = []
-        stage_futures[entry.name] = []
-        if "ingest" in stages:
-            future = ingest_dataset.submit(entry, data_dir, base)
-            stage_futures[entry.name].append(("ingest", future))
-            upstream = [future]
-        if "featurize" in stages:
-            future = featurize_dataset.submit(entry, data_dir, wait_for=upstream)
-            stage_futures[entry.name].append(("featurize", future))
-            upstream = [future]
+        data_futures[entry.name] = build_dataset.submit(entry, data_dir, base, stages)
+        upstream = [data_futures[entry.name]]
         for name in estimators:
             estimate_futures[(entry.name, name)] = estimate.submit(
                 data_dir, entry.name, name, settings, bool(entry.encode), wait_for=upstream
             )
-        for family in families or []:
-            model_futures[(entry.name, family)] = fit.submit(entry, data_dir, family, train_settings, wait_for=upstream)
+        if families:
+            model_futures[entry.name] = fit.submit(entry, data_dir, families, train_settings, wait_for=upstream)
     outcomes: list[StageOutcome] = []
     stopped: dict[str, str] = {}
-    for entry in entries:
-        for stage, future in stage_futures[entry.name]:
-            if entry.name in stopped:
-                outcomes.append(StageOutcome(entry.name, stage, error=f"not run: {stopped[entry.name]}"))
-                continue
-            future.wait()
-            state = future.state
-            if state.is_completed():
-                result = future.result()
-                for report in result if isinstance(result, list) else [result]:
-                    outcomes.append(StageOutcome(entry.name, report.stage, report))
-            else:
-                stopped[entry.name] = f"{stage} failed: {_error_of(state)}"
-                outcomes.append(StageOutcome(entry.name, stage, error=_error_of(state)))
+    for name, future in data_futures.items():
+        future.wait()
+        state = future.state
+        if state.is_completed():
+            outcomes += [StageOutcome(name, report.stage, report) for report in future.result()]
+            continue
+        failure = _exception_of(state)
+        stage = failure.stage if isinstance(failure, StageFailed) else "data"
+        stopped[name] = f"{stage} failed: {_error_of(state)}"
+        outcomes.append(StageOutcome(name, stage, error=_error_of(state)))
     records = []
     for (dataset, name), future in estimate_futures.items():
         if dataset in stopped:
@@ -259,24 +247,35 @@ def fan_out(
         else:
             records.append(RunRecord(dataset, name, "failed", error=_error_of(state)))
     models = []
-    for (dataset, family), future in model_futures.items():
+    for dataset, future in model_futures.items():
         if dataset in stopped:
-            models.append(ModelOutcome(dataset, family, error=stopped[dataset]))
+            models += [ModelOutcome(dataset, family, error=stopped[dataset]) for family in families or []]
             continue
         future.wait()
         state = future.state
-        if state.is_completed():
-            models.append(ModelOutcome(dataset, family, future.result(), cached=state.name == "Cached"))
-        else:
-            models.append(ModelOutcome(dataset, family, error=_error_of(state)))
+        if not state.is_completed():
+            models += [ModelOutcome(dataset, family, error=_error_of(state)) for family in families or []]
+            continue
+        cached = state.name == "Cached"
+        for family, result in future.result().items():
+            if isinstance(result, str):
+                models.append(ModelOutcome(dataset, family, error=result, cached=cached))
+            else:
+                models.append(ModelOutcome(dataset, family, result, cached=cached))
     return outcomes, records, models
 
 
-def _error_of(state: Any) -> str:
+def _exception_of(state: Any) -> Any:
     try:
-        exc = state.result(raise_on_failure=False)
+        return state.result(raise_on_failure=False)
     except Exception as raised:  # a state without a stored result raises on read
-        exc = raised
+        return raised
+
+
+def _error_of(state: Any) -> str:
+    exc = _exception_of(state)
+    if isinstance(exc, StageFailed):
+        return str(exc)
     if isinstance(exc, BaseException):
         return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     return state.message or state.name
@@ -369,9 +368,10 @@ def track(summary: PipelineSummary, params: QuantifyParams, ready: Prepared, kin
     run_name = f"{kind}-{context.flow_run.name}" if context and context.flow_run else kind
     parent = tracking.start_parent_run(ready.tracking_uri, summary.experiment, run_name, parent_params, base_tags)
     experiment = tracking.experiment_id(ready.tracking_uri, summary.experiment)
-    for i, record in enumerate(summary.records):
-        if record.status == "not available":
-            continue
+    logged = [i for i, record in enumerate(summary.records) if record.status != "not available"]
+    pid_runs = []
+    for i in logged:
+        record = summary.records[i]
         settings = params.settings.for_estimator(record.estimator).model_dump(mode="json")
         child_params = {f"{record.estimator}.{k}": v for k, v in settings.items()}
         entry = ready.catalog.entries.get(record.dataset)
@@ -379,14 +379,15 @@ def track(summary: PipelineSummary, params: QuantifyParams, ready: Prepared, kin
             child_params["dataset.source"] = entry.source.model_dump_json()
             child_params["dataset.featurize"] = entry.featurize.model_dump_json()
         tags = {**base_tags, "input_store": _store_path(ready.data_dir, record)}
-        run_id = tracking.log_pid_run(ready.tracking_uri, experiment, parent, record, child_params, tags)
-        summary.records[i] = _with_run_id(record, run_id)
+        pid_runs.append(tracking.PidRun(record, child_params, tags))
     train_params = tracking.flatten("train", params.models.train.model_dump(mode="json")) if summary.models else {}
-    for outcome in summary.models:
-        outcome.run_id = tracking.log_model_run(
-            ready.tracking_uri, experiment, parent, outcome.dataset, outcome.family, outcome.report, outcome.error,
-            {**train_params, "family": outcome.family}, {**base_tags, "cached": str(outcome.cached).lower()},
-        )
+    model_runs = [tracking.ModelRun(m.dataset, m.family, m.report, m.error, {**train_params, "family": m.family},
+                                    {**base_tags, "cached": str(m.cached).lower()}) for m in summary.models]
+    pid_ids, model_ids = tracking.log_child_runs(ready.tracking_uri, experiment, parent, pid_runs, model_runs)
+    for i, run_id in zip(logged, pid_ids):
+        summary.records[i] = replace(summary.records[i], run_id=run_id)
+    for outcome, run_id in zip(summary.models, model_ids):
+        outcome.run_id = run_id
     if summary.models:
         tracking.log_selection(ready.tracking_uri, parent, [m.report for m in summary.models if m.report],
                                summary.selection, summary.analysis, summary.reference_path, summary.selection_error)
@@ -413,10 +414,6 @@ def _log_stage_table(tracking_uri: str, parent_run_id: str, stages: list[StageOu
     counts = {"stages.written": sum(r["written"] for r in rows), "stages.failed": sum(bool(r["error"]) for r in rows),
               "stages.unchanged": sum(not r["written"] and not r["error"] for r in rows)}
     mlflow_client.log_batch(parent_run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in counts.items()])
-
-
-def _with_run_id(record: RunRecord, run_id: str) -> RunRecord:
-    return replace(record, run_id=run_id)
 
 
 def _store_path(data_dir: Path, record: RunRecord) -> str:

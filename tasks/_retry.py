@@ -8,7 +8,10 @@ from pidengine.exceptions import PIDEngineError
 
 
 def is_transient(exc: BaseException) -> bool:
-    """I/O and network errors are; errors of the data or settings (every PIDEngineError) are not."""
+    """I/O and network errors are; errors of the data or settings (every PIDEngineError) are not. An error raised
+    from another is judged by its cause."""
+    if exc.__cause__ is not None:
+        return is_transient(exc.__cause__)
     if isinstance(exc, PIDEngineError):
         return False
     return isinstance(exc, (OSError, TimeoutError, ConnectionError))

@@ -1,4 +1,6 @@
-"""Data-stage tasks: one dataset's ingest, encode + featurise (each stage is already a no-op when unchanged)."""
+"""The data task: one dataset's stages — ingest, then encode + featurise — in one task run (each stage is already a
+no-op when its input is unchanged). One task per dataset rather than per stage: the stages run in sequence anyway,
+and each task run costs a few tenths of a second of orchestration."""
 
 from __future__ import annotations
 
@@ -6,25 +8,38 @@ from pathlib import Path
 
 from prefect import task
 
-from pidengine import stages
+from pidengine import stages as library_stages
 from pidengine.catalog import CatalogEntry
 from pidengine.stages import StageReport
 from tasks._dask import local_dask
 from tasks._retry import retry_transient
 
+STAGES = ("ingest", "featurize")
 
-@task(name="ingest-dataset", task_run_name="ingest-{entry.name}", retries=2, retry_delay_seconds=[2, 10],
+
+class StageFailed(Exception):
+    """A data stage failed; ``stage`` names it and the original error is the cause."""
+
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {' '.join(str(cause).split())}")
+        self.stage = stage
+
+
+@task(name="build-dataset", task_run_name="data-{entry.name}", retries=2, retry_delay_seconds=[2, 10],
       retry_condition_fn=retry_transient, persist_result=False)
-def ingest_dataset(entry: CatalogEntry, data_dir: Path, base: Path) -> StageReport:
-    """Publish the entry's raw store (nothing is written when its content is unchanged)."""
+def build_dataset(entry: CatalogEntry, data_dir: Path, base: Path, stages: list[str]) -> list[StageReport]:
+    """Publish the requested stores of one entry: ``ingest`` → raw; ``featurize`` → encoded (when the entry encodes a
+    modality) and codes. Raises :class:`StageFailed` naming the stage that failed."""
+    reports: list[StageReport] = []
     with local_dask():
-        return stages.ingest(entry, data_dir, base)
-
-
-@task(name="featurize-dataset", task_run_name="featurize-{entry.name}", retries=2, retry_delay_seconds=[2, 10],
-      retry_condition_fn=retry_transient, persist_result=False)
-def featurize_dataset(entry: CatalogEntry, data_dir: Path) -> list[StageReport]:
-    """Publish the encoded store (when the entry encodes a modality) and the codes store."""
-    with local_dask():
-        reports = [stages.encode(entry, data_dir)] if entry.encode else []
-        return [*reports, stages.featurize(entry, data_dir)]
+        for stage in (s for s in STAGES if s in stages):
+            try:
+                if stage == "ingest":
+                    reports.append(library_stages.ingest(entry, data_dir, base))
+                else:
+                    if entry.encode:
+                        reports.append(library_stages.encode(entry, data_dir))
+                    reports.append(library_stages.featurize(entry, data_dir))
+            except Exception as exc:
+                raise StageFailed(stage, exc) from exc
+    return reports

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from prefect import task
 
 from pidengine import report
 from pidengine.report import RunRecord
-from tasks._retry import retry_transient
+from tasks._retry import is_transient, retry_transient
 
 _RETRIES = dict(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient)
 _MAX_TAG = 5000
@@ -61,7 +63,54 @@ def start_parent_run(
     return run.info.run_id
 
 
-@task(name="mlflow-log-pid-run", task_run_name="mlflow-{record.estimator}-{record.dataset}", **_RETRIES)
+@dataclass(frozen=True)
+class PidRun:
+    """What one (dataset, estimator) child run logs besides the record's own figures."""
+
+    record: RunRecord
+    params: dict[str, Any]
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """What one (dataset, family) child run logs: the model's report, or the error of a failed training."""
+
+    dataset: str
+    family: str
+    report: Any
+    error: str
+    params: dict[str, Any]
+    tags: dict[str, str]
+
+
+@task(name="mlflow-log-child-runs")
+def log_child_runs(
+    tracking_uri: str, experiment: str, parent_run_id: str, pid_runs: Sequence[PidRun], model_runs: Sequence[ModelRun]
+) -> tuple[list[str], list[str]]:
+    """Every child run of a flow run, in one task: one per (dataset, estimator), then one per (dataset, family).
+
+    Returns their run ids in the order given. Each run is retried on its own after a transient failure (a locked
+    SQLite store, a network error), so a retry never re-creates the runs already logged.
+    """
+    pid_ids = [_retrying(log_pid_run, tracking_uri, experiment, parent_run_id, run.record, run.params, run.tags)
+               for run in pid_runs]
+    model_ids = [_retrying(log_model_run, tracking_uri, experiment, parent_run_id, run.dataset, run.family,
+                           run.report, run.error, run.params, run.tags) for run in model_runs]
+    return pid_ids, model_ids
+
+
+def _retrying(function: Callable[..., str], *args: Any) -> str:
+    for delay in _RETRIES["retry_delay_seconds"]:
+        try:
+            return function(*args)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            time.sleep(delay)
+    return function(*args)
+
+
 def log_pid_run(
     tracking_uri: str, experiment: str, parent_run_id: str, record: RunRecord, params: dict[str, Any],
     tags: dict[str, str],
@@ -97,8 +146,7 @@ def log_pid_run(
             figure.savefig(Path(folder) / "pid.png", dpi=110)
         else:
             (Path(folder) / "error.txt").write_text(record.error or record.status)
-        for path in sorted(Path(folder).iterdir()):
-            mlflow_client.log_artifact(run_id, str(path))
+        mlflow_client.log_artifacts(run_id, folder)
     mlflow_client.set_terminated(run_id, "FINISHED" if record.status == "ok" else "FAILED")
     return run_id
 
@@ -196,7 +244,6 @@ def _tags(tags: dict[str, Any]) -> dict[str, str]:
     return {k: str(v)[:_MAX_TAG] for k, v in tags.items() if v is not None}
 
 
-@task(name="mlflow-log-model-run", task_run_name="mlflow-{family}-{dataset}", **_RETRIES)
 def log_model_run(
     tracking_uri: str, experiment: str, parent_run_id: str, dataset: str, family: str, model: Any, error: str,
     params: dict[str, Any], tags: dict[str, str],

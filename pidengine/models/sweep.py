@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -93,11 +93,14 @@ def _accuracy_without(model: TrainedModel, test: Split, modality: str) -> float:
     return model.accuracy(*inputs, test.y)
 
 
-def cache_key(data_dir: str | Path, dataset: str, family: str, settings: TrainSettings, use_encoded: bool = False) -> str:
-    """A key that changes when the stores a model reads (raw or encoded features, codes), the family, the training
-    settings or the code change."""
+def cache_key(
+    data_dir: str | Path, dataset: str, families: Sequence[str], settings: TrainSettings, use_encoded: bool = False
+) -> str:
+    """A key that changes when the stores the models read (raw or encoded features, codes), the families, the
+    training settings or the code change."""
     material = json.dumps([
-        dataset, family, input_key(data_dir, dataset, "batch", use_encoded), input_key(data_dir, dataset, "exact"),
+        dataset, list(families), input_key(data_dir, dataset, "batch", use_encoded),
+        input_key(data_dir, dataset, "exact"),
         settings.model_dump(mode="json"), source_fingerprint(_CODE_MODULES),
     ])
-    return f"model-{dataset}-{family}-{hashlib.sha256(material.encode()).hexdigest()[:24]}"
+    return f"models-{dataset}-{hashlib.sha256(material.encode()).hexdigest()[:24]}"

@@ -42,6 +42,8 @@ def test_flow_ends_failed_with_a_summary_of_every_pair(pipeline_run):
         ("xor", "exact"): "ok", ("xor", "batch"): "ok", ("latent", "exact"): "ok", ("latent", "batch"): "ok",
         ("broken", "exact"): "failed", ("broken", "batch"): "failed",
     }
+    # the failed stage is named, and nothing after it ran
+    assert [(s.stage, "missing.npz" in s.error) for s in summary.stages if s.dataset == "broken"] == [("ingest", True)]
     # both data stages of both good datasets ran on the Dask workers and published their stores
     for name in ("xor", "latent"):
         assert DatasetStore(pipeline_run.root / "data", name).exists("codes")

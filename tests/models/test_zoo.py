@@ -111,10 +111,11 @@ def test_sweep_over_a_featurised_dataset(tmp_path):
         assert report.accuracy_without["x1"] < 0.7 and report.accuracy_drop("x1") > 0.3
         assert report.accuracy_drop("x2") < 0.03
     # The cache key follows the stores and settings: re-featurising with other settings changes it.
-    key = cache_key(tmp_path / "data", "u1", "late_fusion", FAST)
-    assert key == cache_key(tmp_path / "data", "u1", "late_fusion", FAST)
-    assert key != cache_key(tmp_path / "data", "u1", "early_fusion", FAST)
-    assert key != cache_key(tmp_path / "data", "u1", "late_fusion", FAST.model_copy(update={"seed": 1}))
+    key = cache_key(tmp_path / "data", "u1", ["late_fusion"], FAST)
+    assert key == cache_key(tmp_path / "data", "u1", ["late_fusion"], FAST)
+    assert key != cache_key(tmp_path / "data", "u1", ["early_fusion"], FAST)
+    assert key != cache_key(tmp_path / "data", "u1", ["late_fusion", "early_fusion"], FAST)
+    assert key != cache_key(tmp_path / "data", "u1", ["late_fusion"], FAST.model_copy(update={"seed": 1}))
     featurize(load_catalog(tmp_path / "c.yaml").entries["u1"].model_copy(
         update={"featurize": entry.featurize.model_copy(update={"n_clusters": 3})}), tmp_path / "data")
-    assert key != cache_key(tmp_path / "data", "u1", "late_fusion", FAST)
+    assert key != cache_key(tmp_path / "data", "u1", ["late_fusion"], FAST)

@@ -1,0 +1,51 @@
+"""The tasks' own policies, called as plain functions (``.fn``): a failing family does not stop the others, a
+failed data stage is named, and a retry is only for transient errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from pidengine.catalog import load_catalog
+from pidengine.exceptions import ConfigError
+from pidengine.models.training import TrainSettings
+from tasks._retry import is_transient
+from tasks.data import StageFailed, build_dataset
+from tasks.models import train_models
+
+CATALOG = """
+datasets:
+  xor:
+    source: {kind: gate, gate: xor, n_samples: 400, seed: 1}
+"""
+
+
+@pytest.fixture()
+def catalog(tmp_path):
+    (tmp_path / "catalog.yaml").write_text(CATALOG)
+    return load_catalog(tmp_path / "catalog.yaml")
+
+
+def test_a_failing_family_leaves_the_others(tmp_path, catalog):
+    entry = catalog.entries["xor"]
+    reports = build_dataset.fn(entry, tmp_path / "data", tmp_path, ["ingest", "featurize"])
+    assert [r.stage for r in reports] == ["raw", "codes"] and all(r.written for r in reports)
+    outcomes = train_models.fn(entry, tmp_path / "data", ["late_fusion", "no_such_family"],
+                               TrainSettings(hidden=8, max_epochs=3, batch_size=64))
+    assert outcomes["late_fusion"].family == "late_fusion" and outcomes["late_fusion"].test_accuracy > 0
+    assert outcomes["no_such_family"].startswith("ConfigError: unknown model family 'no_such_family'")
+
+
+def test_a_failed_stage_is_named(tmp_path, catalog):
+    with pytest.raises(StageFailed) as raised:
+        build_dataset.fn(catalog.entries["xor"], tmp_path / "data", tmp_path, ["featurize"])  # nothing ingested
+    assert raised.value.stage == "featurize"
+    assert not is_transient(raised.value)
+
+
+def test_transient_is_judged_by_the_cause():
+    assert is_transient(OSError("disk")) and not is_transient(ConfigError("bad"))
+    for cause, expected in ((OSError("disk"), True), (ConfigError("bad"), False)):
+        try:
+            raise StageFailed("ingest", cause) from cause
+        except StageFailed as exc:
+            assert is_transient(exc) is expected
