@@ -200,8 +200,10 @@ def fan_out(
     use_cache: bool = True,
     families: list[str] | None = None,
     train_settings: TrainSettings | None = None,
+    log: ChildRunLog | None = None,
 ) -> tuple[list[StageOutcome], list[RunRecord], list[ModelOutcome]]:
-    """Submit every dataset's stages, estimates and models to the task runner (Dask), then wait for all of them.
+    """Submit every dataset's stages, estimates and models to the task runner (Dask), then collect them dataset by
+    dataset, logging each dataset's child runs to MLflow (``log``) while the workers go on with the next ones.
 
     Per dataset: ingest → featurise → one estimate per estimator, and one task training every family. A failure stops
     only its own dataset."""
@@ -220,22 +222,37 @@ def fan_out(
         if families:
             model_futures[entry.name] = fit.submit(entry, data_dir, families, train_settings, wait_for=upstream)
     outcomes: list[StageOutcome] = []
-    stopped: dict[str, str] = {}
-    for name, future in data_futures.items():
-        future.wait()
-        state = future.state
-        if state.is_completed():
-            outcomes += [StageOutcome(name, report.stage, report) for report in future.result()]
-            continue
+    records: list[RunRecord] = []
+    models: list[ModelOutcome] = []
+    for name, data_future in data_futures.items():
+        stages_of, records_of, models_of = _collect(
+            name, data_future, {e: f for (d, e), f in estimate_futures.items() if d == name},
+            model_futures.get(name), families or [],
+        )
+        if log is not None:
+            records_of = log.log(records_of, models_of)
+        outcomes += stages_of
+        records += records_of
+        models += models_of
+    return outcomes, records, models
+
+
+def _collect(
+    dataset: str, data_future: Any, estimate_futures: dict[str, Any], model_future: Any, families: list[str]
+) -> tuple[list[StageOutcome], list[RunRecord], list[ModelOutcome]]:
+    """One dataset's outcomes, waiting for its tasks: its stages, one record per estimator, one outcome per family."""
+    data_future.wait()
+    state = data_future.state
+    if not state.is_completed():
         failure = _exception_of(state)
         stage = failure.stage if isinstance(failure, StageFailed) else "data"
-        stopped[name] = f"{stage} failed: {_error_of(state)}"
-        outcomes.append(StageOutcome(name, stage, error=_error_of(state)))
+        stopped = f"{stage} failed: {_error_of(state)}"
+        return ([StageOutcome(dataset, stage, error=_error_of(state))],
+                [RunRecord(dataset, name, "failed", error=stopped) for name in estimate_futures],
+                [ModelOutcome(dataset, family, error=stopped) for family in families])
+    stages = [StageOutcome(dataset, report.stage, report) for report in data_future.result()]
     records = []
-    for (dataset, name), future in estimate_futures.items():
-        if dataset in stopped:
-            records.append(RunRecord(dataset, name, "failed", error=stopped[dataset]))
-            continue
+    for name, future in estimate_futures.items():
         future.wait()
         state = future.state
         if state.is_completed():
@@ -246,23 +263,17 @@ def fan_out(
             )
         else:
             records.append(RunRecord(dataset, name, "failed", error=_error_of(state)))
-    models = []
-    for dataset, future in model_futures.items():
-        if dataset in stopped:
-            models += [ModelOutcome(dataset, family, error=stopped[dataset]) for family in families or []]
-            continue
-        future.wait()
-        state = future.state
-        if not state.is_completed():
-            models += [ModelOutcome(dataset, family, error=_error_of(state)) for family in families or []]
-            continue
-        cached = state.name == "Cached"
-        for family, result in future.result().items():
-            if isinstance(result, str):
-                models.append(ModelOutcome(dataset, family, error=result, cached=cached))
-            else:
-                models.append(ModelOutcome(dataset, family, result, cached=cached))
-    return outcomes, records, models
+    if model_future is None:
+        return stages, records, []
+    model_future.wait()
+    state = model_future.state
+    if not state.is_completed():
+        return stages, records, [ModelOutcome(dataset, family, error=_error_of(state)) for family in families]
+    cached = state.name == "Cached"
+    models = [ModelOutcome(dataset, family, error=result, cached=cached) if isinstance(result, str)
+              else ModelOutcome(dataset, family, result, cached=cached)
+              for family, result in model_future.result().items()]
+    return stages, records, models
 
 
 def _exception_of(state: Any) -> Any:
@@ -295,10 +306,11 @@ def run_pipeline(kind: str, params: QuantifyParams, stages: list[str]) -> Pipeli
         len(ready.entries), stages, ready.available, params.compute.dask_address or f"a local Dask cluster "
         f"({params.compute.n_workers} workers)", ready.tracking_uri, experiment,
     )
+    log = start_tracking(params, ready, kind, experiment)
     with api_shared_with_workers():
         stage_outcomes, records, model_outcomes = fan_out.with_options(task_runner=task_runner(params.compute))(
             ready.entries, ready.catalog.base.resolve(), ready.data_dir, stages, ready.available, params.settings,
-            params.results_dir, params.use_cache, families, models.train if models else None,
+            params.results_dir, params.use_cache, families, models.train if models else None, log,
         )
     for name, message in ready.broken.items():
         stage_outcomes.append(StageOutcome(name, "catalog", error=message))
@@ -306,10 +318,10 @@ def run_pipeline(kind: str, params: QuantifyParams, stages: list[str]) -> Pipeli
     records += [RunRecord(e.name, name, "not available", error=reason)
                 for e in ready.entries for name, reason in ready.unavailable.items()]
     summary = PipelineSummary(kind, records, stage_outcomes, model_outcomes, tracking_uri=ready.tracking_uri,
-                              experiment=experiment)
+                              experiment=experiment, parent_run_id=log.parent_run_id)
     if models and model_outcomes:
         select_models(summary, models, ready)
-    summary.parent_run_id = track(summary, params, ready, kind)
+    finish_tracking(summary, log)
     summary.seconds = time.perf_counter() - start
     logger.info("summary\n%s", summary.table())
     return summary
@@ -349,12 +361,48 @@ def select_models(summary: PipelineSummary, models: ModelParams, ready: Prepared
     summary.analysis = analyse(pids, reports)
 
 
-def track(summary: PipelineSummary, params: QuantifyParams, ready: Prepared, kind: str) -> str:
-    """Log the flow run to MLflow: a parent run, a child per (dataset, estimator), the summary on the parent."""
+@dataclass(frozen=True)
+class ChildRunLog:
+    """Where a flow run's child runs go and what they carry besides their results: the flow logs each dataset's runs
+    as soon as its tasks finish, so MLflow fills up while the workers compute."""
+
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    data_dir: Path
+    tags: dict[str, str]
+    pid_params: dict[str, dict[str, Any]]  # per estimator
+    dataset_params: dict[str, dict[str, Any]]  # per dataset
+    train_params: dict[str, Any]
+
+    def log(self, records: list[RunRecord], models: list[ModelOutcome]) -> list[RunRecord]:
+        """Log one child run per record (except "not available") and per model outcome; returns the records with
+        their run ids and sets each outcome's ``run_id``."""
+        logged = [i for i, record in enumerate(records) if record.status != "not available"]
+        pid_runs = [
+            tracking.PidRun(records[i], {**self.pid_params[records[i].estimator],
+                                         **self.dataset_params.get(records[i].dataset, {})},
+                            {**self.tags, "input_store": _store_path(self.data_dir, records[i])})
+            for i in logged
+        ]
+        model_runs = [tracking.ModelRun(m.dataset, m.family, m.report, m.error,
+                                        {**self.train_params, "family": m.family},
+                                        {**self.tags, "cached": str(m.cached).lower()}) for m in models]
+        pid_ids, model_ids = tracking.log_child_runs(self.tracking_uri, self.experiment_id, self.parent_run_id,
+                                                     pid_runs, model_runs)
+        records = list(records)
+        for i, run_id in zip(logged, pid_ids):
+            records[i] = replace(records[i], run_id=run_id)
+        for outcome, run_id in zip(models, model_ids):
+            outcome.run_id = run_id
+        return records
+
+
+def start_tracking(params: QuantifyParams, ready: Prepared, kind: str, experiment_name: str) -> ChildRunLog:
+    """Open the flow run's parent run in MLflow (settings as params, provenance as tags) before any work."""
     context = FlowRunContext.get()
     flow_run_id = str(context.flow_run.id) if context and context.flow_run else ""
-    code = code_version()
-    base_tags = {"flow": kind, "flow_run_id": flow_run_id, "code_version": code,
+    base_tags = {"flow": kind, "flow_run_id": flow_run_id, "code_version": code_version(),
                  "catalog": str(Path(params.data.catalog).resolve()), "catalog_hash": _file_hash(params.data.catalog),
                  "pidengine_version": pidengine.__version__}
     parent_params = {"data.catalog": str(params.data.catalog), "data.data_dir": str(ready.data_dir),
@@ -363,40 +411,37 @@ def track(summary: PipelineSummary, params: QuantifyParams, ready: Prepared, kin
                      "compute.n_workers": params.compute.n_workers, "use_cache": params.use_cache}
     if kind != "refresh":
         parent_params.update(tracking.flatten("", params.settings.model_dump(mode="json")))
+    train_params: dict[str, Any] = {}
     if isinstance(params, BenchmarkParams):
         parent_params.update(tracking.flatten("models", params.models.model_dump(mode="json")))
+        train_params = tracking.flatten("train", params.models.train.model_dump(mode="json"))
     run_name = f"{kind}-{context.flow_run.name}" if context and context.flow_run else kind
-    parent = tracking.start_parent_run(ready.tracking_uri, summary.experiment, run_name, parent_params, base_tags)
-    experiment = tracking.experiment_id(ready.tracking_uri, summary.experiment)
-    logged = [i for i, record in enumerate(summary.records) if record.status != "not available"]
-    pid_runs = []
-    for i in logged:
-        record = summary.records[i]
-        settings = params.settings.for_estimator(record.estimator).model_dump(mode="json")
-        child_params = {f"{record.estimator}.{k}": v for k, v in settings.items()}
-        entry = ready.catalog.entries.get(record.dataset)
-        if entry is not None:
-            child_params["dataset.source"] = entry.source.model_dump_json()
-            child_params["dataset.featurize"] = entry.featurize.model_dump_json()
-        tags = {**base_tags, "input_store": _store_path(ready.data_dir, record)}
-        pid_runs.append(tracking.PidRun(record, child_params, tags))
-    train_params = tracking.flatten("train", params.models.train.model_dump(mode="json")) if summary.models else {}
-    model_runs = [tracking.ModelRun(m.dataset, m.family, m.report, m.error, {**train_params, "family": m.family},
-                                    {**base_tags, "cached": str(m.cached).lower()}) for m in summary.models]
-    pid_ids, model_ids = tracking.log_child_runs(ready.tracking_uri, experiment, parent, pid_runs, model_runs)
-    for i, run_id in zip(logged, pid_ids):
-        summary.records[i] = replace(summary.records[i], run_id=run_id)
-    for outcome, run_id in zip(summary.models, model_ids):
-        outcome.run_id = run_id
+    parent = tracking.start_parent_run(ready.tracking_uri, experiment_name, run_name, parent_params, base_tags)
+    pid_params = {}
+    for name in params.estimators:
+        settings = params.settings.for_estimator(name).model_dump(mode="json")
+        pid_params[name] = {f"{name}.{k}": v for k, v in settings.items()}
+    dataset_params = {name: {"dataset.source": entry.source.model_dump_json(),
+                             "dataset.featurize": entry.featurize.model_dump_json()}
+                      for name, entry in ready.catalog.entries.items()}
+    return ChildRunLog(ready.tracking_uri, tracking.experiment_id(ready.tracking_uri, experiment_name), parent,
+                       ready.data_dir, base_tags, pid_params, dataset_params, train_params)
+
+
+def finish_tracking(summary: PipelineSummary, log: ChildRunLog) -> None:
+    """The runs no task produced (broken catalog entries), then the parent's selection, stage table and summary."""
+    late = [i for i, record in enumerate(summary.records) if not record.run_id]
+    logged = log.log([summary.records[i] for i in late], [])
+    for i, record in zip(late, logged):
+        summary.records[i] = record
     if summary.models:
-        tracking.log_selection(ready.tracking_uri, parent, [m.report for m in summary.models if m.report],
+        tracking.log_selection(log.tracking_uri, log.parent_run_id, [m.report for m in summary.models if m.report],
                                summary.selection, summary.analysis, summary.reference_path, summary.selection_error)
-    _log_stage_table(ready.tracking_uri, parent, summary.stages)
+    _log_stage_table(log.tracking_uri, log.parent_run_id, summary.stages)
     if summary.records:
         unavailable = {f"unavailable.{r.estimator}": r.error for r in summary.records if r.status == "not available"}
-        tracking.log_summary(ready.tracking_uri, parent, summary.records, unavailable)
-    tracking.end_parent_run(ready.tracking_uri, parent, bool(summary.failed))
-    return parent
+        tracking.log_summary(log.tracking_uri, log.parent_run_id, summary.records, unavailable)
+    tracking.end_parent_run(log.tracking_uri, log.parent_run_id, bool(summary.failed))
 
 
 def _log_stage_table(tracking_uri: str, parent_run_id: str, stages: list[StageOutcome]) -> None:

@@ -18,11 +18,15 @@ STAGES = ("ingest", "featurize")
 
 
 class StageFailed(Exception):
-    """A data stage failed; ``stage`` names it and the original error is the cause."""
+    """A data stage failed: ``stage`` names it, ``message`` is the error (which is also the cause when raised)."""
 
-    def __init__(self, stage: str, cause: BaseException) -> None:
-        super().__init__(f"{type(cause).__name__}: {' '.join(str(cause).split())}")
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(stage, message)  # both in args, so the exception pickles back from a Dask worker
         self.stage = stage
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @task(name="build-dataset", task_run_name="data-{entry.name}", retries=2, retry_delay_seconds=[2, 10],
@@ -41,5 +45,5 @@ def build_dataset(entry: CatalogEntry, data_dir: Path, base: Path, stages: list[
                         reports.append(library_stages.encode(entry, data_dir))
                     reports.append(library_stages.featurize(entry, data_dir))
             except Exception as exc:
-                raise StageFailed(stage, exc) from exc
+                raise StageFailed(stage, f"{type(exc).__name__}: {' '.join(str(exc).split())}") from exc
     return reports

@@ -3,6 +3,8 @@ failed data stage is named, and a retry is only for transient errors."""
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from pidengine.catalog import load_catalog
@@ -38,7 +40,8 @@ def test_a_failing_family_leaves_the_others(tmp_path, catalog):
 def test_a_failed_stage_is_named(tmp_path, catalog):
     with pytest.raises(StageFailed) as raised:
         build_dataset.fn(catalog.entries["xor"], tmp_path / "data", tmp_path, ["featurize"])  # nothing ingested
-    assert raised.value.stage == "featurize"
+    assert raised.value.stage == "featurize" and str(raised.value).startswith("StoreError: ")
+    assert pickle.loads(pickle.dumps(raised.value)).stage == "featurize"  # it travels back from a Dask worker
     assert not is_transient(raised.value)
 
 
@@ -46,6 +49,6 @@ def test_transient_is_judged_by_the_cause():
     assert is_transient(OSError("disk")) and not is_transient(ConfigError("bad"))
     for cause, expected in ((OSError("disk"), True), (ConfigError("bad"), False)):
         try:
-            raise StageFailed("ingest", cause) from cause
+            raise StageFailed("ingest", str(cause)) from cause
         except StageFailed as exc:
             assert is_transient(exc) is expected
