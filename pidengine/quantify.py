@@ -58,7 +58,9 @@ class ExactSettings(_Settings):
 
     ``split``: the samples whose joint is decomposed (``all`` by default: the codes were fitted on the training split
     only, so every split is usable and more samples mean less plug-in bias). ``n_bootstrap``: resamples for the
-    percentile intervals (0: none). ``tol``: largest accepted duality gap, in bits.
+    percentile intervals (0: none). ``tol``: largest accepted duality gap, in bits. ``shuffled_baseline``: also the
+    PID with the labels permuted (:func:`~pidengine.bootstrap.shuffled_pid`), reported as ``shuffled_<part>``: the
+    plug-in bias floor, what the estimator reports where there is nothing to find.
     """
 
     split: Literal["all", "train", "val", "test"] = "all"
@@ -66,6 +68,7 @@ class ExactSettings(_Settings):
     confidence: float = Field(0.95, gt=0, lt=1)
     tol: float = Field(1e-7, gt=0, le=1e-2)
     seed: int = 0
+    shuffled_baseline: bool = True
 
 
 class BatchSettings(_Settings):
@@ -262,25 +265,25 @@ def quantify(
 
 
 def _exact(store: DatasetStore, settings: ExactSettings) -> tuple[dict[str, Any], int, str]:
-    from pidengine.bootstrap import bootstrap_pid
+    from pidengine.bootstrap import bootstrap_pid, shuffled_pid
     from pidengine.estimators import ExactEstimator
-    from pidengine.stages import joint_of_codes
 
     codes = store.open("codes")
     path = str(store.link("codes").resolve())
-    split = None if settings.split == "all" else settings.split
+    rows = slice(None) if settings.split == "all" else np.flatnonzero(codes["split"].values == settings.split)
+    x1, x2, y = (codes[name].values[rows] for name in ("x1", "x2", "y"))
     estimator = ExactEstimator(tol=settings.tol)
     if settings.n_bootstrap == 0:
-        table = joint_of_codes(codes, split)
-        result = estimator.estimate(table.pmf, n_samples=table.n_samples)
-        return result.to_dict(), table.n_samples, path
-    rows = slice(None) if split is None else np.flatnonzero(codes["split"].values == split)
-    x1, x2, y = (codes[name].values[rows] for name in ("x1", "x2", "y"))
-    boot = bootstrap_pid(
-        x1, x2, y, n_resamples=settings.n_bootstrap, confidence=settings.confidence, estimator=estimator,
-        random_state=settings.seed,
-    )
-    return boot.to_dict(), len(y), path
+        values = estimator.estimate_samples(x1, x2, y).to_dict()
+    else:
+        values = bootstrap_pid(
+            x1, x2, y, n_resamples=settings.n_bootstrap, confidence=settings.confidence, estimator=estimator,
+            random_state=settings.seed,
+        ).to_dict()
+    if settings.shuffled_baseline:
+        null = shuffled_pid(x1, x2, y, estimator=estimator, random_state=settings.seed)
+        values.update({f"shuffled_{part}": float(getattr(null, part)) for part in PARTS})
+    return values, len(y), path
 
 
 def _batch(store: DatasetStore, raw: Any, settings: BatchSettings, use_encoded: bool) -> tuple[dict[str, Any], int, str]:

@@ -87,7 +87,8 @@ def summary_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
 def format_summary(records: Sequence[RunRecord]) -> str:
     """The summary as a fixed-width text table (bits), with the known truth of synthetic datasets below each one."""
     header = f"{'dataset':<24}{'estimator':<10}" + "".join(f"{SHORT[p]:>8}" for p in PARTS) + f"{'time':>8}  status"
-    lines = ["PID per dataset and estimator (bits); 'truth' rows are the known PID of synthetic sources", header]
+    lines = ["PID per dataset and estimator (bits); 'shuffled' rows: the same estimate with the labels permuted (its "
+             "bias floor); 'truth' rows: the known PID of synthetic sources", header]
     for index, record in enumerate(records):
         if record.status == "ok":
             values = "".join(f"{float(record.values[p]):>8.3f}" for p in PARTS)
@@ -97,6 +98,9 @@ def format_summary(records: Sequence[RunRecord]) -> str:
             values = "".join(f"{'-':>8}" for _ in PARTS)
             status = f"{record.status.upper()}: {record.error.splitlines()[0][:90] if record.error else ''}"
         lines.append(f"{record.dataset:<24}{record.estimator:<10}{values}{record.seconds:>7.1f}s  {status}")
+        if record.status == "ok" and f"shuffled_{PARTS[0]}" in record.values:
+            null = "".join(f"{float(record.values[f'shuffled_{p}']):>8.3f}" for p in PARTS)
+            lines.append(f"{'':<24}{'shuffled':<10}{null}")
         last_of_dataset = index + 1 == len(records) or records[index + 1].dataset != record.dataset
         if record.true_pid and last_of_dataset:
             truth = "".join(f"{record.true_pid[p]:>8.3f}" for p in ATOMS) + f"{sum(record.true_pid[p] for p in ATOMS):>8.3f}"

@@ -191,7 +191,8 @@ def end_parent_run(tracking_uri: str, parent_run_id: str, failed: bool) -> None:
 
 def pid_metrics(record: RunRecord) -> dict[str, float]:
     """The metrics of one child run: ``pid.<part>_bits`` (+ ``_low``/``_high``/``_std``), ``true.<part>_bits`` and
-    ``abs_error.<part>_bits`` for sources with a known PID, certificate/diagnostic numbers as ``diag.<key>``."""
+    ``abs_error.<part>_bits`` for sources with a known PID, ``shuffled.<part>_bits`` for the shuffled-label
+    baseline, certificate/diagnostic numbers as ``diag.<key>``."""
     metrics: dict[str, float] = {"time.seconds": float(record.seconds)}
     if record.status != "ok":
         return metrics
@@ -207,7 +208,11 @@ def pid_metrics(record: RunRecord) -> dict[str, float]:
             if part in truth:
                 metrics[f"true.{part}_bits"] = float(truth[part])
                 metrics[f"abs_error.{part}_bits"] = abs(float(values[part]) - float(truth[part]))
+    for part in report.PARTS:
+        if _number(values.get(f"shuffled_{part}")):
+            metrics[f"shuffled.{part}_bits"] = float(values[f"shuffled_{part}"])
     parts_keys = {f"{p}_{s}" for p in report.PARTS for s in ("low", "high", "std")} | set(report.PARTS)
+    parts_keys |= {f"shuffled_{p}" for p in report.PARTS}
     for key, value in values.items():
         if key not in parts_keys and _number(value):
             metrics[f"diag.{key}"] = float(value)

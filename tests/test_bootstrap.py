@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pidengine import ConfigError
-from pidengine.bootstrap import PARTS, bootstrap_pid
+from pidengine.bootstrap import PARTS, bootstrap_pid, shuffled_pid
 from pidengine.datasets import CANONICAL
 
 
@@ -57,3 +57,24 @@ def test_cli_bootstrap_json(tmp_path):
     payload = json.loads(out.stdout)
     assert payload["synergy_low"] <= payload["synergy"] <= payload["synergy_high"]
     assert payload["n_resamples"] == 40
+
+
+def test_shuffled_total_is_the_plug_in_information_of_the_permuted_labels():
+    from sklearn.metrics import mutual_info_score
+
+    x1, x2, y = sample_from(CANONICAL["xor"].pmf, 3000, seed=4)
+    null = shuffled_pid(x1, x2, y, random_state=7)
+    permuted = np.random.default_rng(7).permutation(y)
+    # An independent plug-in estimate of I(X1, X2; Y_pi) in nats, from scikit-learn.
+    assert null.total == pytest.approx(mutual_info_score(x1 * 2 + x2, permuted) / np.log(2), abs=1e-9)
+    assert null.check() is None and null.synergy < 0.01  # XOR's 1 bit of synergy is gone with the permutation
+
+
+def test_shuffled_pid_matches_the_miller_bias_on_average():
+    # 6 x 6 cells, 3 labels, 2,000 samples, Y independent of (X1, X2): E I_hat ~ (36 - 1)(3 - 1) / (2 n ln 2) bits.
+    rng = np.random.default_rng(0)
+    n = 2000
+    expected = 35 * 2 / (2 * n * np.log(2))
+    totals = [shuffled_pid(rng.integers(0, 6, n), rng.integers(0, 6, n), rng.integers(0, 3, n), random_state=seed).total
+              for seed in range(20)]
+    assert np.mean(totals) == pytest.approx(expected, rel=0.25)

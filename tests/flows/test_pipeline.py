@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pidengine import ExactEstimator
-from pidengine.bootstrap import bootstrap_pid
+from pidengine.bootstrap import bootstrap_pid, shuffled_pid
 from pidengine.io.store import DatasetStore
 from pidengine.stages import joint_of_codes
 
@@ -61,6 +61,9 @@ def test_logged_exact_metrics_equal_the_library(pipeline_run):
             assert metrics[f"pid.{part}_bits"] == pytest.approx(getattr(expected, part), abs=1e-9)
             assert metrics[f"pid.{part}_low_bits"] == pytest.approx(boot.intervals[part][0], abs=1e-9)
             assert metrics[f"pid.{part}_high_bits"] == pytest.approx(boot.intervals[part][1], abs=1e-9)
+        null = shuffled_pid(codes["x1"].values, codes["x2"].values, codes["y"].values, random_state=0)
+        for part in PARTS:
+            assert metrics[f"shuffled.{part}_bits"] == pytest.approx(getattr(null, part), abs=1e-9)
         true = DatasetStore(pipeline_run.root / "data", name).open("raw").attrs["true_pid_bits"]
         assert metrics["true.synergy_bits"] == pytest.approx(true["synergy"])
     assert runs[("xor", "exact")].data.metrics["pid.synergy_bits"] == pytest.approx(1.0, abs=0.02)
