@@ -33,6 +33,7 @@ from flows.params import (EXPERIMENTS, BenchmarkParams, ComputeParams, DataParam
                           TrackingParams)
 from tasks import tracking
 from tasks._dask import isolate_task_runs
+from tasks._retry import describe
 from tasks.data import StageFailed, build_dataset
 from tasks.estimate import estimate_pid
 from tasks.models import train_models
@@ -246,8 +247,9 @@ def _collect(
     if not state.is_completed():
         failure = _exception_of(state)
         stage = failure.stage if isinstance(failure, StageFailed) else "data"
-        stopped = f"{stage} failed: {_error_of(state)}"
-        return ([StageOutcome(dataset, stage, error=_error_of(state))],
+        error = _error_of(state)
+        stopped = f"{stage} failed: {error}"
+        return ([StageOutcome(dataset, stage, error=error)],
                 [RunRecord(dataset, name, "failed", error=stopped) for name in estimate_futures],
                 [ModelOutcome(dataset, family, error=stopped) for family in families])
     stages = [StageOutcome(dataset, report.stage, report) for report in data_future.result()]
@@ -288,7 +290,7 @@ def _error_of(state: Any) -> str:
     if isinstance(exc, StageFailed):
         return str(exc)
     if isinstance(exc, BaseException):
-        return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        return describe(exc)
     return state.message or state.name
 
 

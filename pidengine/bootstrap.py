@@ -196,5 +196,4 @@ def shuffled_pid(
     PIDResult
     """
     estimator = estimator if estimator is not None else get_estimator("auto")
-    labels = np.asarray(y)
-    return estimator.estimate_samples(x1, x2, np.random.default_rng(random_state).permutation(labels))
+    return estimator.estimate_samples(x1, x2, np.random.default_rng(random_state).permutation(np.asarray(y)))

@@ -1,4 +1,4 @@
-"""Which failures are worth a retry."""
+"""Which failures are worth a retry, and how a failure is told."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, PIDEngineError):
         return False
     return isinstance(exc, (OSError, TimeoutError, ConnectionError))
+
+
+def describe(exc: BaseException) -> str:
+    """``TypeName: message`` on one line: how a task's failure is reported in the summary and in MLflow."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:

@@ -12,7 +12,7 @@ from pidengine import stages as library_stages
 from pidengine.catalog import CatalogEntry
 from pidengine.stages import StageReport
 from tasks._dask import local_dask
-from tasks._retry import retry_transient
+from tasks._retry import describe, retry_transient
 
 STAGES = ("ingest", "featurize")
 
@@ -45,5 +45,5 @@ def build_dataset(entry: CatalogEntry, data_dir: Path, base: Path, stages: list[
                         reports.append(library_stages.encode(entry, data_dir))
                     reports.append(library_stages.featurize(entry, data_dir))
             except Exception as exc:
-                raise StageFailed(stage, f"{type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+                raise StageFailed(stage, describe(exc)) from exc
     return reports

@@ -21,7 +21,7 @@ from pidengine import stages
 from pidengine.catalog import CatalogEntry
 from pidengine.models.sweep import ModelReport, cache_key, evaluate_family
 from pidengine.models.training import TrainSettings
-from tasks._retry import is_transient, retry_transient
+from tasks._retry import describe, is_transient, retry_transient
 
 
 def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -44,5 +44,5 @@ def train_models(
         except Exception as exc:
             if is_transient(exc):
                 raise
-            outcomes[family] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            outcomes[family] = describe(exc)
     return outcomes
