@@ -42,6 +42,7 @@ References
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -227,7 +228,7 @@ def _subtract_lower_gram(matrix: torch.Tensor, c: torch.Tensor) -> None:
     size = matrix.shape[-1]
     blocks = max(1, round(size / SCHUR_COLUMN_BLOCK))
     edges = [size * k // blocks for k in range(blocks + 1)]
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         matrix[:, lo:hi, :hi].baddbmm_(c[:, :, lo:hi].transpose(1, 2), c[:, :, :hi], alpha=-1.0)
 
 
