@@ -4,9 +4,11 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from pidengine import ConfigError, ConvergenceWarning, CVXEstimator, EstimationError, ExactEstimator, get_estimator
 from pidengine.estimators.base import ATOMS
+from pidengine.estimators.exact import _subtract_lower_gram
 from tests.reference import dirichlet_joint, reference_pid
 
 ATOL = 1e-6  # bits
@@ -102,3 +104,15 @@ def test_agrees_with_cvxpy_at_benchmark_sizes(rng, zero_fraction):
     assert_same(
         exact, reference, atol=abs(reference.certificate.duality_gap) + abs(exact.certificate.duality_gap) + 1e-9
     )
+
+
+@pytest.mark.parametrize("size", [300, 2000, 3000])
+def test_schur_update_forms_the_lower_triangle_of_the_gram_product(rng, size):
+    """The Schur complement is updated on and below its block diagonal only (the factorisation reads no more):
+    that lower triangle must equal the full product's, whatever the number of column blocks."""
+    c = torch.as_tensor(rng.standard_normal((2, 7, size)))
+    start = torch.as_tensor(rng.standard_normal((2, size, size)))
+    matrix = start.clone()
+    _subtract_lower_gram(matrix, c)
+    expected = start - c.transpose(1, 2) @ c
+    assert torch.allclose(torch.tril(matrix), torch.tril(expected), rtol=0, atol=1e-12)
