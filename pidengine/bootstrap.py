@@ -64,7 +64,11 @@ def _estimate_all(estimator: BasePIDEstimator, joints: NDArray, n_samples: int) 
     """Every joint's PID, None where it cannot be certified; one vectorised batch for the exact estimator."""
     if isinstance(estimator, ExactEstimator):
         batched = BatchedExactEstimator(
-            max_iter=estimator.max_iter, tol=estimator.tol, marginal_tol=estimator.marginal_tol, on_failure="warn"
+            max_iter=estimator.max_iter,
+            progress=estimator.progress,
+            tol=estimator.tol,
+            marginal_tol=estimator.marginal_tol,
+            on_failure="warn",
         )
         results: list[PIDResult | None] = []
         with warnings.catch_warnings():

@@ -19,7 +19,14 @@ import numpy as np
 from pidengine.bootstrap import bootstrap_pid
 from pidengine.catalog import DEFAULT_CATALOG, load_catalog
 from pidengine.datasets import CANONICAL
-from pidengine.estimators import ESTIMATORS, BasePIDEstimator, CVXEstimator, PIDResult, get_estimator
+from pidengine.estimators import (
+    ESTIMATORS,
+    BasePIDEstimator,
+    CVXEstimator,
+    ExactEstimator,
+    PIDResult,
+    get_estimator,
+)
 from pidengine.estimators.base import ATOMS
 from pidengine.exceptions import ConfigError, InvalidJointError, PIDEngineError
 from pidengine.joint import joint_from_samples
@@ -74,6 +81,10 @@ def _format_table(result: PIDResult, title: str, intervals: dict[str, tuple[floa
 
 def _estimator_from(args: argparse.Namespace) -> BasePIDEstimator:
     options: dict[str, object] = {} if args.tol is None else {"tol": args.tol}
+    if args.progress:
+        if args.estimator not in ("auto", ExactEstimator.name):
+            raise ConfigError(f"--progress applies only to --estimator {ExactEstimator.name}, not {args.estimator!r}")
+        options["progress"] = True
     solver_options = {"solver": args.solver, "fallback_solver": args.fallback_solver}
     given = {key: value for key, value in solver_options.items() if value}
     if given and args.estimator != CVXEstimator.name:
@@ -325,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--bootstrap", type=int, default=0, metavar="N", help="with --samples: N resamples for 95%% intervals"
     )
     pid.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (%(default)s)")
+    pid.add_argument(
+        "--progress", action="store_true", help="show the exact estimator's iterations (a bar on stderr; large joints)"
+    )
     pid.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     pid.set_defaults(func=_cmd_pid)
 

@@ -109,6 +109,19 @@ def test_solver_flags_need_the_cvxpy_estimator(cli, tmp_path):
     assert out.returncode == 0 and json.loads(out.stdout)["solver"] == "ECOS"
 
 
+
+def test_progress_shows_the_exact_iterations_and_needs_the_exact_estimator(cli, tmp_path, caplog):
+    path = tmp_path / "joint.npy"
+    np.save(path, np.random.default_rng(0).dirichlet(np.ones(8 * 8 * 3)).reshape(8, 8, 3))
+    caplog.set_level("DEBUG", logger="pidengine.progress")
+    out = cli("pid", "--joint", str(path), "--progress", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["certified"]
+    assert any(r.getMessage().startswith("exact: iteration 1/") for r in caplog.records)
+    out = cli("pid", "--joint", str(path), "--estimator", "cvxpy", "--progress")
+    assert out.returncode != 0 and "--progress applies only to --estimator exact" in out.stderr
+
+
 CATALOG = """
 datasets:
   xor:

@@ -68,7 +68,6 @@ References
 from __future__ import annotations
 
 import copy
-import logging
 import math
 import warnings
 from collections.abc import Callable
@@ -82,10 +81,9 @@ from numpy.typing import ArrayLike, NDArray
 from torch import nn
 
 from pidengine.estimators.base import ATOMS
+from pidengine.estimators.progress import Progress, ProgressFn, check_progress
 from pidengine.estimators.sinkhorn import sinkhorn_log, sinkhorn_unrolled
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
-
-logger = logging.getLogger(__name__)
 
 PARTS = (*ATOMS, "total")
 CLASSIFIERS = ("x1", "x2", "x1x2")
@@ -108,7 +106,6 @@ _TRAIN_SINKHORN_MAX_ITER = 50
 _VALIDATION_SINKHORN_TOL = 1e-4
 
 ProbaFn = Callable[..., Any]
-ProgressFn = Callable[[str, int, int, float], None]
 
 
 def _bits(nats: float | torch.Tensor) -> float:
@@ -428,43 +425,6 @@ def _mean_entropy(log_p: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Progress
-# --------------------------------------------------------------------------------------------------------------
-
-
-class _Progress:
-    """Per-epoch progress: a tqdm bar when ``progress=True`` and tqdm is installed, else log lines; a callable
-    ``progress`` is called as ``progress(stage, epoch, max_epochs, validation_loss)``."""
-
-    def __init__(self, progress: bool | ProgressFn, stage: str, total: int) -> None:
-        self.stage, self.total = stage, total
-        self.callback = progress if callable(progress) else None
-        self.enabled = progress is True
-        self.bar = None
-        if self.enabled:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                self.bar = None
-            else:
-                self.bar = tqdm(total=total, desc=stage, leave=False)
-
-    def update(self, epoch: int, value: float) -> None:
-        logger.debug("%s: epoch %d/%d, validation loss %.5f", self.stage, epoch, self.total, value)
-        if self.callback is not None:
-            self.callback(self.stage, epoch, self.total, value)
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(val=f"{value:.4f}")
-        elif self.enabled:
-            logger.info("%s: epoch %d/%d, validation loss %.5f", self.stage, epoch, self.total, value)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-# --------------------------------------------------------------------------------------------------------------
 # Input checks
 # --------------------------------------------------------------------------------------------------------------
 
@@ -745,8 +705,7 @@ class BatchEstimator:
                 raise ConfigError(f"{param} must be None or a callable returning class probabilities, got {value!r}")
         if not isinstance(self.calibrate, bool):
             raise ConfigError(f"calibrate must be True or False, got {self.calibrate!r}")
-        if not (isinstance(self.progress, bool) or callable(self.progress)):
-            raise ConfigError(f"progress must be a bool or a callable, got {self.progress!r}")
+        check_progress(self.progress)
         _resolve_device(self.device)
 
     @property
@@ -937,7 +896,7 @@ class BatchEstimator:
         optimiser = torch.optim.Adam(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
         val_inputs = tuple(x[val] for x in inputs)
         best, best_state, best_epoch, wait = math.inf, copy.deepcopy(net.state_dict()), 0, 0
-        bar = _Progress(self.progress, stage, self.max_epochs)
+        bar = Progress(self.progress, stage, self.max_epochs, "epoch", "validation loss")
         try:
             for epoch in range(1, self.max_epochs + 1):
                 net.train()
@@ -1010,7 +969,7 @@ class BatchEstimator:
 
         optimiser = torch.optim.Adam(alignment.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
         best, best_state, best_epoch, wait = validation_loss(), copy.deepcopy(alignment.state_dict()), 0, 0
-        bar = _Progress(self.progress, f"alignment{suffix}", self.align_max_epochs)
+        bar = Progress(self.progress, f"alignment{suffix}", self.align_max_epochs, "epoch", "validation loss")
         try:
             for epoch in range(1, self.align_max_epochs + 1):
                 alignment.train()

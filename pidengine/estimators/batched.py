@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike
 
 from pidengine.estimators.base import OnFailure, PIDResult, ReducedJoint, Solution
 from pidengine.estimators.exact import ExactEstimator, Iterate
+from pidengine.estimators.progress import ProgressFn
 from pidengine.exceptions import InvalidJointError
 from pidengine.joint import as_pmf
 
@@ -38,8 +39,9 @@ class BatchedExactEstimator(ExactEstimator):
     device : str or torch.device, optional
         Where the batch is computed; by default CUDA when present, else the CPU. A joint solved alone after
         leaving the batch is solved on the CPU.
-    max_iter, tol, marginal_tol, on_failure
-        As for :class:`~pidengine.estimators.exact.ExactEstimator`, applied to every joint.
+    max_iter, progress, tol, marginal_tol, on_failure
+        As for :class:`~pidengine.estimators.exact.ExactEstimator`, applied to every joint (``progress`` reports
+        the largest complementarity of the joints still in the batch).
 
     Examples
     --------
@@ -55,12 +57,20 @@ class BatchedExactEstimator(ExactEstimator):
         *,
         device: str | torch.device | None = None,
         max_iter: int = 100,
+        progress: bool | ProgressFn = False,
         tol: float = 1e-7,
         marginal_tol: float = 1e-8,
         on_failure: OnFailure = "raise",
     ) -> None:
         resolved = default_device() if device is None else device
-        super().__init__(max_iter=max_iter, device=resolved, tol=tol, marginal_tol=marginal_tol, on_failure=on_failure)
+        super().__init__(
+            max_iter=max_iter,
+            device=resolved,
+            progress=progress,
+            tol=tol,
+            marginal_tol=marginal_tol,
+            on_failure=on_failure,
+        )
 
     def estimate_many(self, joints: ArrayLike | Sequence[ArrayLike], n_samples: int | None = None) -> list[PIDResult]:
         """PID of every joint in a stack of shape ``(n_joints, |X1|, |X2|, |Y|)``, in bits.
@@ -99,7 +109,9 @@ class BatchedExactEstimator(ExactEstimator):
             if i in iterates:
                 solution = _restrict(iterates[i], r, swap)
                 if not (iterates[i].accepted or self._certified(r.p, solution)):
-                    alone = ExactEstimator(max_iter=self.max_iter, tol=self.tol, marginal_tol=self.marginal_tol)
+                    alone = ExactEstimator(
+                        max_iter=self.max_iter, progress=self.progress, tol=self.tol, marginal_tol=self.marginal_tol
+                    )
                     again = alone._solve(r.p)
                     status = f"left the batch ({solution.status}), solved alone: {again.status}"
                     solution = Solution(again.q, again.lam, again.mu, again.solver, status, again.n_iter)

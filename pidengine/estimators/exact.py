@@ -53,6 +53,7 @@ import torch
 from numpy.typing import NDArray
 
 from pidengine.estimators.base import BasePIDEstimator, OnFailure, Solution, certificate_figures
+from pidengine.estimators.progress import Progress, ProgressFn, check_progress
 from pidengine.exceptions import ConfigError
 
 # Fraction of the distance to the boundary of w > 0, u > 0 that a step may cover.
@@ -110,13 +111,16 @@ def path_following(
     marginal_tol: float,
     device: torch.device,
     certify: Callable[[int, Iterate], bool] | None = None,
+    report: Callable[[int, float], None] | None = None,
 ) -> list[Iterate]:
     """Mehrotra predictor-corrector for a batch of normalised joints of one shape ``(n, |X1|, |X2|, |Y|)``.
 
     Zero-mass rows, columns and labels are handled by masks. A joint stops when ``certify(index, iterate)``
     accepts an iterate whose complementarity and marginal residuals are already within the tolerances, when its
     complementarity and residuals reach their floating-point floors, when its Newton system cannot be factored,
-    or, in a batch, when it straggles far behind the others.
+    or, in a batch, when it straggles far behind the others. ``report(iteration, complementarity)`` is called
+    after every iteration with the largest total complementarity :math:`\sum_c w_c u_c` (bits) of the joints
+    still running: the central path's measure of the distance to the optimum.
     """
     t = dict(dtype=torch.float64, device=device)
     p = torch.as_tensor(pmfs, **t)
@@ -171,6 +175,8 @@ def path_following(
         broken[idx] |= ~ok
         done[idx] |= converged | ~ok
         lam[idx], mu[idx], w[idx], u[idx], e[idx] = new
+        if report is not None and bool((~converged).any()):
+            report(iteration, float((w * u * vf).sum(dim=(1, 2)).amax() / np.log(2.0)))
 
     arrays = [x.cpu().numpy() for x in (lam, mu, w, u, done, broken, accepted, n_iter)]
     iterates = []
@@ -360,6 +366,12 @@ class ExactEstimator(BasePIDEstimator):
         Interior-point iterations before giving up (typically 15–40 are needed).
     device : str or torch.device, default="cpu"
         Where the iteration runs; ``"cuda"`` pays off for large alphabets.
+    progress : bool or callable, default=False
+        ``True`` shows a tqdm bar of the iterations when tqdm is installed (log lines at INFO level otherwise),
+        worth it from a few hundred values per modality on (1000 x 1000 x 10 takes minutes on a CPU); a callable
+        is called after every iteration as ``progress("exact", iteration, max_iter, complementarity)``, where the
+        total complementarity :math:`\sum_c w_c u_c` (bits) measures the distance to the optimum and falls below
+        about ``tol`` at the end.
     tol, marginal_tol, on_failure
         See :class:`~pidengine.estimators.base.BasePIDEstimator`.
 
@@ -377,6 +389,7 @@ class ExactEstimator(BasePIDEstimator):
         *,
         max_iter: int = 100,
         device: str | torch.device = "cpu",
+        progress: bool | ProgressFn = False,
         tol: float = 1e-7,
         marginal_tol: float = 1e-8,
         on_failure: OnFailure = "raise",
@@ -384,6 +397,7 @@ class ExactEstimator(BasePIDEstimator):
         super().__init__(tol=tol, marginal_tol=marginal_tol, on_failure=on_failure)
         self.max_iter = max_iter
         self.device = device
+        self.progress = progress
 
     def _validate_params(self) -> None:
         super()._validate_params()
@@ -393,16 +407,22 @@ class ExactEstimator(BasePIDEstimator):
             torch.device(self.device)
         except (RuntimeError, TypeError) as exc:
             raise ConfigError(f"device must name a torch device such as 'cpu' or 'cuda', got {self.device!r}") from exc
+        check_progress(self.progress)
 
     def _path(self, pmfs: NDArray[np.float64], certify: Callable[[int, Iterate], bool]) -> list[Iterate]:
-        return path_following(
-            pmfs,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            marginal_tol=self.marginal_tol,
-            device=torch.device(self.device),
-            certify=certify,
-        )
+        bar = Progress(self.progress, "exact", self.max_iter, "iteration", "complementarity (bits)")
+        try:
+            return path_following(
+                pmfs,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                marginal_tol=self.marginal_tol,
+                device=torch.device(self.device),
+                certify=certify,
+                report=bar.update,
+            )
+        finally:
+            bar.close()
 
     def _solve(self, p: NDArray[np.float64]) -> Solution:
         if p.shape[1] > p.shape[0]:

@@ -116,3 +116,21 @@ def test_schur_update_forms_the_lower_triangle_of_the_gram_product(rng, size):
     _subtract_lower_gram(matrix, c)
     expected = start - c.transpose(1, 2) @ c
     assert torch.allclose(torch.tril(matrix), torch.tril(expected), rtol=0, atol=1e-12)
+
+
+def test_progress_reports_every_iteration_and_changes_nothing(rng, caplog):
+    """A callable gets ("exact", iteration, max_iter, complementarity in bits) once per iteration, the
+    complementarity falling to about the tolerance; the estimate is the same as without it."""
+    p = dirichlet_joint(rng, (15, 12, 4))
+    events = []
+    caplog.set_level("DEBUG", logger="pidengine.progress")
+    result = ExactEstimator(progress=lambda *event: events.append(event)).estimate(p)
+    assert [e[1] for e in events] == list(range(1, result.certificate.n_iter + 1))
+    assert {e[0] for e in events} == {"exact"} and {e[2] for e in events} == {100}
+    assert events[0][3] > 1e3 * events[-1][3] and events[-1][3] < 1e-6
+    assert sum(r.getMessage().startswith("exact: iteration") for r in caplog.records) == len(events)
+    plain = ExactEstimator().estimate(p)
+    for key in (*ATOMS, "total"):
+        assert getattr(result, key) == getattr(plain, key)
+    with pytest.raises(ConfigError, match="progress"):
+        ExactEstimator(progress="yes").estimate(p)
