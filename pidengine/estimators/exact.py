@@ -419,7 +419,7 @@ class ExactEstimator(BasePIDEstimator):
                 marginal_tol=self.marginal_tol,
                 device=torch.device(self.device),
                 certify=certify,
-                report=bar.update,
+                report=bar.update if bar.active else None,
             )
         finally:
             bar.close()

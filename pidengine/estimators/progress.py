@@ -39,6 +39,11 @@ class Progress:
             else:
                 self.bar = tqdm(total=total, desc=stage, leave=False)
 
+    @property
+    def active(self) -> bool:
+        """Whether anything would report a step: worth computing a value only for it."""
+        return self.enabled or self.callback is not None or logger.isEnabledFor(logging.DEBUG)
+
     def update(self, step: int, value: float) -> None:
         message = "%s: %s %d/%d, %s %.5g"
         args = (self.stage, self.unit, step, self.total, self.measure, value)

@@ -9,6 +9,7 @@ import torch
 from pidengine import ConfigError, ConvergenceWarning, CVXEstimator, EstimationError, ExactEstimator, get_estimator
 from pidengine.estimators.base import ATOMS
 from pidengine.estimators.exact import _subtract_lower_gram
+from pidengine.estimators.progress import Progress
 from tests.reference import dirichlet_joint, reference_pid
 
 ATOL = 1e-6  # bits
@@ -134,3 +135,5 @@ def test_progress_reports_every_iteration_and_changes_nothing(rng, caplog):
         assert getattr(result, key) == getattr(plain, key)
     with pytest.raises(ConfigError, match="progress"):
         ExactEstimator(progress="yes").estimate(p)
+    caplog.set_level("WARNING", logger="pidengine.progress")
+    assert not Progress(False, "exact", 100, "iteration", "complementarity (bits)").active  # nothing computed then
