@@ -176,7 +176,8 @@ def path_following(
         done[idx] |= converged | ~ok
         lam[idx], mu[idx], w[idx], u[idx], e[idx] = new
         if report is not None and bool((~converged).any()):
-            report(iteration, float((w * u * vf).sum(dim=(1, 2)).amax() / np.log(2.0)))
+            running = idx[~converged]
+            report(iteration, float((w[running] * u[running] * vf[running]).sum(dim=(1, 2)).amax() / np.log(2.0)))
 
     arrays = [x.cpu().numpy() for x in (lam, mu, w, u, done, broken, accepted, n_iter)]
     iterates = []
