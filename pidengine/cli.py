@@ -1,7 +1,9 @@
 """Command-line interface: ``pidengine pid | examples | catalog list | catalog validate | ingest | featurize |
 recommend | run``.
 
-Every failure caused by the input exits with status 2 and one line on stderr, never a traceback.
+Every failure caused by the input exits with status 2 and one line on stderr, never a traceback. pidengine's own
+warnings (a sparse table of samples, an uncertified estimate) are one line on stderr too, and leave the exit status
+as it is.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import numpy as np
 
@@ -28,10 +31,18 @@ from pidengine.estimators import (
     get_estimator,
 )
 from pidengine.estimators.base import ATOMS
-from pidengine.exceptions import ConfigError, InvalidJointError, PIDEngineError
+from pidengine.exceptions import (
+    ConfigError,
+    ConvergenceWarning,
+    InvalidJointError,
+    PIDEngineError,
+    SparseTableWarning,
+)
 from pidengine.joint import joint_from_samples
 
 EXIT_BAD_INPUT = 2
+# Warnings pidengine issues about the input or the estimate, shown like its errors; any other keeps Python's format.
+OWN_WARNINGS = (ConvergenceWarning, SparseTableWarning)
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -325,7 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
     pid = sub.add_parser("pid", help="PID of one discrete joint distribution or one set of samples")
     source = pid.add_mutually_exclusive_group(required=True)
     source.add_argument("--joint", type=Path, metavar="FILE.npy", help="array of shape |X1| x |X2| x |Y|")
-    source.add_argument("--samples", type=Path, metavar="FILE.npz", help="arrays x1, x2, y of discrete samples")
+    source.add_argument(
+        "--samples", type=Path, metavar="FILE.npz",
+        help="arrays x1, x2, y of discrete samples (integer codes, strings or booleans; not continuous floats)",
+    )
     pid.add_argument("--estimator", choices=estimators, default="auto", help="default: %(default)s")
     pid.add_argument("--solver", help="with --estimator cvxpy: the cvxpy solver (default: CLARABEL)")
     pid.add_argument("--fallback-solver", help="second cvxpy solver, tried only if the first fails")
@@ -388,14 +402,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings(default: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints :data:`OWN_WARNINGS` as one line on stderr and hands the rest on."""
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, OWN_WARNINGS):
+            print(f"pidengine: warning: {' '.join(str(message).split())}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (PIDEngineError, OSError, ValueError, EOFError) as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"pidengine: error: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    with warnings.catch_warnings():  # restores showwarning on the way out (main also runs inside other programs)
+        warnings.showwarning = _one_line_warnings(warnings.showwarning)
+        try:
+            return args.func(args)
+        except (PIDEngineError, OSError, ValueError, EOFError) as exc:
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            print(f"pidengine: error: {message}", file=sys.stderr)
+            return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

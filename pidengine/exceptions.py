@@ -25,3 +25,11 @@ class EstimationError(PIDEngineError):
 
 class ConvergenceWarning(UserWarning):
     """An estimate was returned although it misses its tolerance (only when the caller asked for warnings)."""
+
+
+class SparseTableWarning(UserWarning):
+    """A table built from samples has so many cells per sample that its plug-in PID is biased upward.
+
+    Raised by :func:`pidengine.joint_from_samples`; silence it with ``warnings.simplefilter("ignore",
+    SparseTableWarning)`` where the bias is known and accepted.
+    """

@@ -6,14 +6,21 @@ and positive total mass. It need not be normalised: every consumer normalises it
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from pidengine.exceptions import InvalidJointError
+from pidengine.exceptions import InvalidJointError, SparseTableWarning
 
 AXIS_NAMES = ("x1", "x2", "y")
+
+# joint_from_samples warns (SparseTableWarning) when the Miller bias of the plug-in total exceeds this, in bits,
+SPARSE_BIAS_BITS = 0.1
+# and says how many samples would bring that bias down to this.
+TARGET_BIAS_BITS = 0.05
 
 
 def as_pmf(p: ArrayLike, ndim: int | None = None, name: str = "joint") -> NDArray[np.float64]:
@@ -81,9 +88,45 @@ class JointTable:
     n_samples: int
 
 
+def miller_bias_bits(n_pairs: int, n_labels: int, n_samples: int) -> float:
+    r"""Miller's approximation of the upward bias of the plug-in :math:`\hat I(X_1, X_2; Y)`, in bits.
+
+    .. math::
+
+        \frac{(k_{12} - 1)(|Y| - 1)}{2 n \ln 2}
+
+    where :math:`k_{12}` is the number of (x1, x2) pairs with positive probability, :math:`|Y|` the number of
+    labels and :math:`n` the number of samples. It is the bias when y is independent of (x1, x2), the largest for
+    these supports; the decomposition splits it over the four parts.
+
+    Examples
+    --------
+    >>> round(miller_bias_bits(4, 2, 1000), 6)
+    0.002164
+    """
+    return (n_pairs - 1) * (n_labels - 1) / (2 * n_samples * math.log(2))
+
+
+def _show_float(value: float) -> str:
+    """A non-integer float for a message: four significant digits, unless that would read as an integer."""
+    short = f"{value:.4g}"
+    return short if not float(short).is_integer() else repr(float(value))
+
+
 def _codes(arr: NDArray, name: str) -> tuple[NDArray, NDArray[np.intp]]:
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise InvalidJointError(f"samples of {name} contain NaN or inf")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise InvalidJointError(f"samples of {name} contain NaN or inf")
+        # Continuous values would each become their own code: a table of one sample per cell, whose plug-in PID
+        # is near its maximum whatever the data (500 Gaussian samples give 1 bit of "redundancy").
+        fractional = np.flatnonzero(arr != np.floor(arr))
+        if fractional.size:
+            count = f"{fractional.size} non-integer float value{'s' if fractional.size > 1 else ''}"
+            raise InvalidJointError(
+                f"{name} has {count}, e.g. {_show_float(arr[fractional[0]])}; discretise it first "
+                "(pidengine.features.discretize.ModalityFeaturizer, or `pidengine run` on a catalog entry): "
+                "samples (also `pidengine pid --samples`) must be discrete codes"
+            )
     if arr.dtype.kind == "O" and any(v is None for v in arr):
         raise InvalidJointError(f"samples of {name} contain missing values (None)")
     try:
@@ -99,7 +142,8 @@ def joint_from_samples(x1: ArrayLike, x2: ArrayLike, y: ArrayLike) -> JointTable
     Parameters
     ----------
     x1, x2, y : array_like, shape (n_samples,)
-        Discrete samples: integers, booleans, strings or any orderable categorical values.
+        Discrete samples: integers, booleans, strings or any orderable categorical values; floats only where
+        they are integers (``1.0``, ``2.0``).
 
     Returns
     -------
@@ -110,13 +154,22 @@ def joint_from_samples(x1: ArrayLike, x2: ArrayLike, y: ArrayLike) -> JointTable
     Raises
     ------
     InvalidJointError
-        If the arrays are not 1-D, have different lengths, are empty, or contain NaN / missing values.
+        If the arrays are not 1-D, have different lengths, are empty, contain NaN / missing values, or contain
+        floats that are not integers (continuous data: discretise it first).
+
+    Warns
+    -----
+    SparseTableWarning
+        If the table has too many cells for its samples: when the Miller bias of the plug-in total,
+        :func:`miller_bias_bits` of the observed (x1, x2) pairs, observed labels and samples, exceeds
+        ``SPARSE_BIAS_BITS`` (0.1 bits). The message gives that bias and the number of samples that would bring it
+        down to ``TARGET_BIAS_BITS`` (0.05 bits).
 
     Examples
     --------
-    >>> t = joint_from_samples([0, 0, 1, 1], ["a", "b", "a", "b"], [0, 1, 1, 0])
+    >>> t = joint_from_samples([0, 0, 1, 1] * 25, ["a", "b", "a", "b"] * 25, [0, 1, 1, 0] * 25)
     >>> t.pmf.shape, t.values2.tolist(), t.n_samples
-    ((2, 2, 2), ['a', 'b'], 4)
+    ((2, 2, 2), ['a', 'b'], 100)
     """
     arrays = {name: np.asarray(a) for name, a in zip(AXIS_NAMES, (x1, x2, y))}
     for name, arr in arrays.items():
@@ -129,6 +182,24 @@ def joint_from_samples(x1: ArrayLike, x2: ArrayLike, y: ArrayLike) -> JointTable
         raise InvalidJointError("no samples: x1, x2 and y are empty")
     (v1, c1), (v2, c2), (vy, cy) = (_codes(arr, name) for name, arr in arrays.items())
     shape = (len(v1), len(v2), len(vy))
-    counts = np.bincount(np.ravel_multi_index((c1, c2, cy), shape), minlength=int(np.prod(shape)))
+    counts = np.bincount(np.ravel_multi_index((c1, c2, cy), shape), minlength=int(np.prod(shape))).reshape(shape)
     n = int(counts.sum())
-    return JointTable(pmf=counts.reshape(shape) / n, values1=v1, values2=v2, values_y=vy, n_samples=n)
+    _warn_if_sparse(counts, n)
+    return JointTable(pmf=counts / n, values1=v1, values2=v2, values_y=vy, n_samples=n)
+
+
+def _warn_if_sparse(counts: NDArray[np.intp], n: int) -> None:
+    """Warn when the plug-in bias of the table of ``counts`` exceeds ``SPARSE_BIAS_BITS`` (see joint_from_samples)."""
+    n_pairs, n_labels = int(np.count_nonzero(counts.sum(axis=2))), counts.shape[2]
+    bias = miller_bias_bits(n_pairs, n_labels, n)
+    if bias <= SPARSE_BIAS_BITS:
+        return
+    needed = math.ceil(miller_bias_bits(n_pairs, n_labels, 1) / TARGET_BIAS_BITS)  # the bias falls as 1 / n
+    warnings.warn(
+        f"sparse table: {n} samples for {n_pairs} observed (x1, x2) pairs x {n_labels} values of y "
+        f"({n_pairs * n_labels} cells); the plug-in PID total is biased upward by up to about {bias:.3f} bits "
+        f"(Miller: (k12 - 1)(|Y| - 1) / (2 n ln 2)); use fewer codes for x1 and x2, or at least {needed} samples "
+        f"for a bias of {TARGET_BIAS_BITS} bits",
+        SparseTableWarning,
+        stacklevel=3,
+    )

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pidengine.cli import main
-from pidengine.datasets import CANONICAL
+from pidengine.datasets import CANONICAL, gate_samples
 
 # The console script installed next to the interpreter running the tests (.venv/bin/pidengine).
 PIDENGINE = str(Path(sys.executable).with_name("pidengine"))
@@ -83,6 +83,39 @@ def test_samples_of_different_lengths_exit_with_one_line(cli, tmp_path):
     np.savez(path, x1=np.arange(3), x2=np.arange(4), y=np.arange(3))
     out = cli("pid", "--samples", str(path))
     assert out.returncode != 0 and "different lengths" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_continuous_samples_exit_2_with_one_line(cli, tmp_path):
+    path = tmp_path / "gaussian.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, x1=rng.normal(size=500), x2=rng.normal(size=500), y=rng.integers(0, 2, 500))
+    out = cli("pid", "--samples", str(path))
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("pidengine: error: x1 has 500 non-integer float values, e.g. ")
+    assert "discretise" in out.stderr
+
+
+def test_integer_valued_float_samples_are_accepted_without_warning(cli, tmp_path):
+    path = tmp_path / "xor.npz"
+    data = gate_samples("xor", 1000, random_state=0)  # 1000 samples of a 2 x 2 x 2 table: well sampled
+    np.savez(path, x1=data.latent1.astype(np.float64), x2=data.latent2.astype(np.float32), y=data.y.astype(float))
+    out = cli("pid", "--samples", str(path), "--json")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""
+    assert json.loads(out.stdout)["synergy"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_sparse_samples_warn_on_one_line_and_still_answer(tmp_path):
+    path = tmp_path / "sparse.npz"
+    rng = np.random.default_rng(1)
+    np.savez(path, x1=rng.integers(0, 30, 300), x2=rng.integers(0, 30, 300), y=rng.integers(0, 3, 300))
+    out = run("pid", "--samples", str(path), "--json")  # a real process: Python's own warning display included
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["n_samples"] == 300
+    [line] = out.stderr.splitlines()  # one line, printed once
+    assert line.startswith("pidengine: warning: sparse table: 300 samples for ")
+    assert "biased upward by up to about" in line and "for a bias of 0.05 bits" in line
 
 
 def test_usage_error_is_one_line():
