@@ -1,0 +1,361 @@
+r"""The cross-fitted estimator: the PID of continuous data through codes learned from the label.
+
+Why not cluster the features? k-means codes keep whatever varies most, which in real data is often not what the
+label depends on (style, lighting, speaker), so their PID is the PID of an arbitrary clustering. Codes built from
+the posterior :math:`p(y \mid x_i)` keep exactly the label-relevant part: the posterior is a sufficient statistic of
+:math:`X_i` for :math:`Y`, and BROJA's redundancy and unique informations depend on each modality only through its
+channel :math:`p(x_i \mid y)` up to such statistics (see :mod:`pidengine.datasets.hidden_codes`). Synergy needs
+:math:`I(X_1, X_2; Y)`, which no pair of unimodal statistics holds (XOR), so it comes from a joint classifier.
+
+Steps, for ``n_folds`` stratified folds:
+
+1. **Cross-fitted posteriors.** For each fold, classifiers of :math:`y` from :math:`x_1`, from :math:`x_2` and
+   from both (:func:`~pidengine.estimators.posterior.fit_posterior`: capacity and epochs chosen on validation
+   cross-entropy, temperature-scaled) are trained on the other folds and predict the fold. No sample's posterior
+   saw its own label, so a table built from them has only the plug-in bias of a table of that size.
+2. **Codes.** Each modality's posteriors are clustered into ``n_codes`` codes by k-means in the KL divergence
+   (Dhillon et al. 2003: the clustering that loses least :math:`I(X_i; Y)`); ``n_codes="auto"`` takes the most
+   codes whose plug-in bias on :math:`I(C_i; Y)`, :math:`(k - 1)(|Y| - 1) / (2 n \ln 2)`, stays under
+   ``bias_budget`` bits.
+3. **Union information.** The exact solver on the table of (code 1, code 2, label) gives R, U1 and U2, which depend
+   only on its pairwise margins.
+4. **Joint information.** :math:`\hat I(X_1, X_2; Y) = \hat H(Y) - \overline{\mathrm{CE}}`, the held-out
+   cross-entropy of the joint classifier (a lower bound, tight for a calibrated posterior);
+   :math:`S = \hat I(X_1, X_2; Y) - (R + U_1 + U_2)`, where :math:`\hat I(X_1, X_2; Y)` is the larger of the joint
+   classifier's bound, the bound of a cross-fitted model of the label from the code pair, and the union information
+   itself (which it cannot fall below).
+5. **Bias correction and intervals.** The rows are resampled ``n_bootstrap`` times with the codes and held-out
+   losses fixed; each part is corrected by the bootstrap estimate of its bias (:math:`2\hat\theta -
+   \overline{\theta^*}`) and given the basic (pivotal) interval :math:`[2\hat\theta - \theta^*_{1-\alpha/2},\
+   2\hat\theta - \theta^*_{\alpha/2}]`, centred where the corrected estimate is (a percentile interval of an
+   upward-biased plug-in adds the bias a second time). A part is ``significant`` when its interval lies above 0.
+
+What the interval does not hold: the variability of the learned codes and classifiers (the folds are fitted once).
+Where the classifiers have not learnt the posterior, every part is biased low by what they missed; the held-out
+informations in :attr:`CrossFitResult.diagnostics` show how much each classifier found.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.cluster import KMeans
+from sklearn.model_selection import StratifiedKFold
+
+from pidengine.estimators.base import ATOMS, LN2
+from pidengine.estimators.batched import BatchedExactEstimator
+from pidengine.estimators.posterior import PosteriorSettings, fit_posterior
+from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
+from pidengine.info import entropy
+from pidengine.joint import joint_from_samples
+
+PARTS = (*ATOMS, "total")
+MAX_CODES = 64
+_KL_ITERATIONS = 50
+_PROBABILITY_FLOOR = 1e-6  # posteriors are clipped here before logs: a calibrated net never claims more certainty
+
+
+@dataclass(frozen=True)
+class CrossFitDiagnostics:
+    """What the learned half found: held-out informations (bits) and the classifiers chosen."""
+
+    heldout_information: dict[str, float]  # "x1", "x2", "joint", "codes": H(Y) − held-out cross-entropy, bits
+    joint_model: str  # which held-out model gave I(X1, X2; Y): "joint" (the classifier) or "codes" (code pairs)
+    capacities: dict[str, list[tuple[int, int]]]  # per classifier, the (layers, width) chosen in each fold
+    code_information: dict[str, float]  # "x1", "x2": plug-in I(C_i; Y) of the codes, bits
+    n_failed_resamples: int
+
+
+@dataclass(frozen=True, eq=False)
+class CrossFitResult:
+    """PID of continuous samples by the cross-fitted estimator, in bits.
+
+    Attributes
+    ----------
+    redundancy, unique1, unique2, synergy, total : float
+        Bias-corrected estimates; ``total`` is their sum. Never clipped: a part within its interval of 0 may be
+        slightly negative.
+    plugin : dict of str to float
+        The same parts before bias correction.
+    intervals : dict of str to (float, float)
+        Basic bootstrap intervals at level ``confidence``.
+    significant : dict of str to bool
+        Whether each part's interval lies above 0.
+    n_codes : tuple of int
+        Codes of x1 and x2.
+    samples : ndarray, shape (n_resamples, 5)
+        The bootstrap replicates of R, U1, U2, S and total (uncorrected), columns in the order of :data:`PARTS`.
+    """
+
+    redundancy: float
+    unique1: float
+    unique2: float
+    synergy: float
+    total: float
+    plugin: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+    significant: dict[str, bool]
+    confidence: float
+    n_samples: int
+    n_codes: tuple[int, int]
+    diagnostics: CrossFitDiagnostics
+    samples: NDArray[np.float64] = field(repr=False)
+    estimator: str = "crossfit"
+    units: str = "bits"
+
+    def atoms(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in ATOMS}
+
+    def to_dict(self) -> dict[str, float | int | str | bool]:
+        """Flat, JSON-ready: each part with ``_low``, ``_high``, ``_significant`` and ``plugin_`` companions."""
+        flat: dict[str, float | int | str | bool] = {"estimator": self.estimator, "units": self.units}
+        for part in PARTS:
+            low, high = self.intervals[part]
+            flat.update({
+                part: getattr(self, part), f"{part}_low": low, f"{part}_high": high,
+                f"{part}_significant": self.significant[part], f"plugin_{part}": self.plugin[part],
+            })
+        flat.update(
+            confidence=self.confidence, n_samples=self.n_samples, n_codes1=self.n_codes[0], n_codes2=self.n_codes[1],
+            **{f"heldout_information_{k}": v for k, v in self.diagnostics.heldout_information.items()},
+        )
+        return flat
+
+
+class CrossFitEstimator:
+    """PID of continuous two-modality samples from cross-fitted, label-learned codes (see the module docstring).
+
+    Parameters
+    ----------
+    n_folds : int, default=5
+    n_codes : int or "auto", default="auto"
+        Codes per modality; ``"auto"`` chooses from the number of samples and labels (``bias_budget``).
+    bias_budget : float, default=0.02
+        Largest plug-in bias (bits) of one modality's code table that ``n_codes="auto"`` accepts.
+    n_bootstrap : int, default=200
+    confidence : float, default=0.95
+    posterior : PosteriorSettings, optional
+    random_state : int, default=0
+    """
+
+    name = "crossfit"
+
+    def __init__(
+        self,
+        *,
+        n_folds: int = 5,
+        n_codes: int | str = "auto",
+        bias_budget: float = 0.02,
+        n_bootstrap: int = 200,
+        confidence: float = 0.95,
+        posterior: PosteriorSettings | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.n_folds = n_folds
+        self.n_codes = n_codes
+        self.bias_budget = bias_budget
+        self.n_bootstrap = n_bootstrap
+        self.confidence = confidence
+        self.posterior = posterior if posterior is not None else PosteriorSettings()
+        self.random_state = random_state
+
+    def _validate_params(self) -> None:
+        if not (isinstance(self.n_folds, int) and self.n_folds >= 2):
+            raise ConfigError(f"n_folds must be an integer >= 2, got {self.n_folds!r}")
+        if self.n_codes != "auto" and not (isinstance(self.n_codes, int) and 2 <= self.n_codes <= MAX_CODES):
+            raise ConfigError(f"n_codes must be 'auto' or an integer from 2 to {MAX_CODES}, got {self.n_codes!r}")
+        if not 0 < self.bias_budget < 1:
+            raise ConfigError(f"bias_budget must lie in (0, 1) bits, got {self.bias_budget!r}")
+        if not (isinstance(self.n_bootstrap, int) and self.n_bootstrap >= 20):
+            raise ConfigError(f"n_bootstrap must be an integer >= 20, got {self.n_bootstrap!r}")
+        if not 0 < self.confidence < 1:
+            raise ConfigError(f"confidence must lie strictly between 0 and 1, got {self.confidence!r}")
+
+    def codes_for(self, n_samples: int, n_labels: int) -> int:
+        """Codes per modality: ``n_codes``, or the most whose table's plug-in bias stays within ``bias_budget``."""
+        if self.n_codes != "auto":
+            return int(self.n_codes)
+        affordable = 1 + int(self.bias_budget * 2 * n_samples * LN2 / max(n_labels - 1, 1))
+        return int(np.clip(affordable, 2, MAX_CODES))
+
+    def estimate(self, x1: ArrayLike, x2: ArrayLike, y: ArrayLike) -> CrossFitResult:
+        """PID of samples: ``x1`` (n, d1) and ``x2`` (n, d2) continuous features, ``y`` (n,) labels.
+
+        Raises
+        ------
+        InvalidJointError
+            For non-finite features, mismatched lengths, a single class, or a class with fewer samples than folds.
+        EstimationError
+            If the code table cannot be certified.
+        """
+        self._validate_params()
+        x1, x2, labels = _check_samples(x1, x2, y, self.n_folds)
+        n, n_labels = len(labels), int(labels.max()) + 1
+        folds = list(StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state).split(x1, labels))
+        posteriors, capacities = {}, {}
+        for offset, (name, features) in enumerate((("x1", x1), ("x2", x2), ("joint", np.hstack([x1, x2])))):
+            posteriors[name], capacities[name] = self._cross_fit(features, labels, n_labels, folds, 1000 * offset)
+        k = self.codes_for(n, n_labels)
+        codes = [kl_kmeans(posteriors[m], k, self.random_state) for m in ("x1", "x2")]
+        posteriors["codes"] = code_pair_posteriors(codes[0], codes[1], labels, n_labels, folds)
+        # Held-out log-loss of each row (bits) under the better of the two joint models: the joint information's
+        # ingredient. Both give lower bounds on I(X1, X2; Y); the code pairs hold what interactions of the
+        # unimodal posteriors carry, the joint classifier what only the features together show (XOR).
+        losses = {m: _log_loss(posteriors[m], labels) for m in ("joint", "codes")}
+        joint_model = min(losses, key=lambda m: losses[m].mean())
+        joint_loss = losses[joint_model]
+        cells = np.ravel_multi_index((codes[0], codes[1], labels), (k, k, n_labels))
+        shape = (k, k, n_labels)
+        estimate = self._parts(np.bincount(cells, minlength=np.prod(shape)).reshape(1, *shape), [joint_loss.mean()])
+        rng = np.random.default_rng(self.random_state)
+        rows = rng.integers(0, n, (self.n_bootstrap, n))
+        tables = np.stack([np.bincount(cells[r], minlength=np.prod(shape)) for r in rows]).reshape(-1, *shape)
+        replicates = self._parts(tables, joint_loss[rows].mean(axis=1))
+        failed = np.isnan(replicates).any(axis=1)
+        if failed.all():
+            raise EstimationError(f"none of the {self.n_bootstrap} bootstrap resamples could be certified")
+        if failed.any():
+            warnings.warn(f"{int(failed.sum())} bootstrap resamples could not be certified and are left out",
+                          ConvergenceWarning, stacklevel=2)
+        good = replicates[~failed]
+        point = estimate[0]
+        corrected = 2 * point - good.mean(axis=0)
+        alpha = 1 - self.confidence
+        high_q, low_q = np.quantile(good, [1 - alpha / 2, alpha / 2], axis=0)
+        low, high = 2 * point - high_q, 2 * point - low_q
+        heldout = {m: _heldout_information(posteriors[m], labels) for m in posteriors}
+        code_info = {m: float(point[0] + point[1 + i]) for i, m in enumerate(("x1", "x2"))}
+        return CrossFitResult(
+            **{part: float(corrected[i]) for i, part in enumerate(PARTS)},
+            plugin={part: float(point[i]) for i, part in enumerate(PARTS)},
+            intervals={part: (float(low[i]), float(high[i])) for i, part in enumerate(PARTS)},
+            significant={part: bool(low[i] > 0) for i, part in enumerate(PARTS)},
+            confidence=self.confidence,
+            n_samples=n,
+            n_codes=(len(np.unique(codes[0])), len(np.unique(codes[1]))),
+            diagnostics=CrossFitDiagnostics(heldout, joint_model, capacities, code_info, int(failed.sum())),
+            samples=good,
+        )
+
+    def _cross_fit(
+        self, features: NDArray, labels: NDArray[np.int64], n_labels: int, folds: list, seed: int
+    ) -> tuple[NDArray[np.float64], list[tuple[int, int]]]:
+        """Out-of-fold posteriors of every row, and the capacity chosen in each fold."""
+        out = np.empty((len(labels), n_labels))
+        chosen: list[tuple[int, int]] = []
+        settings = self.posterior
+        for fold, (train, test) in enumerate(folds):
+            fitted = fit_posterior(features[train], labels[train], n_labels, settings, self.random_state + seed + fold)
+            out[test] = fitted.predict_proba(features[test])
+            chosen.append(fitted.capacity)
+            # The capacity is chosen on the first fold's validation part; the other folds train that one only.
+            settings = replace(settings, capacities=(fitted.capacity,))
+        return out, chosen
+
+    def _parts(self, tables: NDArray, mean_joint_loss: ArrayLike) -> NDArray[np.float64]:
+        """R, U1, U2, S, total (bits) of each code table with its rows' mean joint log-loss; NaN where uncertified."""
+        solver = BatchedExactEstimator(on_failure="warn")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            results = solver.estimate_many(tables)
+        out = np.full((len(tables), len(PARTS)), np.nan)
+        for i, (result, table, loss) in enumerate(zip(results, tables, np.atleast_1d(mean_joint_loss))):
+            if not result.certificate.certified:
+                continue
+            union = result.redundancy + result.unique1 + result.unique2
+            joint_information = entropy(table.sum(axis=(0, 1))) - loss
+            # I(X1, X2; Y) is at least the union information: a joint model that found less is no estimate of it.
+            synergy = max(joint_information - union, 0.0)
+            out[i] = (result.redundancy, result.unique1, result.unique2, synergy, union + synergy)
+        if np.isnan(out[0]).all() and len(tables) == 1:
+            raise EstimationError("the exact solver could not certify the PID of the code table")
+        return out
+
+
+def kl_kmeans(posteriors: NDArray[np.float64], n_codes: int, random_state: int = 0) -> NDArray[np.int64]:
+    r"""Cluster probability rows by k-means in the KL divergence :math:`\mathrm{KL}(p_i \,\|\, c)`.
+
+    Each row joins the centroid it diverges least from; a centroid is the mean of its rows. This is Lloyd's
+    algorithm for a Bregman divergence (Banerjee et al. 2005), which for posteriors minimises the information about
+    the label lost by the codes (Dhillon et al. 2003). Started from Euclidean k-means on :math:`\sqrt{p}`
+    (Hellinger geometry); codes are relabelled ``0 .. k - 1`` over the clusters that are not empty.
+    """
+    p = np.clip(posteriors, _PROBABILITY_FLOOR, None)
+    p /= p.sum(axis=1, keepdims=True)
+    k = min(n_codes, len(np.unique(np.round(p, 6), axis=0)))
+    codes = KMeans(k, n_init=4, random_state=random_state).fit_predict(np.sqrt(p))
+    entropy_rows = np.sum(p * np.log(p), axis=1)
+    for _ in range(_KL_ITERATIONS):
+        centroids = np.stack([p[codes == c].mean(axis=0) if (codes == c).any() else np.full(p.shape[1], np.nan)
+                              for c in range(k)])
+        centroids = centroids[~np.isnan(centroids).any(axis=1)]
+        divergence = entropy_rows[:, None] - p @ np.log(centroids).T
+        updated = divergence.argmin(axis=1)
+        if np.array_equal(updated, codes):
+            break
+        codes = updated
+    return np.unique(codes, return_inverse=True)[1].astype(np.int64)
+
+
+def code_pair_posteriors(
+    codes1: NDArray[np.int64], codes2: NDArray[np.int64], labels: NDArray[np.int64], n_labels: int, folds: list
+) -> NDArray[np.float64]:
+    r"""Out-of-fold :math:`\hat p(y \mid c_1, c_2)` from the other folds' counts, smoothed toward naive Bayes.
+
+    Each code pair's label counts get :math:`|Y|` pseudo-counts spread as
+    :math:`p(y \mid c_1)\, p(y \mid c_2) / p(y)` (normalised): the posterior when the codes add no synergy, which
+    the counts then correct where they have the samples to.
+    """
+    k1, k2 = int(codes1.max()) + 1, int(codes2.max()) + 1
+    out = np.empty((len(labels), n_labels))
+    for train, test in folds:
+        counts = np.zeros((k1, k2, n_labels))
+        np.add.at(counts, (codes1[train], codes2[train], labels[train]), 1.0)
+        prior = counts.sum(axis=(0, 1)) + 0.5
+        given1 = (counts.sum(axis=1) + 0.5) / (counts.sum(axis=(1, 2))[:, None] + 0.5 * n_labels)
+        given2 = (counts.sum(axis=0) + 0.5) / (counts.sum(axis=(0, 2))[:, None] + 0.5 * n_labels)
+        naive = given1[codes1[test]] * given2[codes2[test]] / (prior / prior.sum())
+        naive /= naive.sum(axis=1, keepdims=True)
+        seen = counts[codes1[test], codes2[test]]
+        out[test] = (seen + n_labels * naive) / (seen.sum(axis=1, keepdims=True) + n_labels)
+    return out
+
+
+def _log_loss(posterior: NDArray[np.float64], labels: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Each row's held-out log-loss in bits."""
+    return -np.log2(np.clip(posterior[np.arange(len(labels)), labels], _PROBABILITY_FLOOR, 1))
+
+
+def _heldout_information(posterior: NDArray[np.float64], labels: NDArray[np.int64]) -> float:
+    return float(entropy(np.bincount(labels)) - _log_loss(posterior, labels).mean())
+
+
+def _check_samples(x1: ArrayLike, x2: ArrayLike, y: ArrayLike, n_folds: int) -> tuple[NDArray, NDArray, NDArray]:
+    features = []
+    for name, values in (("x1", x1), ("x2", x2)):
+        array = np.asarray(values, dtype=np.float64)
+        if array.ndim == 1:
+            array = array[:, None]
+        if array.ndim != 2:
+            raise InvalidJointError(f"{name} must be feature rows (n_samples, n_features), got shape {array.shape}")
+        if not np.isfinite(array).all():
+            raise InvalidJointError(f"{name} has NaN or infinite values; impute or drop those rows first")
+        features.append(array)
+    table = joint_from_samples(np.zeros(len(y), dtype=int), np.zeros(len(y), dtype=int), y)
+    labels = np.searchsorted(table.values_y, np.asarray(y))
+    if not len(features[0]) == len(features[1]) == len(labels):
+        raise InvalidJointError(
+            f"x1, x2 and y need one row per sample, got {len(features[0])}, {len(features[1])} and {len(labels)}"
+        )
+    counts = np.bincount(labels)
+    if len(counts) < 2:
+        raise InvalidJointError("y has a single class; PID needs at least two")
+    if counts.min() < n_folds:
+        raise InvalidJointError(
+            f"class {table.values_y[counts.argmin()]!r} has {counts.min()} samples, fewer than the {n_folds} folds; "
+            "lower n_folds or drop the class"
+        )
+    return features[0], features[1], labels.astype(np.int64)

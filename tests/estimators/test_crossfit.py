@@ -1,0 +1,104 @@
+"""The cross-fitted estimator on hidden-code data (known PID), its pieces, and its refusals."""
+
+import numpy as np
+import pytest
+
+from pidengine.datasets.hidden_codes import hidden_codes
+from pidengine.estimators.crossfit import PARTS, CrossFitEstimator, code_pair_posteriors, kl_kmeans
+from pidengine.estimators.posterior import PosteriorSettings
+from pidengine.exceptions import ConfigError, InvalidJointError
+
+FAST = PosteriorSettings(capacities=((1, 32),), max_epochs=60, patience=8)
+
+
+@pytest.fixture(scope="module")
+def easy():
+    # Learnable at this size: small nuisance, few features; the unimodal parts are what the codes must keep.
+    return hidden_codes(1500, layout="clusters", law="latent", n_labels=4, dim=16, nuisance=0.5, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def estimate(easy):
+    return CrossFitEstimator(n_bootstrap=40, posterior=FAST).estimate(easy.x1, easy.x2, easy.y)
+
+
+def test_unimodal_parts_are_recovered(easy, estimate):
+    for part in ("redundancy", "unique1", "unique2"):
+        assert getattr(estimate, part) == pytest.approx(easy.true_pid[part], abs=0.08)
+
+
+def test_parts_add_up_and_synergy_is_a_lower_bound(easy, estimate):
+    assert sum(estimate.atoms().values()) == pytest.approx(estimate.total, abs=1e-9)
+    # The joint information is a held-out lower bound: it may fall short of the truth, never far above it.
+    assert estimate.total <= easy.true_pid["total"] + 0.1
+    assert estimate.plugin["synergy"] >= 0
+
+
+def test_intervals_hold_their_estimates(estimate):
+    for part in PARTS:
+        low, high = estimate.intervals[part]
+        assert low <= high
+        assert low - 0.02 <= getattr(estimate, part) <= high + 0.02
+
+
+def test_shuffled_labels_flag_nothing(easy):
+    permuted = np.random.default_rng(1).permutation(easy.y)
+    result = CrossFitEstimator(n_bootstrap=40, posterior=FAST).estimate(easy.x1, easy.x2, permuted)
+    assert not any(result.significant.values())
+    assert abs(result.total) < 0.05
+
+
+def test_kl_kmeans_recovers_planted_posteriors():
+    rng = np.random.default_rng(0)
+    centres = rng.dirichlet(np.ones(5), size=6)
+    truth = rng.integers(0, 6, 3000)
+    noisy = centres[truth] * np.exp(0.02 * rng.standard_normal((3000, 5)))
+    codes = kl_kmeans(noisy / noisy.sum(axis=1, keepdims=True), 6)
+    # Same partition up to relabelling: each true cluster maps to exactly one code.
+    pairs = set(zip(truth.tolist(), codes.tolist()))
+    assert len(pairs) == 6 == len(set(codes.tolist()))
+
+
+def test_code_pair_posteriors_are_distributions_from_other_folds_only():
+    rng = np.random.default_rng(0)
+    c1, c2, y = rng.integers(0, 3, 600), rng.integers(0, 3, 600), rng.integers(0, 4, 600)
+    folds = [(np.arange(300, 600), np.arange(300)), (np.arange(300), np.arange(300, 600))]
+    posterior = code_pair_posteriors(c1, c2, y, 4, folds)
+    np.testing.assert_allclose(posterior.sum(axis=1), 1.0)
+    assert (posterior > 0).all()
+    # Changing the labels of the first fold must not change that fold's own posteriors.
+    y2 = y.copy()
+    y2[:300] = (y2[:300] + 1) % 4
+    np.testing.assert_allclose(code_pair_posteriors(c1, c2, y2, 4, folds)[:300], posterior[:300])
+
+
+@pytest.mark.parametrize(
+    "x1, y, message",
+    [
+        (np.full((40, 2), np.nan), np.arange(40) % 2, "NaN"),
+        (np.zeros((40, 2)), np.zeros(40, dtype=int), "single class"),
+        (np.zeros((40, 2)), np.r_[np.zeros(37, dtype=int), np.ones(3, dtype=int)], "fewer than the 5 folds"),
+        (np.zeros((39, 2)), np.arange(40) % 2, "one row per sample"),
+    ],
+)
+def test_bad_samples_are_refused(x1, y, message):
+    with pytest.raises(InvalidJointError, match=message):
+        CrossFitEstimator().estimate(x1, np.zeros((40, 2)), y)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"n_folds": 1}, {"n_codes": 1}, {"n_codes": "many"}, {"bias_budget": 0}, {"n_bootstrap": 5},
+               {"confidence": 1.0}]
+)
+def test_bad_settings_are_refused(kwargs):
+    with pytest.raises(ConfigError):
+        CrossFitEstimator(**kwargs).estimate(np.zeros((40, 2)), np.zeros((40, 2)), np.arange(40) % 2)
+
+
+def test_codes_follow_the_bias_budget():
+    estimator = CrossFitEstimator(bias_budget=0.02)
+    # (k - 1)(|Y| - 1) / (2 n ln 2) ≤ 0.02 bits, k as large as allowed.
+    for n, labels in ((3000, 8), (20000, 8), (500, 2)):
+        k = estimator.codes_for(n, labels)
+        assert (k - 1) * (labels - 1) / (2 * n * np.log(2)) <= 0.02 or k == 2
+        assert k == 64 or k * (labels - 1) / (2 * n * np.log(2)) > 0.02
