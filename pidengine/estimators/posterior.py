@@ -9,7 +9,6 @@ calibrated posterior.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from pidengine.exceptions import ConfigError
+from pidengine.optim import train_early_stopping
 
 # Capacities tried, as (hidden layers, width): linear, one and two hidden layers.
 CAPACITIES: tuple[tuple[int, int], ...] = ((0, 0), (1, 128), (2, 128))
@@ -104,25 +104,22 @@ def _train(
     network = _network(features.shape[1], n_classes, capacity, settings.dropout)
     optimizer = torch.optim.AdamW(network.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     train_rows, val_x, val_y = torch.from_numpy(train), features[val], labels[val]
-    best_loss, best_state, best_epoch, stale = float("inf"), copy.deepcopy(network.state_dict()), 0, 0
-    for epoch in range(1, settings.max_epochs + 1):
-        network.train()
-        for batch in train_rows[torch.randperm(len(train_rows), generator=generator)].split(settings.batch_size):
-            loss = F.cross_entropy(network(features[batch]), labels[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        network.eval()
-        with torch.no_grad():
-            val_loss = F.cross_entropy(network(val_x), val_y).item()
-        if val_loss < best_loss - 1e-4:
-            best_loss, best_state, best_epoch, stale = val_loss, copy.deepcopy(network.state_dict()), epoch, 0
-        else:
-            stale += 1
-            if stale >= settings.patience:
-                break
-    network.load_state_dict(best_state)
-    network.eval()
+
+    def batch_loss(batch: torch.Tensor) -> torch.Tensor:
+        rows = train_rows[batch]
+        return F.cross_entropy(network(features[rows]), labels[rows])
+
+    best_epoch = train_early_stopping(
+        network,
+        batch_loss,
+        lambda: F.cross_entropy(network(val_x), val_y).item(),
+        len(train_rows),
+        optimizer,
+        batch_size=settings.batch_size,
+        max_epochs=settings.max_epochs,
+        patience=settings.patience,
+        generator=generator,
+    )
     with torch.no_grad():
         val_logits = network(val_x)
     temperature, val_ce = _temperature(val_logits, val_y)

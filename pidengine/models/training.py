@@ -3,7 +3,6 @@ stopping on the validation split, seeded and deterministic on the CPU."""
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ from torch.nn import functional as F
 
 from pidengine.exceptions import InvalidJointError
 from pidengine.models.zoo import FusionModel, ModelShape, build
+from pidengine.optim import train_early_stopping
 
 
 class TrainSettings(BaseModel):
@@ -126,26 +126,22 @@ def train(family: str, train_split: Split, val_split: Split, n_classes: int, set
     vy = torch.from_numpy(val_split.y).to(settings.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
 
-    best_loss, best_state, best_epoch, stale = float("inf"), copy.deepcopy(model.state_dict()), 0, 0
-    for epoch in range(1, settings.max_epochs + 1):
-        model.train()
-        for batch in torch.randperm(len(y), generator=generator).split(settings.batch_size):
-            batch = batch.to(settings.device)
-            loss = F.cross_entropy(model(x1[batch], x2[batch]), y[batch]) + model.auxiliary_loss(x1[batch], x2[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            val_loss = F.cross_entropy(model(v1, v2), vy).item()
-        if val_loss < best_loss - 1e-4:
-            best_loss, best_state, best_epoch, stale = val_loss, copy.deepcopy(model.state_dict()), epoch, 0
-        else:
-            stale += 1
-            if stale >= settings.patience:
-                break
-    model.load_state_dict(best_state)
-    model.eval()
+
+    def batch_loss(batch: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(model(x1[batch], x2[batch]), y[batch]) + model.auxiliary_loss(x1[batch], x2[batch])
+
+    best_epoch = train_early_stopping(
+        model,
+        batch_loss,
+        lambda: F.cross_entropy(model(v1, v2), vy).item(),
+        len(y),
+        optimizer,
+        batch_size=settings.batch_size,
+        max_epochs=settings.max_epochs,
+        patience=settings.patience,
+        generator=generator,
+        device=settings.device,
+    )
     with torch.no_grad():
         val_accuracy = float((model(v1, v2).argmax(1) == vy).float().mean())
     return TrainedModel(family, model, settings, best_epoch, val_accuracy, time.perf_counter() - start, mean, scale)
