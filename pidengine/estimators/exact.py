@@ -113,7 +113,7 @@ def path_following(
     certify: Callable[[int, Iterate], bool] | None = None,
     report: Callable[[int, float], None] | None = None,
 ) -> list[Iterate]:
-    """Mehrotra predictor-corrector for a batch of normalised joints of one shape ``(n, |X1|, |X2|, |Y|)``.
+    r"""Mehrotra predictor-corrector for a batch of normalised joints of one shape ``(n, |X1|, |X2|, |Y|)``.
 
     Zero-mass rows, columns and labels are handled by masks. A joint stops when ``certify(index, iterate)``
     accepts an iterate whose complementarity and marginal residuals are already within the tolerances, when its
@@ -354,7 +354,7 @@ def _iteration(
 
 
 class ExactEstimator(BasePIDEstimator):
-    """Exact discrete PID by a specialised primal-dual interior-point method (the default estimator).
+    r"""Exact discrete PID by a specialised primal-dual interior-point method (the default estimator).
 
     Same problem, same certificate as :class:`~pidengine.estimators.cvx.CVXEstimator`, solved on the dual
     variables and cell weights directly instead of through a generic conic solver, which makes it two orders of
