@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.cluster import KMeans
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from pidengine.estimators.base import ATOMS, LN2
 from pidengine.estimators.batched import BatchedExactEstimator
@@ -187,14 +187,17 @@ class CrossFitEstimator:
         Raises
         ------
         InvalidJointError
-            For non-finite features, mismatched lengths, a single class, or a class with fewer samples than folds.
+            For non-finite features, mismatched lengths, a single class, or fewer than 10 samples per fold.
         EstimationError
             If the code table cannot be certified.
         """
         self._validate_params()
         x1, x2, labels = _check_samples(x1, x2, y, self.n_folds)
         n, n_labels = len(labels), int(labels.max()) + 1
-        folds = list(StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state).split(x1, labels))
+        # Stratified folds keep every label in every training part; a label rarer than the folds cannot be spread.
+        rare = np.bincount(labels).min() < self.n_folds
+        splitter = (KFold if rare else StratifiedKFold)(self.n_folds, shuffle=True, random_state=self.random_state)
+        folds = list(splitter.split(x1, labels))
         posteriors, capacities = {}, {}
         for offset, (name, features) in enumerate((("x1", x1), ("x2", x2), ("joint", np.hstack([x1, x2])))):
             posteriors[name], capacities[name] = self._cross_fit(features, labels, n_labels, folds, 1000 * offset)
@@ -350,12 +353,11 @@ def _check_samples(x1: ArrayLike, x2: ArrayLike, y: ArrayLike, n_folds: int) -> 
         raise InvalidJointError(
             f"x1, x2 and y need one row per sample, got {len(features[0])}, {len(features[1])} and {len(labels)}"
         )
-    counts = np.bincount(labels)
-    if len(counts) < 2:
+    if len(table.values_y) < 2:
         raise InvalidJointError("y has a single class; PID needs at least two")
-    if counts.min() < n_folds:
+    if len(labels) < 10 * n_folds:
         raise InvalidJointError(
-            f"class {table.values_y[counts.argmin()]!r} has {counts.min()} samples, fewer than the {n_folds} folds; "
-            "lower n_folds or drop the class"
+            f"{len(labels)} samples are too few for {n_folds}-fold cross-fitting (at least {10 * n_folds}); "
+            "lower n_folds or use the exact estimator on discrete codes"
         )
     return features[0], features[1], labels.astype(np.int64)

@@ -77,13 +77,21 @@ def test_code_pair_posteriors_are_distributions_from_other_folds_only():
     [
         (np.full((40, 2), np.nan), np.arange(40) % 2, "NaN"),
         (np.zeros((40, 2)), np.zeros(40, dtype=int), "single class"),
-        (np.zeros((40, 2)), np.r_[np.zeros(37, dtype=int), np.ones(3, dtype=int)], "fewer than the 5 folds"),
         (np.zeros((39, 2)), np.arange(40) % 2, "one row per sample"),
+        (np.zeros((40, 2)), np.arange(40) % 2, "too few for 5-fold"),
     ],
 )
 def test_bad_samples_are_refused(x1, y, message):
     with pytest.raises(InvalidJointError, match=message):
         CrossFitEstimator().estimate(x1, np.zeros((40, 2)), y)
+
+
+def test_a_label_rarer_than_the_folds_is_still_estimated():
+    rng = np.random.default_rng(0)
+    y = np.r_[rng.integers(0, 2, 297), [2, 2, 2]]
+    x = rng.standard_normal((300, 3)) + y[:, None]
+    result = CrossFitEstimator(n_bootstrap=20, posterior=FAST).estimate(x, x[:, ::-1], y)
+    assert np.isfinite(result.total) and result.significant["total"]
 
 
 @pytest.mark.parametrize(
