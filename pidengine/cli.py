@@ -39,6 +39,7 @@ from pidengine.exceptions import (
     SparseTableWarning,
 )
 from pidengine.joint import joint_from_samples
+from pidengine.quantify import ESTIMATOR_NAMES
 
 EXIT_BAD_INPUT = 2
 # Warnings pidengine issues about the input or the estimate, shown like its errors; any other keeps Python's format.
@@ -276,9 +277,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True)
         "--datasets", "--only", nargs="+", metavar="NAME", help="only these catalog entries (default: all valid ones)"
     )
     parser.add_argument(
-        "--estimators", nargs="+", choices=["exact", "batch"], metavar="NAME",
-        help="estimators to run, of exact (discrete, on the codes) and batch (continuous features) (default: both; "
-        "the models flow: exact)",
+        "--estimators", nargs="+", choices=list(ESTIMATOR_NAMES), metavar="NAME",
+        help="estimators to run, of exact (discrete, on the codes), batch and crossfit (continuous features; "
+        "crossfit: codes learned from the label, bias-corrected, with a significance flag) (default: all; the "
+        "models flow: exact)",
     )
     parser.add_argument(
         "--tracking-uri", default="sqlite:///mlflow.db", metavar="URI",

@@ -12,6 +12,10 @@ Estimators
     The certified discrete estimator (:class:`~pidengine.estimators.exact.ExactEstimator`) on the empirical joint of
     the featurised codes (``codes.zarr``), over the samples of ``ExactSettings.split``; with ``n_bootstrap > 0`` the
     rows are resampled for percentile intervals (:func:`~pidengine.bootstrap.bootstrap_pid`).
+``crossfit``
+    The cross-fitted estimator (:mod:`pidengine.estimators.crossfit`) on the same continuous features as ``batch``,
+    every sample: codes learned from the label, bias-corrected parts, basic bootstrap intervals, ``<part>_significant``
+    and the uncorrected ``plugin_<part>``.
 ``batch``
     The BATCH estimator (:mod:`pidengine.estimators.batch`) on the continuous features (the encoder's output when the
     entry encodes a modality, else the raw features): fitted on the training split, estimated on the test split.
@@ -38,14 +42,17 @@ from pidengine import __version__
 from pidengine.exceptions import ConfigError
 from pidengine.io.store import DatasetStore
 
-ESTIMATOR_NAMES = ("exact", "batch")
-EstimatorName = Literal["exact", "batch"]
+ESTIMATOR_NAMES = ("exact", "batch", "crossfit")
+EstimatorName = Literal["exact", "batch", "crossfit"]
 PARTS = ("redundancy", "unique1", "unique2", "synergy", "total")
 # Source files whose change can change a result; their hash is part of every cache key (see `code_fingerprint`).
 _CODE_MODULES = {
     "exact": ("pidengine.quantify", "pidengine.joint", "pidengine.bootstrap", "pidengine.estimators.base",
               "pidengine.estimators.exact", "pidengine.estimators.batched"),
     "batch": ("pidengine.quantify", "pidengine.estimators.batch", "pidengine.estimators.sinkhorn"),
+    "crossfit": ("pidengine.quantify", "pidengine.joint", "pidengine.info.measures", "pidengine.optim",
+                 "pidengine.estimators.base", "pidengine.estimators.exact", "pidengine.estimators.batched",
+                 "pidengine.estimators.posterior", "pidengine.estimators.crossfit"),
 }
 
 
@@ -60,7 +67,9 @@ class ExactSettings(_Settings):
     only, so every split is usable and more samples mean less plug-in bias). ``n_bootstrap``: resamples for the
     percentile intervals (0: none). ``tol``: largest accepted duality gap, in bits. ``shuffled_baseline``: also the
     PID with the labels permuted (:func:`~pidengine.bootstrap.shuffled_pid`), reported as ``shuffled_<part>``: the
-    plug-in bias floor, what the estimator reports where there is nothing to find.
+    plug-in bias floor, what the estimator reports where there is nothing to find; each part's
+    ``<part>_significant`` then says whether its interval's lower end (the estimate, without intervals) lies above
+    that floor.
     """
 
     split: Literal["all", "train", "val", "test"] = "all"
@@ -92,11 +101,25 @@ class BatchSettings(_Settings):
     seed: int = 0
 
 
+class CrossFitSettings(_Settings):
+    """Settings of the cross-fitted estimator in the pipeline: the fields of
+    :class:`~pidengine.estimators.crossfit.CrossFitEstimator` of the same names (``seed`` is its ``random_state``),
+    with its defaults. Every sample is used: cross-fitting keeps each sample's codes out of its own classifier.
+    """
+
+    n_folds: int = Field(5, ge=2, le=20)
+    n_bootstrap: int = Field(200, ge=20, le=100_000)
+    confidence: float = Field(0.95, gt=0, lt=1)
+    bias_budget: float = Field(0.02, gt=0, lt=1)
+    seed: int = 0
+
+
 class EstimatorSettings(_Settings):
     """The settings of every estimator (each run uses its own part)."""
 
     exact: ExactSettings = ExactSettings()
     batch: BatchSettings = BatchSettings()
+    crossfit: CrossFitSettings = CrossFitSettings()
 
     def for_estimator(self, name: str) -> _Settings:
         _check_name(name)
@@ -213,7 +236,7 @@ def quantify(
         Root of the dataset stores.
     dataset : str
         The dataset's name (its catalog entry).
-    estimator : {"exact", "batch"}
+    estimator : {"exact", "batch", "crossfit"}
     settings : EstimatorSettings, optional
         Defaults to ``EstimatorSettings()``.
     use_encoded : bool, default=False
@@ -245,8 +268,10 @@ def quantify(
         warnings.simplefilter("always")
         if estimator == "exact":
             values, n_samples, path = _exact(store, own)
-        else:
+        elif estimator == "batch":
             values, n_samples, path = _batch(store, raw, own, use_encoded)
+        else:
+            values, n_samples, path = _crossfit(store, raw, own, use_encoded)
     messages = tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
     true_pid = raw.attrs.get("true_pid_bits")
     return Quantification(
@@ -283,6 +308,11 @@ def _exact(store: DatasetStore, settings: ExactSettings) -> tuple[dict[str, Any]
     if settings.shuffled_baseline:
         null = shuffled_pid(x1, x2, y, estimator=estimator, random_state=settings.seed)
         values.update({f"shuffled_{part}": float(getattr(null, part)) for part in PARTS})
+        # A part is evidence of an interaction when its interval (or, without one, the estimate) clears the null.
+        values.update({
+            f"{part}_significant": bool(values.get(f"{part}_low", values[part]) > values[f"shuffled_{part}"])
+            for part in PARTS
+        })
     return values, len(y), path
 
 
@@ -303,6 +333,20 @@ def _batch(store: DatasetStore, raw: Any, settings: BatchSettings, use_encoded: 
     estimator.fit(x1[train], x2[train], y[train])
     result = estimator.estimate(x1[test], x2[test], y[test])
     return result.to_dict(), len(test), str(store.link(stage).resolve())
+
+
+def _crossfit(
+    store: DatasetStore, raw: Any, settings: CrossFitSettings, use_encoded: bool
+) -> tuple[dict[str, Any], int, str]:
+    from pidengine.estimators.crossfit import CrossFitEstimator
+
+    source = store.open("encoded") if use_encoded else raw
+    x1, x2 = (source[name].values for name in ("x1", "x2"))
+    if x1.ndim != 2 or x2.ndim != 2:
+        raise ConfigError(f"dataset {raw.attrs.get('dataset')!r}: crossfit needs numeric features; encode its text")
+    estimator = CrossFitEstimator(**settings.model_dump(exclude={"seed"}), random_state=settings.seed)
+    result = estimator.estimate(x1, x2, raw["y"].values)
+    return result.to_dict(), result.n_samples, str(store.link("encoded" if use_encoded else "raw").resolve())
 
 
 def _subsample(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:

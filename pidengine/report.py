@@ -87,11 +87,16 @@ def summary_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
 def format_summary(records: Sequence[RunRecord]) -> str:
     """The summary as a fixed-width text table (bits), with the known truth of synthetic datasets below each one."""
     header = f"{'dataset':<24}{'estimator':<10}" + "".join(f"{SHORT[p]:>8}" for p in PARTS) + f"{'time':>8}  status"
-    lines = ["PID per dataset and estimator (bits); 'shuffled' rows: the same estimate with the labels permuted (its "
-             "bias floor); 'truth' rows: the known PID of synthetic sources", header]
+    lines = ["PID per dataset and estimator (bits); (in brackets): not significant, its interval does not clear the "
+             "null; 'shuffled' rows: the same estimate with the labels permuted (its bias floor); 'truth' rows: the "
+             "known PID of synthetic sources", header]
     for index, record in enumerate(records):
         if record.status == "ok":
-            values = "".join(f"{float(record.values[p]):>8.3f}" for p in PARTS)
+            faint = insignificant_parts(record)
+            values = "".join(
+                f"{f'({float(record.values[p]):.3f})' if p in faint else f'{float(record.values[p]):.3f}':>8}"
+                for p in PARTS
+            )
             cached = " (cached)" if record.cached else ""
             status = f"ok{cached}"
         else:
@@ -112,7 +117,10 @@ def format_summary(records: Sequence[RunRecord]) -> str:
 
 
 def stacked_bar_figure(
-    bars: Sequence[tuple[str, dict[str, float]]], title: str = "Partial information decomposition", errors: Sequence[dict[str, tuple[float, float]] | None] | None = None
+    bars: Sequence[tuple[str, dict[str, float]]],
+    title: str = "Partial information decomposition",
+    errors: Sequence[dict[str, tuple[float, float]] | None] | None = None,
+    insignificant: Sequence[set[str]] | None = None,
 ):
     """A stacked bar per label: R, U1, U2, S (bits) stacked upward; a negative part is drawn below zero.
 
@@ -122,6 +130,8 @@ def stacked_bar_figure(
     title : str
     errors : sequence of {part: (low, high)} or None, optional
         Intervals of the total, drawn as an error bar on each stack.
+    insignificant : sequence of sets of part names, optional
+        Per bar, the parts whose interval does not clear the null: drawn hatched and pale.
 
     Returns
     -------
@@ -139,7 +149,12 @@ def stacked_bar_figure(
     for part in ATOMS:
         heights = [float(values.get(part, 0.0)) for _, values in bars]
         bottoms = [up[i] if h >= 0 else down[i] for i, h in enumerate(heights)]
-        ax.bar(positions, heights, bottom=bottoms, color=COLOURS[part], label=SHORT[part], width=0.7)
+        faint = [bool(insignificant and part in insignificant[i]) for i in positions]
+        drawn = ax.bar(positions, heights, bottom=bottoms, color=COLOURS[part], label=SHORT[part], width=0.7)
+        for patch, is_faint in zip(drawn, faint):
+            if is_faint:
+                patch.set_alpha(0.35)
+                patch.set_hatch("///")
         for i, h in enumerate(heights):
             if h >= 0:
                 up[i] += h
@@ -154,9 +169,16 @@ def stacked_bar_figure(
     ax.axhline(0.0, color="black", linewidth=0.6)
     ax.set_xticks(list(positions), [label for label, _ in bars], rotation=60 if len(bars) > 3 else 0, ha="right" if len(bars) > 3 else "center", fontsize=8)
     ax.set_ylabel("bits")
+    if insignificant and any(insignificant):
+        title += "\nhatched: not significant (its interval does not clear the null)"
     ax.set_title(title, fontsize=10)
     ax.legend(ncols=4, fontsize=8, loc="upper right")
     return fig
+
+
+def insignificant_parts(record: RunRecord) -> set[str]:
+    """The parts whose ``<part>_significant`` flag is False (an estimator without the flag has none)."""
+    return {part for part in PARTS if record.values.get(f"{part}_significant") is False}
 
 
 def record_bars(record: RunRecord) -> list[tuple[str, dict[str, float]]]:

@@ -142,7 +142,9 @@ def log_pid_run(
                         "values": record.values, "true_pid_bits": record.true_pid, "settings": params}
             (Path(folder) / "pid.json").write_text(json.dumps(document, indent=2, default=str))
             (Path(folder) / "pid.csv").write_text(report.to_csv(rows))
-            figure = report.stacked_bar_figure(report.record_bars(record), title=f"{record.dataset}: PID (bits)")
+            bars = report.record_bars(record)
+            faint = [report.insignificant_parts(record)] + [set()] * (len(bars) - 1)  # the truth bar is not tested
+            figure = report.stacked_bar_figure(bars, title=f"{record.dataset}: PID (bits)", insignificant=faint)
             figure.savefig(Path(folder) / "pid.png", dpi=110)
         else:
             (Path(folder) / "error.txt").write_text(record.error or record.status)
@@ -178,7 +180,8 @@ def log_summary(tracking_uri: str, parent_run_id: str, records: Sequence[RunReco
         if ok:
             bars = [(f"{r.dataset} / {r.estimator}", {p: float(r.values[p]) for p in report.ATOMS}) for r in ok]
             intervals = [_intervals(r) for r in ok]
-            figure = report.stacked_bar_figure(bars, title="PID per dataset and estimator (bits)", errors=intervals)
+            figure = report.stacked_bar_figure(bars, title="PID per dataset and estimator (bits)", errors=intervals,
+                                               insignificant=[report.insignificant_parts(r) for r in ok])
             figure.savefig(Path(folder) / "summary.png", dpi=110)
         for path in sorted(Path(folder).iterdir()):
             mlflow_client.log_artifact(parent_run_id, str(path))
@@ -192,7 +195,8 @@ def end_parent_run(tracking_uri: str, parent_run_id: str, failed: bool) -> None:
 def pid_metrics(record: RunRecord) -> dict[str, float]:
     """The metrics of one child run: ``pid.<part>_bits`` (+ ``_low``/``_high``/``_std``), ``true.<part>_bits`` and
     ``abs_error.<part>_bits`` for sources with a known PID, ``shuffled.<part>_bits`` for the shuffled-label
-    baseline, certificate/diagnostic numbers as ``diag.<key>``."""
+    baseline, ``plugin.<part>_bits`` for the uncorrected estimate beside a bias-corrected one, ``significant.<part>``
+    (1: the part's interval clears its null, 0: it does not), certificate/diagnostic numbers as ``diag.<key>``."""
     metrics: dict[str, float] = {"time.seconds": float(record.seconds)}
     if record.status != "ok":
         return metrics
@@ -211,12 +215,14 @@ def pid_metrics(record: RunRecord) -> dict[str, float]:
     for part in report.PARTS:
         if _number(values.get(f"shuffled_{part}")):
             metrics[f"shuffled.{part}_bits"] = float(values[f"shuffled_{part}"])
-    parts_keys = {f"{p}_{s}" for p in report.PARTS for s in ("low", "high", "std")} | set(report.PARTS)
-    parts_keys |= {f"shuffled_{p}" for p in report.PARTS}
+        if _number(values.get(f"plugin_{part}")):
+            metrics[f"plugin.{part}_bits"] = float(values[f"plugin_{part}"])
+        if isinstance(values.get(f"{part}_significant"), bool):
+            metrics[f"significant.{part}"] = float(values[f"{part}_significant"])
+    parts_keys = {f"{p}_{s}" for p in report.PARTS for s in ("low", "high", "std", "significant")} | set(report.PARTS)
+    parts_keys |= {f"{prefix}_{p}" for p in report.PARTS for prefix in ("shuffled", "plugin")}
     for key, value in values.items():
-        if key not in parts_keys and _number(value):
-            metrics[f"diag.{key}"] = float(value)
-        elif isinstance(value, bool):
+        if key not in parts_keys and (_number(value) or isinstance(value, bool)):
             metrics[f"diag.{key}"] = float(value)
     return metrics
 

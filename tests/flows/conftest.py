@@ -45,11 +45,12 @@ TINY_FAMILIES = ["late_fusion", "elementwise"]
 
 
 def tiny_params(root: Path, **overrides):
-    """Benchmark parameters sized for a test: few bootstrap resamples, a tiny BATCH and two small model families,
+    """Benchmark parameters sized for a test: few bootstrap resamples, a tiny BATCH, three-fold cross-fitting and two
+    small model families,
     with ``xor`` as the only reference dataset so ``latent`` gets a recommendation and a selection score."""
     from flows.params import BenchmarkParams, ComputeParams, DataParams, ModelParams, TrackingParams
     from pidengine.models.training import TrainSettings
-    from pidengine.quantify import BatchSettings, EstimatorSettings, ExactSettings
+    from pidengine.quantify import BatchSettings, CrossFitSettings, EstimatorSettings, ExactSettings
 
     fields = dict(
         data=DataParams(catalog=root / "catalog.yaml", data_dir=root / "data"),
@@ -57,6 +58,7 @@ def tiny_params(root: Path, **overrides):
             exact=ExactSettings(n_bootstrap=10),
             batch=BatchSettings(hidden_dim=8, embed_dim=4, max_epochs=2, align_max_epochs=1, batch_size=64,
                                 max_train_samples=300, max_eval_samples=200, device="cpu"),
+            crossfit=CrossFitSettings(n_folds=3, n_bootstrap=20),
         ),
         compute=ComputeParams(n_workers=2),
         tracking=TrackingParams(tracking_uri=f"sqlite:///{root / 'mlflow.db'}"),

@@ -38,9 +38,10 @@ def test_flow_ends_failed_with_a_summary_of_every_pair(pipeline_run):
     summary = pipeline_run.summary
     assert pipeline_run.state.is_failed() and "broken" in pipeline_run.state.message
     status = {(r.dataset, r.estimator): r.status for r in summary.records}
+    estimators = ("exact", "batch", "crossfit")
     assert status == {
-        ("xor", "exact"): "ok", ("xor", "batch"): "ok", ("latent", "exact"): "ok", ("latent", "batch"): "ok",
-        ("broken", "exact"): "failed", ("broken", "batch"): "failed",
+        **{(name, estimator): "ok" for name in ("xor", "latent") for estimator in estimators},
+        **{("broken", estimator): "failed" for estimator in estimators},
     }
     # the failed stage is named, and nothing after it ran
     assert [(s.stage, "missing.npz" in s.error) for s in summary.stages if s.dataset == "broken"] == [("ingest", True)]
@@ -81,6 +82,24 @@ def test_logged_batch_metrics_equal_the_task_result(pipeline_run):
             assert parts == pytest.approx(metrics["pid.total_bits"], abs=1e-6)
 
 
+def test_logged_crossfit_metrics_carry_plugin_and_significance(pipeline_run):
+    _, runs = mlflow_runs(pipeline_run)
+    for record in pipeline_run.summary.records:
+        if record.estimator == "crossfit" and record.status == "ok":
+            metrics = runs[(record.dataset, "crossfit")].data.metrics
+            for part in PARTS:
+                assert metrics[f"pid.{part}_bits"] == pytest.approx(record.values[part], abs=1e-12)
+                assert metrics[f"plugin.{part}_bits"] == pytest.approx(record.values[f"plugin_{part}"], abs=1e-12)
+                assert metrics[f"significant.{part}"] == float(record.values[f"{part}_significant"])
+                assert metrics[f"pid.{part}_low_bits"] <= metrics[f"pid.{part}_high_bits"]
+    xor = runs[("xor", "crossfit")].data.metrics
+    # XOR of two fair bits: one bit of synergy, nothing else; the flags must say so.
+    assert xor["pid.synergy_bits"] == pytest.approx(1.0, abs=0.15)
+    assert (xor["significant.synergy"], xor["significant.redundancy"], xor["significant.unique1"]) == (1.0, 0.0, 0.0)
+    exact = runs[("xor", "exact")].data.metrics
+    assert (exact["significant.synergy"], exact["significant.redundancy"]) == (1.0, 0.0)
+
+
 def test_runs_tags_params_and_artifacts(pipeline_run):
     client, runs = mlflow_runs(pipeline_run)
     good = runs[("latent", "exact")]
@@ -104,7 +123,7 @@ def test_runs_tags_params_and_artifacts(pipeline_run):
     import pandas as pd
 
     table = pd.read_json(client.download_artifacts(parent.info.run_id, "summary.json"), orient="split")
-    assert len(table) == 6 and set(table["status"]) == {"ok", "failed"}
+    assert len(table) == 9 and set(table["status"]) == {"ok", "failed"}
 
 
 def test_one_model_run_per_pair_equal_to_the_library(pipeline_run):
