@@ -10,8 +10,8 @@ channel :math:`p(x_i \mid y)` up to such statistics (see :mod:`pidengine.dataset
 Steps, for ``n_folds`` stratified folds:
 
 1. **Cross-fitted posteriors.** For each fold, classifiers of :math:`y` from :math:`x_1`, from :math:`x_2` and
-   from both (:func:`~pidengine.estimators.posterior.fit_posterior`: capacity and epochs chosen on validation
-   cross-entropy, temperature-scaled) are trained on the other folds and predict the fold. No sample's posterior
+   from both (:func:`~pidengine.estimators.posterior.fit_posterior`: input scaling, capacity and epochs chosen on
+   validation cross-entropy, temperature-scaled) are trained on the other folds and predict the fold. No sample's posterior
    saw its own label, so a table built from them has only the plug-in bias of a table of that size.
 2. **Codes.** Each modality's posteriors are clustered into ``n_codes`` codes by k-means in the KL divergence
    (Dhillon et al. 2003: the clustering that loses least :math:`I(X_i; Y)`); ``n_codes="auto"`` takes the most
@@ -64,7 +64,7 @@ class CrossFitDiagnostics:
 
     heldout_information: dict[str, float]  # "x1", "x2", "joint", "codes": H(Y) − held-out cross-entropy, bits
     joint_model: str  # which held-out model gave I(X1, X2; Y): "joint" (the classifier) or "codes" (code pairs)
-    capacities: dict[str, list[tuple[int, int]]]  # per classifier, the (layers, width) chosen in each fold
+    capacities: dict[str, list[str]]  # per classifier and fold, the one chosen: "scaling/layers x width"
     code_information: dict[str, float]  # "x1", "x2": plug-in I(C_i; Y) of the codes, bits
     n_failed_resamples: int
 
@@ -245,17 +245,18 @@ class CrossFitEstimator:
 
     def _cross_fit(
         self, features: NDArray, labels: NDArray[np.int64], n_labels: int, folds: list, seed: int
-    ) -> tuple[NDArray[np.float64], list[tuple[int, int]]]:
-        """Out-of-fold posteriors of every row, and the capacity chosen in each fold."""
+    ) -> tuple[NDArray[np.float64], list[str]]:
+        """Out-of-fold posteriors of every row, and the classifier chosen in each fold (scaling/layers x width)."""
         out = np.empty((len(labels), n_labels))
-        chosen: list[tuple[int, int]] = []
+        chosen: list[str] = []
         settings = self.posterior
         for fold, (train, test) in enumerate(folds):
             fitted = fit_posterior(features[train], labels[train], n_labels, settings, self.random_state + seed + fold)
             out[test] = fitted.predict_proba(features[test])
-            chosen.append(fitted.capacity)
-            # The capacity is chosen on the first fold's validation part; the other folds train that one only.
-            settings = replace(settings, capacities=(fitted.capacity,))
+            depth, width = fitted.capacity
+            chosen.append(f"{fitted.scaling.name}/{depth}x{width}")
+            # The candidate is chosen on the first fold's validation part; the other folds train that one only.
+            settings = replace(settings, capacities=(fitted.capacity,), scalings=(fitted.scaling.name,))
         return out, chosen
 
     def _parts(self, tables: NDArray, mean_joint_loss: ArrayLike) -> NDArray[np.float64]:
