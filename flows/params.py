@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from pidengine.models.training import TrainSettings
 from pidengine.models.zoo import FAMILIES
-from pidengine.quantify import ESTIMATOR_NAMES, EstimatorName, EstimatorSettings
+from pidengine.quantify import DEFAULT_ESTIMATORS, EstimatorName, EstimatorSettings
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_RESULTS_DIR = Path(".prefect-results")
@@ -68,7 +68,7 @@ class QuantifyParams(_Params):
     """
 
     data: DataParams = DataParams()
-    estimators: list[EstimatorName] = Field(default_factory=lambda: list(ESTIMATOR_NAMES), min_length=1)
+    estimators: list[EstimatorName] = Field(default_factory=lambda: list(DEFAULT_ESTIMATORS), min_length=1)
     settings: EstimatorSettings = EstimatorSettings()
     compute: ComputeParams = ComputeParams()
     tracking: TrackingParams = TrackingParams()

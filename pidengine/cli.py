@@ -279,8 +279,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True)
     parser.add_argument(
         "--estimators", nargs="+", choices=list(ESTIMATOR_NAMES), metavar="NAME",
         help="estimators to run, of exact (discrete, on the codes), batch and crossfit (continuous features; "
-        "crossfit: codes learned from the label, bias-corrected, with a significance flag) (default: all; the "
-        "models flow: exact)",
+        "crossfit: codes learned from the label, bias-corrected, with a significance flag) (default: exact batch; "
+        "the models flow: exact)",
     )
     parser.add_argument(
         "--tracking-uri", default="sqlite:///mlflow.db", metavar="URI",

@@ -44,6 +44,8 @@ from pidengine.io.store import DatasetStore
 
 ESTIMATOR_NAMES = ("exact", "batch", "crossfit")
 EstimatorName = Literal["exact", "batch", "crossfit"]
+# What `pidengine run` computes unless told: crossfit costs 10-60 s a dataset on two cores and would double `make run`.
+DEFAULT_ESTIMATORS = ("exact", "batch")
 PARTS = ("redundancy", "unique1", "unique2", "synergy", "total")
 # Source files whose change can change a result; their hash is part of every cache key (see `code_fingerprint`).
 _CODE_MODULES = {

@@ -54,6 +54,7 @@ def tiny_params(root: Path, **overrides):
 
     fields = dict(
         data=DataParams(catalog=root / "catalog.yaml", data_dir=root / "data"),
+        estimators=["exact", "batch", "crossfit"],  # crossfit is opt-in: run it here so its tracking is tested
         settings=EstimatorSettings(
             exact=ExactSettings(n_bootstrap=10),
             batch=BatchSettings(hidden_dim=8, embed_dim=4, max_epochs=2, align_max_epochs=1, batch_size=64,
