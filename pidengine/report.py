@@ -93,8 +93,9 @@ def format_summary(records: Sequence[RunRecord]) -> str:
     for index, record in enumerate(records):
         if record.status == "ok":
             faint = insignificant_parts(record)
+            # A bracketed negative value fills all 8 characters: a space keeps it apart from its neighbour.
             values = "".join(
-                f"{f'({float(record.values[p]):.3f})' if p in faint else f'{float(record.values[p]):.3f}':>8}"
+                f"{f' ({float(record.values[p]):.3f})' if p in faint else f'{float(record.values[p]):.3f}':>8}"
                 for p in PARTS
             )
             cached = " (cached)" if record.cached else ""

@@ -13,7 +13,14 @@ import yaml
 
 from flows.preflight import PreflightError, check_dask_address, check_tracking_uri
 from pidengine.cli import build_parser, main
-from pidengine.report import RunRecord, format_summary, pid_table, stacked_bar_figure, summary_frame
+from pidengine.report import (
+    RunRecord,
+    format_summary,
+    insignificant_parts,
+    pid_table,
+    stacked_bar_figure,
+    summary_frame,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,3 +105,15 @@ def test_report_functions():
     assert list(frame["status"]) == ["ok", "failed"] and frame.loc[0, "total_low"] == 0.8
     figure = stacked_bar_figure([("and", values), ("truth", truth)], errors=[{"total": (0.8, 0.9)}, None])
     assert len(figure.axes) == 1
+
+
+def test_parts_that_are_not_significant_are_bracketed_and_hatched():
+    values = {"redundancy": 0.3, "unique1": 0.02, "unique2": -0.01, "synergy": 0.5, "total": 0.81,
+              "redundancy_significant": True, "unique1_significant": False, "unique2_significant": False,
+              "synergy_significant": True, "total_significant": True}
+    record = RunRecord("and", "crossfit", "ok", values)
+    row = format_summary([record]).splitlines()[2]
+    assert "0.300" in row and "(0.020)" in row and "(-0.010)" in row and "(0.500)" not in row
+    figure = stacked_bar_figure([("and", values)], insignificant=[insignificant_parts(record)])
+    hatched = {patch.get_facecolor()[:3] for patch in figure.axes[0].patches if patch.get_hatch()}
+    assert len(hatched) == 2  # U1 and U2 bars, each in its own colour
