@@ -44,7 +44,7 @@ from pidengine.io.store import DatasetStore
 
 ESTIMATOR_NAMES = ("exact", "batch", "crossfit")
 EstimatorName = Literal["exact", "batch", "crossfit"]
-# What `pidengine run` computes unless told: crossfit costs 10-60 s a dataset on two cores and would double `make run`.
+# What `pidengine run` computes unless told: crossfit costs 10-200 s a dataset on two cores and would double `make run`.
 DEFAULT_ESTIMATORS = ("exact", "batch")
 PARTS = ("redundancy", "unique1", "unique2", "synergy", "total")
 # Source files whose change can change a result; their hash is part of every cache key (see `code_fingerprint`).
@@ -69,9 +69,7 @@ class ExactSettings(_Settings):
     only, so every split is usable and more samples mean less plug-in bias). ``n_bootstrap``: resamples for the
     percentile intervals (0: none). ``tol``: largest accepted duality gap, in bits. ``shuffled_baseline``: also the
     PID with the labels permuted (:func:`~pidengine.bootstrap.shuffled_pid`), reported as ``shuffled_<part>``: the
-    plug-in bias floor, what the estimator reports where there is nothing to find; each part's
-    ``<part>_significant`` then says whether its interval's lower end (the estimate, without intervals) lies above
-    that floor.
+    plug-in bias floor, what the estimator reports where there is nothing to find.
     """
 
     split: Literal["all", "train", "val", "test"] = "all"
@@ -310,11 +308,6 @@ def _exact(store: DatasetStore, settings: ExactSettings) -> tuple[dict[str, Any]
     if settings.shuffled_baseline:
         null = shuffled_pid(x1, x2, y, estimator=estimator, random_state=settings.seed)
         values.update({f"shuffled_{part}": float(getattr(null, part)) for part in PARTS})
-        # A part is evidence of an interaction when its interval (or, without one, the estimate) clears the null.
-        values.update({
-            f"{part}_significant": bool(values.get(f"{part}_low", values[part]) > values[f"shuffled_{part}"])
-            for part in PARTS
-        })
     return values, len(y), path
 
 

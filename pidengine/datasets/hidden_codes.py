@@ -22,11 +22,10 @@ to the truth).
 What makes the features hard, each a parameter:
 
 ``layout``
-    How a code carves the signal subspace. ``clusters``: the Voronoi cells of random centres, samples concentrated
-    near their centre (k-means-friendly once the nuisance is removed). ``cones``: the cells of
-    :math:`\arg\max_j \langle w_j, z \rangle` for random unit directions under an isotropic Gaussian — no cluster
-    structure at all, only linear cones through the origin. ``halfspaces``: the sign pattern of a few offset
-    hyperplanes under an isotropic Gaussian (codes of very unequal frequency).
+    How each bit of a code is read from its own two signal directions. ``clusters``: the side of a line between two
+    centres at ±axis, samples concentrated near their centre (k-means-friendly once the nuisance is removed).
+    ``cones``: inside or outside a wedge around an axis, under an isotropic Gaussian — no cluster structure at all.
+    ``halfspaces``: the side of an offset line under an isotropic Gaussian (bits, hence codes, of unequal frequency).
 ``nuisance``
     Standard deviation of the label-free directions, relative to the signal's unit scale; above 1 the leading
     principal components are nuisance, as style or lighting are in real data. Signal and nuisance are mixed by a

@@ -45,12 +45,12 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.cluster import KMeans
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from pidengine.estimators.base import ATOMS, LN2
+from pidengine.datasets.types import MultimodalData, is_text
+from pidengine.estimators.base import ATOMS, LN2, Certificate, PIDResult
 from pidengine.estimators.batched import BatchedExactEstimator
 from pidengine.estimators.posterior import PosteriorSettings, fit_posterior
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
 from pidengine.info import entropy
-from pidengine.joint import joint_from_samples
 
 PARTS = (*ATOMS, "total")
 MAX_CODES = 64
@@ -67,6 +67,8 @@ class CrossFitDiagnostics:
     capacities: dict[str, list[str]]  # per classifier and fold, the one chosen: "scaling/layers x width"
     code_information: dict[str, float]  # "x1", "x2": plug-in I(C_i; Y) of the codes, bits
     n_failed_resamples: int
+    certificate: Certificate  # the exact solver's, for the full sample's code table
+    synergy_bounded_only: bool  # the joint models found less than the union: S is 0 here, a lower bound only
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,8 +120,12 @@ class CrossFitResult:
                 part: getattr(self, part), f"{part}_low": low, f"{part}_high": high,
                 f"{part}_significant": self.significant[part], f"plugin_{part}": self.plugin[part],
             })
+        certificate = self.diagnostics.certificate
         flat.update(
             confidence=self.confidence, n_samples=self.n_samples, n_codes1=self.n_codes[0], n_codes2=self.n_codes[1],
+            certified=certificate.certified, duality_gap_bits=certificate.duality_gap,
+            marginal_violation=certificate.marginal_violation,
+            synergy_bounded_only=self.diagnostics.synergy_bounded_only,
             **{f"heldout_information_{k}": v for k, v in self.diagnostics.heldout_information.items()},
         )
         return flat
@@ -212,11 +218,22 @@ class CrossFitEstimator:
         joint_loss = losses[joint_model]
         cells = np.ravel_multi_index((codes[0], codes[1], labels), (k, k, n_labels))
         shape = (k, k, n_labels)
-        estimate = self._parts(np.bincount(cells, minlength=np.prod(shape)).reshape(1, *shape), [joint_loss.mean()])
+        table = np.bincount(cells, minlength=np.prod(shape)).reshape(1, *shape)
+        estimate, (solved,) = self._parts(table, [joint_loss.mean()])
+        if not solved.certificate.certified:
+            raise EstimationError(f"the exact solver could not certify the code table: {solved.certificate}")
+        union = estimate[0, :3].sum()
+        bounded_only = bool(entropy(np.bincount(labels)) - joint_loss.mean() < union)
+        if bounded_only:
+            warnings.warn(
+                "the held-out joint models found less information than the union of the unimodal codes: synergy is "
+                "reported as 0 but is only bounded below (more samples, or a stronger joint classifier, may find it)",
+                UserWarning, stacklevel=2,
+            )
         rng = np.random.default_rng(self.random_state)
         rows = rng.integers(0, n, (self.n_bootstrap, n))
         tables = np.stack([np.bincount(cells[r], minlength=np.prod(shape)) for r in rows]).reshape(-1, *shape)
-        replicates = self._parts(tables, joint_loss[rows].mean(axis=1))
+        replicates, _ = self._parts(tables, joint_loss[rows].mean(axis=1))
         failed = np.isnan(replicates).any(axis=1)
         if failed.all():
             raise EstimationError(f"none of the {self.n_bootstrap} bootstrap resamples could be certified")
@@ -239,7 +256,9 @@ class CrossFitEstimator:
             confidence=self.confidence,
             n_samples=n,
             n_codes=(len(np.unique(codes[0])), len(np.unique(codes[1]))),
-            diagnostics=CrossFitDiagnostics(heldout, joint_model, capacities, code_info, int(failed.sum())),
+            diagnostics=CrossFitDiagnostics(
+                heldout, joint_model, capacities, code_info, int(failed.sum()), solved.certificate, bounded_only
+            ),
             samples=good,
         )
 
@@ -259,8 +278,9 @@ class CrossFitEstimator:
             settings = replace(settings, capacities=(fitted.capacity,), scalings=(fitted.scaling.name,))
         return out, chosen
 
-    def _parts(self, tables: NDArray, mean_joint_loss: ArrayLike) -> NDArray[np.float64]:
-        """R, U1, U2, S, total (bits) of each code table with its rows' mean joint log-loss; NaN where uncertified."""
+    def _parts(self, tables: NDArray, mean_joint_loss: ArrayLike) -> tuple[NDArray[np.float64], list[PIDResult]]:
+        """R, U1, U2, S, total (bits) of each code table with its rows' mean joint log-loss (NaN where the solver could
+        not certify the table), and the solver's results."""
         solver = BatchedExactEstimator(on_failure="warn")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -274,9 +294,7 @@ class CrossFitEstimator:
             # I(X1, X2; Y) is at least the union information: a joint model that found less is no estimate of it.
             synergy = max(joint_information - union, 0.0)
             out[i] = (result.redundancy, result.unique1, result.unique2, synergy, union + synergy)
-        if np.isnan(out[0]).all() and len(tables) == 1:
-            raise EstimationError("the exact solver could not certify the PID of the code table")
-        return out
+        return out, results
 
 
 def kl_kmeans(posteriors: NDArray[np.float64], n_codes: int, random_state: int = 0) -> NDArray[np.int64]:
@@ -338,27 +356,14 @@ def _heldout_information(posterior: NDArray[np.float64], labels: NDArray[np.int6
 
 
 def _check_samples(x1: ArrayLike, x2: ArrayLike, y: ArrayLike, n_folds: int) -> tuple[NDArray, NDArray, NDArray]:
-    features = []
-    for name, values in (("x1", x1), ("x2", x2)):
-        array = np.asarray(values, dtype=np.float64)
-        if array.ndim == 1:
-            array = array[:, None]
-        if array.ndim != 2:
-            raise InvalidJointError(f"{name} must be feature rows (n_samples, n_features), got shape {array.shape}")
-        if not np.isfinite(array).all():
-            raise InvalidJointError(f"{name} has NaN or infinite values; impute or drop those rows first")
-        features.append(array)
-    table = joint_from_samples(np.zeros(len(y), dtype=int), np.zeros(len(y), dtype=int), y)
-    labels = np.searchsorted(table.values_y, np.asarray(y))
-    if not len(features[0]) == len(features[1]) == len(labels):
+    """Features as float rows and labels as codes ``0 .. k - 1``, validated like every ingested dataset."""
+    data = MultimodalData.from_arrays(x1, x2, y)
+    for name, values in (("x1", data.x1), ("x2", data.x2)):
+        if is_text(values):
+            raise InvalidJointError(f"{name} is text; encode it into numeric features first")
+    if data.n_samples < 10 * n_folds:
         raise InvalidJointError(
-            f"x1, x2 and y need one row per sample, got {len(features[0])}, {len(features[1])} and {len(labels)}"
-        )
-    if len(table.values_y) < 2:
-        raise InvalidJointError("y has a single class; PID needs at least two")
-    if len(labels) < 10 * n_folds:
-        raise InvalidJointError(
-            f"{len(labels)} samples are too few for {n_folds}-fold cross-fitting (at least {10 * n_folds}); "
+            f"{data.n_samples} samples are too few for {n_folds}-fold cross-fitting (at least {10 * n_folds}); "
             "lower n_folds or use the exact estimator on discrete codes"
         )
-    return features[0], features[1], labels.astype(np.int64)
+    return data.x1, data.x2, data.y

@@ -6,9 +6,9 @@ validation cross-entropy, then calibrated by temperature scaling (Guo et al. 201
 
 Input scaling: ``standardise`` (each feature to unit variance) or ``whiten`` (every principal direction to unit
 variance). Whitening lets a weight-decayed network see label-relevant directions of small variance under a large
-nuisance, and hurts where the signal is the large variance; the validation cross-entropy decides per dataset. Calibration matters
-here more than accuracy: :math:`H(Y) - \\mathrm{CE}` is a lower bound on :math:`I(X; Y)` that is tight only for a
-calibrated posterior.
+nuisance, and hurts where the signal is the large variance; the validation cross-entropy decides per dataset.
+Calibration matters here more than accuracy: :math:`H(Y) - \\mathrm{CE}` is a lower bound on :math:`I(X; Y)` that
+is tight only for a calibrated posterior.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ class FittedPosterior:
 
 @dataclass(frozen=True)
 class InputScaling:
-    """An affine map of feature rows fitted on training rows: ``(x - mean) @ projection``."""
+    """An affine map of feature rows fitted on training rows: ``(x - mean) * projection`` for a vector of scales
+    (standardise), ``(x - mean) @ projection`` for a matrix (whiten)."""
 
     name: str
     mean: NDArray[np.float64] = field(repr=False)
@@ -59,14 +60,16 @@ class InputScaling:
     def fit(cls, name: str, x: NDArray) -> "InputScaling":
         mean = x.mean(axis=0)
         if name == "standardise":
-            return cls(name, mean, np.diag(1.0 / (x.std(axis=0) + 1e-6)))
+            return cls(name, mean, 1.0 / (x.std(axis=0) + 1e-6))
         _, singular, directions = np.linalg.svd(x - mean, full_matrices=False)
         variance = singular**2 / max(len(x) - 1, 1)
         keep = variance > _EIGEN_FLOOR * variance.max()
         return cls(name, mean, directions[keep].T / np.sqrt(variance[keep]))
 
     def __call__(self, x: NDArray) -> torch.Tensor:
-        return torch.from_numpy(((np.asarray(x, dtype=np.float64) - self.mean) @ self.projection).astype(np.float32))
+        centred = np.asarray(x, dtype=np.float64) - self.mean
+        scaled = centred * self.projection if self.projection.ndim == 1 else centred @ self.projection
+        return torch.from_numpy(scaled.astype(np.float32))
 
 
 @dataclass(frozen=True)

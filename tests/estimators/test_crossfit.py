@@ -34,6 +34,13 @@ def test_parts_add_up_and_synergy_is_a_lower_bound(easy, estimate):
     assert estimate.plugin["synergy"] >= 0
 
 
+def test_the_code_table_is_certified(estimate):
+    certificate = estimate.diagnostics.certificate
+    assert certificate.certified and abs(certificate.duality_gap) <= certificate.tol
+    flat = estimate.to_dict()
+    assert flat["certified"] and flat["duality_gap_bits"] == certificate.duality_gap
+
+
 def test_intervals_hold_their_estimates(estimate):
     for part in PARTS:
         low, high = estimate.intervals[part]
@@ -43,7 +50,10 @@ def test_intervals_hold_their_estimates(estimate):
 
 def test_shuffled_labels_flag_nothing(easy):
     permuted = np.random.default_rng(1).permutation(easy.y)
-    result = CrossFitEstimator(n_bootstrap=40, posterior=FAST).estimate(easy.x1, easy.x2, permuted)
+    # Held-out joint models find nothing, less than the codes' (bias-floor) union: the result says S is only bounded.
+    with pytest.warns(UserWarning, match="only bounded below"):
+        result = CrossFitEstimator(n_bootstrap=40, posterior=FAST).estimate(easy.x1, easy.x2, permuted)
+    assert result.diagnostics.synergy_bounded_only
     assert not any(result.significant.values())
     assert abs(result.total) < 0.05
 
@@ -78,6 +88,7 @@ def test_code_pair_posteriors_are_distributions_from_other_folds_only():
         (np.full((40, 2), np.nan), np.arange(40) % 2, "NaN"),
         (np.zeros((40, 2)), np.zeros(40, dtype=int), "single class"),
         (np.zeros((39, 2)), np.arange(40) % 2, "one row per sample"),
+        (np.array(["a"] * 40), np.arange(40) % 2, "text"),
         (np.zeros((40, 2)), np.arange(40) % 2, "too few for 5-fold"),
     ],
 )
