@@ -201,4 +201,3 @@ def shuffled_pid(
     """
     estimator = estimator if estimator is not None else get_estimator("auto")
     return estimator.estimate_samples(x1, x2, np.random.default_rng(random_state).permutation(np.asarray(y)))
-
