@@ -11,9 +11,10 @@ estimator, the median largest error and the coverage over all (set, part) pairs.
 Estimators:
 
 ``kmeans``
-    What the pipeline's ``exact`` estimator does today: standardise, PCA to 8 dimensions, k-means with 20 clusters
-    fitted on 60 % of the rows, the exact PID of the codes' table, percentile bootstrap intervals (100 resamples); a
-    part counts as significant when its interval lies above 0 (the pipeline gives this estimator no flag).
+    What the pipeline's ``exact`` estimator does with its default settings: standardise, PCA to 8 dimensions, k-means
+    with 20 clusters fitted on 60 % of the rows, the exact PID of the codes' table corrected by its bootstrap bias,
+    basic intervals and the significance flag of :func:`~pidengine.bootstrap.bootstrap_pid` (with label
+    permutations).
 ``crossfit``
     :class:`~pidengine.estimators.crossfit.CrossFitEstimator` with its defaults.
 
@@ -36,6 +37,7 @@ from pidengine.bootstrap import bootstrap_pid
 from pidengine.datasets.hidden_codes import hidden_codes
 from pidengine.estimators.crossfit import PARTS, CrossFitEstimator
 from pidengine.features.discretize import ModalityFeaturizer
+from pidengine.quantify import ExactSettings
 
 SETS: dict[str, dict] = {
     "clusters-8": dict(layout="clusters", law="latent", n_labels=8, dim=48, nuisance=2.0, label_noise=0.1),
@@ -52,14 +54,16 @@ Outcome = tuple[dict[str, float], dict[str, tuple[float, float]], dict[str, bool
 
 
 def kmeans_plugin(x1, x2, y, seed: int) -> Outcome:
-    """The pipeline's discretise-then-solve estimate with percentile intervals (significant: interval above 0)."""
+    """The pipeline's discretise-then-solve estimate: bias-corrected, basic intervals, permutation-checked flags."""
     fit_rows = np.random.default_rng(seed).permutation(len(y))[: int(0.6 * len(y))]
     codes = [ModalityFeaturizer("kmeans", random_state=seed).fit(x[fit_rows]).transform(x) for x in (x1, x2)]
-    boot = bootstrap_pid(codes[0], codes[1], y, n_resamples=100, random_state=seed)
-    values = {part: float(getattr(boot.estimate, part)) for part in PARTS}
-    found = {"x1": values["redundancy"] + values["unique1"], "x2": values["redundancy"] + values["unique2"],
-             "joint": values["total"]}
-    return values, boot.intervals, {part: boot.intervals[part][0] > 0 for part in PARTS}, found
+    defaults = ExactSettings()
+    boot = bootstrap_pid(codes[0], codes[1], y, n_resamples=defaults.n_bootstrap,
+                         n_permutations=defaults.n_permutations, random_state=seed)
+    plugin = {part: float(getattr(boot.estimate, part)) for part in PARTS}
+    found = {"x1": plugin["redundancy"] + plugin["unique1"], "x2": plugin["redundancy"] + plugin["unique2"],
+             "joint": plugin["total"]}
+    return boot.corrected, boot.intervals, boot.significant, found
 
 
 def crossfit(x1, x2, y, seed: int) -> Outcome:

@@ -25,7 +25,7 @@ from pidengine.exceptions import PIDEngineError
 from pidengine.models.analysis import InteractionAnalysis, analyse
 from pidengine.models.sweep import ModelReport
 from pidengine.models.training import TrainSettings
-from pidengine.report import RunRecord, accuracy_matrix, format_summary
+from pidengine.report import RunRecord, accuracy_matrix, estimator_agreement, format_disagreements, format_summary
 from pidengine.selection import ReferenceTable, Selection, build_reference, select
 from pidengine.stages import StageReport
 from flows import preflight
@@ -95,6 +95,9 @@ class PipelineSummary:
                 lines.append(f"{s.dataset:<26}{s.stage:<10}{('FAILED: ' + s.error) if s.error else str(s.report)}")
             return "\n".join(lines)
         parts = [format_summary(self.records)]
+        disagreements = format_disagreements(estimator_agreement(self.records))
+        if disagreements:
+            parts.append(disagreements)
         if self.models:
             parts.append(accuracy_matrix([m.report for m in self.models if m.report],
                                          [(m.dataset, m.family) for m in self.models if m.error]))

@@ -1,8 +1,9 @@
-"""Bootstrap confidence intervals for the PID of discrete samples.
+"""Bootstrap bias correction and confidence intervals for the PID of discrete samples.
 
-The PID of an empirical joint is a plug-in estimate; its sampling variability is what a user needs to judge a
-difference between two datasets or two models. Resampling the rows with replacement, solving every resampled
-joint, and reading percentiles of each part gives the standard percentile interval (Efron & Tibshirani, 1993).
+The PID of an empirical joint is a plug-in estimate, biased upward where cells are many for the samples. Resampling
+the rows with replacement and solving every resampled joint estimates that bias and the sampling variability: each
+part is corrected by its bootstrap bias and given the basic interval (:mod:`pidengine.estimators.intervals`), and a
+part whose interval lies above 0 is flagged significant.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from numpy.typing import ArrayLike, NDArray
 from pidengine.estimators import BasePIDEstimator, ExactEstimator, PIDResult, get_estimator
 from pidengine.estimators.base import ATOMS
 from pidengine.estimators.batched import BatchedExactEstimator
+from pidengine.estimators.intervals import basic_bootstrap
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError
-from pidengine.joint import joint_from_samples
+from pidengine.joint import JointTable, joint_from_samples
 
 PARTS = (*ATOMS, "total")
 # Resamples solved together by the batched exact estimator (bounds its memory).
@@ -26,14 +28,19 @@ BATCH_SIZE = 500
 
 @dataclass(frozen=True, eq=False)
 class BootstrapResult:
-    """A PID estimate with percentile confidence intervals, in bits.
+    """A bias-corrected PID estimate with basic bootstrap intervals, in bits.
 
     Attributes
     ----------
     estimate : PIDResult
-        The PID of the full sample.
+        The plug-in PID of the full sample, with its certificate.
+    corrected : dict of str to float
+        Every part of :data:`PARTS` corrected by its bootstrap bias. Not clipped: a part within its interval of 0
+        may be slightly negative.
     intervals : dict of str to (float, float)
-        ``{"redundancy": (low, high), ..., "total": (low, high)}`` at level ``confidence``.
+        Basic intervals at level ``confidence``, centred where ``corrected`` is.
+    significant : dict of str to bool
+        Whether each part's interval lies above 0.
     confidence : float
         Coverage of the intervals, e.g. 0.95.
     samples : ndarray, shape (n_certified, 5)
@@ -41,21 +48,34 @@ class BootstrapResult:
     n_resamples : int
         Resamples drawn.
     n_failed : int
-        Resamples whose estimate could not be certified; they are left out of the intervals (with a warning).
+        Resamples whose estimate could not be certified; they are left out (with a warning).
+    null : ndarray, shape (n_certified, 5), optional
+        The permutation null (:func:`permutation_null`), when it was computed.
     """
 
     estimate: PIDResult
+    corrected: dict[str, float]
     intervals: dict[str, tuple[float, float]]
+    significant: dict[str, bool]
     confidence: float
     samples: NDArray[np.float64] = field(repr=False)
     n_resamples: int
     n_failed: int
+    null: NDArray[np.float64] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, float | int | str | bool | None]:
-        """Flat, JSON-ready: the estimate's fields plus ``<part>_low`` and ``<part>_high`` for every part."""
+        """Flat, JSON-ready: the plug-in estimate's fields with each part replaced by its corrected value, and
+        ``plugin_<part>``, ``<part>_low``, ``<part>_high``, ``<part>_significant`` for every part, and
+        ``shuffled_<part>`` (the mean of the permutation null) when it was computed."""
         flat = self.estimate.to_dict()
-        for part, (low, high) in self.intervals.items():
-            flat[f"{part}_low"], flat[f"{part}_high"] = low, high
+        for part in PARTS:
+            low, high = self.intervals[part]
+            flat.update({
+                f"plugin_{part}": flat[part], part: self.corrected[part], f"{part}_low": low, f"{part}_high": high,
+                f"{part}_significant": self.significant[part],
+            })
+            if self.null is not None:
+                flat[f"shuffled_{part}"] = float(self.null[:, PARTS.index(part)].mean())
         flat.update(confidence=self.confidence, n_resamples=self.n_resamples, n_failed=self.n_failed)
         return flat
 
@@ -92,11 +112,12 @@ def bootstrap_pid(
     y: ArrayLike,
     *,
     n_resamples: int = 1000,
+    n_permutations: int = 0,
     confidence: float = 0.95,
     estimator: BasePIDEstimator | None = None,
     random_state: int | np.random.Generator | None = None,
 ) -> BootstrapResult:
-    """PID of discrete samples with percentile bootstrap intervals for every part.
+    """PID of discrete samples, bias-corrected, with basic bootstrap intervals and a significance flag per part.
 
     Parameters
     ----------
@@ -104,8 +125,12 @@ def bootstrap_pid(
         Discrete samples (see :func:`pidengine.joint_from_samples`).
     n_resamples : int, default=1000
         Number of resamples of the rows, drawn with replacement.
+    n_permutations : int, default=0
+        Label permutations for the null (:func:`permutation_null`). With them a part is significant only when its
+        plug-in value also exceeds the ``confidence`` quantile of its permuted values: where cells outnumber
+        samples the bootstrap under-corrects the bias, and the permutation test still holds its level.
     confidence : float, default=0.95
-        Coverage of the two-sided percentile intervals.
+        Coverage of the two-sided intervals.
     estimator : BasePIDEstimator, optional
         Defaults to ``get_estimator("auto")``. The exact estimator solves the resamples as vectorised batches
         (:class:`~pidengine.estimators.batched.BatchedExactEstimator`, on a GPU when present).
@@ -119,60 +144,52 @@ def bootstrap_pid(
     Raises
     ------
     ConfigError
-        If ``n_resamples < 2`` or ``confidence`` is not in (0, 1).
+        If ``n_resamples < 2``, ``n_permutations < 0`` or ``confidence`` is not in (0, 1).
     EstimationError
         If the full sample's estimate, or every resample, fails to certify.
     """
-    if not (isinstance(n_resamples, (int, np.integer)) and n_resamples >= 2):
-        raise ConfigError(f"n_resamples must be an integer >= 2, got {n_resamples!r}")
+    _require_count("n_resamples", n_resamples, 2)
+    _require_count("n_permutations", n_permutations, 0)
     if not 0 < confidence < 1:
         raise ConfigError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
     estimator = estimator if estimator is not None else get_estimator("auto")
     rng = np.random.default_rng(random_state)
-    table = joint_from_samples(x1, x2, y)
+    table, codes = _table_and_cells(x1, x2, y)
     estimate = estimator.estimate(table.pmf, n_samples=table.n_samples)
-    # Codes on the full sample's value grid, so every resample is a joint of the same shape.
-    codes = np.ravel_multi_index(
-        [
-            np.searchsorted(values, np.asarray(raw))
-            for values, raw in zip((table.values1, table.values2, table.values_y), (x1, x2, y))
-        ],
-        table.pmf.shape,
-    )
     n = table.n_samples
-    resampled = np.stack(
-        [np.bincount(codes[rng.integers(0, n, n)], minlength=table.pmf.size) for _ in range(n_resamples)]
-    ).reshape((n_resamples, *table.pmf.shape))
-    rows, failures = [], 0
-    for result in _estimate_all(estimator, resampled, n):
-        if result is None:
-            failures += 1
-        else:
-            rows.append([getattr(result, part) for part in PARTS])
-    if not rows:
-        raise EstimationError(f"none of the {n_resamples} bootstrap resamples could be certified")
-    if failures:
-        warnings.warn(
-            f"{failures} of {n_resamples} bootstrap resamples could not be certified and are left out of the intervals",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    samples = np.asarray(rows)
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(samples, [tail, 100 - tail], axis=0)
-    intervals = {part: (float(lo), float(hi)) for part, lo, hi in zip(PARTS, low, high)}
-    return BootstrapResult(estimate, intervals, confidence, samples, n_resamples, failures)
+    resampled = np.stack([np.bincount(codes[rng.integers(0, n, n)], minlength=table.pmf.size)
+                          for _ in range(n_resamples)]).reshape((n_resamples, *table.pmf.shape))
+    samples = _solve_all(estimator, resampled, n, "bootstrap resamples")
+    plugin = np.array([getattr(estimate, part) for part in PARTS])
+    basic = basic_bootstrap(plugin, samples, confidence)
+    significant = basic.significant
+    null = None
+    if n_permutations:
+        null = _permutation_null(estimator, table, codes, n_permutations, rng)
+        significant = significant & (plugin > np.quantile(null, confidence, axis=0))
+    return BootstrapResult(
+        estimate,
+        corrected={part: float(value) for part, value in zip(PARTS, basic.corrected)},
+        intervals={part: (float(lo), float(hi)) for part, lo, hi in zip(PARTS, basic.low, basic.high)},
+        significant={part: bool(flag) for part, flag in zip(PARTS, significant)},
+        confidence=confidence,
+        samples=samples,
+        n_resamples=n_resamples,
+        n_failed=n_resamples - len(samples),
+        null=null,
+    )
 
 
-def shuffled_pid(
+def permutation_null(
     x1: ArrayLike,
     x2: ArrayLike,
     y: ArrayLike,
     *,
+    n_permutations: int = 100,
     estimator: BasePIDEstimator | None = None,
     random_state: int | np.random.Generator | None = None,
-) -> PIDResult:
-    r"""The PID of the samples with the labels randomly permuted: a null baseline, in bits.
+) -> NDArray[np.float64]:
+    r"""The PID of the samples with the labels randomly permuted, ``n_permutations`` times: the null, in bits.
 
     Permuting :math:`y` over the rows keeps both marginals, :math:`p(x_1, x_2)` and :math:`p(y)`, and breaks every
     dependence between them, so the true decomposition of the shuffled data is zero in every part. What the
@@ -184,20 +201,69 @@ def shuffled_pid(
         \quad \text{bits}, \qquad k_{12} = \#\{(x_1, x_2) : \hat p(x_1, x_2) > 0\},
 
     (Miller's correction), split over the four parts by the decomposition: a part of the real estimate that is
-    not clearly above its shuffled value is not evidence of that interaction.
+    not clearly above its permuted values is not evidence of that interaction.
 
     Parameters
     ----------
     x1, x2, y : array_like, shape (n_samples,)
         Discrete samples (see :func:`pidengine.joint_from_samples`).
+    n_permutations : int, default=100
     estimator : BasePIDEstimator, optional
         Defaults to ``get_estimator("auto")``.
     random_state : int or numpy Generator, optional
-        Seed of the permutation.
+        Seed of the permutations.
 
     Returns
     -------
-    PIDResult
+    ndarray, shape (n_certified, 5)
+        R, U1, U2, S and total of every permutation whose estimate was certified, columns in the order of
+        :data:`PARTS`.
     """
+    _require_count("n_permutations", n_permutations, 1)
     estimator = estimator if estimator is not None else get_estimator("auto")
-    return estimator.estimate_samples(x1, x2, np.random.default_rng(random_state).permutation(np.asarray(y)))
+    rng = np.random.default_rng(random_state)
+    return _permutation_null(estimator, *_table_and_cells(x1, x2, y), n_permutations, rng)
+
+
+def _permutation_null(
+    estimator: BasePIDEstimator, table: JointTable, cells: NDArray[np.int64], n_permutations: int,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    n_labels = table.pmf.shape[2]
+    pairs, labels = np.divmod(cells, n_labels)
+    permuted = np.stack([np.bincount(pairs * n_labels + rng.permutation(labels), minlength=table.pmf.size)
+                         for _ in range(n_permutations)]).reshape((n_permutations, *table.pmf.shape))
+    return _solve_all(estimator, permuted, table.n_samples, "label permutations")
+
+
+def _table_and_cells(x1: ArrayLike, x2: ArrayLike, y: ArrayLike) -> tuple[JointTable, NDArray[np.int64]]:
+    """The samples' joint table, and each row's flat cell index in it (so resampled rows fill tables of its shape)."""
+    table = joint_from_samples(x1, x2, y)
+    cells = np.ravel_multi_index(
+        [
+            np.searchsorted(values, np.asarray(raw))
+            for values, raw in zip((table.values1, table.values2, table.values_y), (x1, x2, y))
+        ],
+        table.pmf.shape,
+    )
+    return table, cells
+
+
+def _solve_all(estimator: BasePIDEstimator, counts: NDArray, n_samples: int, what: str) -> NDArray[np.float64]:
+    """R, U1, U2, S, total of every certified count table, warning about the others."""
+    rows = [[getattr(result, part) for part in PARTS]
+            for result in _estimate_all(estimator, counts, n_samples) if result is not None]
+    if not rows:
+        raise EstimationError(f"none of the {len(counts)} {what} could be certified")
+    if len(rows) < len(counts):
+        warnings.warn(
+            f"{len(counts) - len(rows)} of {len(counts)} {what} could not be certified and are left out",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return np.asarray(rows)
+
+
+def _require_count(name: str, value: object, minimum: int) -> None:
+    if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum):
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")

@@ -19,7 +19,7 @@ from typing import NoReturn, TextIO
 
 import numpy as np
 
-from pidengine.bootstrap import bootstrap_pid
+from pidengine.bootstrap import BootstrapResult, bootstrap_pid
 from pidengine.catalog import DEFAULT_CATALOG, load_catalog
 from pidengine.datasets import CANONICAL
 from pidengine.estimators import (
@@ -72,22 +72,29 @@ def _read_samples(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return archive["x1"], archive["x2"], archive["y"]
 
 
-def _format_table(result: PIDResult, title: str, intervals: dict[str, tuple[float, float]] | None = None) -> str:
+def _format_table(result: PIDResult, title: str, boot: BootstrapResult | None = None) -> str:
     c = result.certificate
-    ci = f"{'95% interval':>26}" if intervals else ""
-    lines = [title, f"  {'part':<12}{'bits':>12}{ci}"]
+    header = f"  {'part':<12}{'bits':>12}"
+    if boot is not None:
+        header = f"  {'part':<12}{'corrected':>12}{'plug-in':>12}{f'{boot.confidence:.0%} interval':>26}  significant"
+    lines = [title, header]
     for name, value in (*result.atoms().items(), ("total", result.total)):
-        span = (
-            f"{'[' + format(intervals[name][0], '.6f') + ', ' + format(intervals[name][1], '.6f') + ']':>26}"
-            if intervals
-            else ""
-        )
-        lines.append(f"  {name:<12}{value:>12.6f}{span}")
+        if boot is None:
+            lines.append(f"  {name:<12}{value:>12.6f}")
+            continue
+        low, high = boot.intervals[name]
+        span = f"[{low:.6f}, {high:.6f}]"
+        lines.append(f"  {name:<12}{boot.corrected[name]:>12.6f}{value:>12.6f}{span:>26}  "
+                     f"{'yes' if boot.significant[name] else 'no'}")
     verdict = "certified" if c.certified else "NOT CERTIFIED"
     lines.append(
         f"certificate: {c.solver} {c.status}, duality gap {c.duality_gap:.1e} bits, "
         f"marginal violation {c.marginal_violation:.1e} -> {verdict}"
     )
+    if boot is not None:
+        lines.append("corrected: the plug-in minus its bootstrap bias; significant: the interval lies above 0"
+                     + (f" and the plug-in above {boot.confidence:.0%} of its {len(boot.null)} label permutations"
+                        if boot.null is not None else ""))
     return "\n".join(lines)
 
 
@@ -110,16 +117,17 @@ def _cmd_pid(args: argparse.Namespace) -> int:
     estimator = _estimator_from(args)
     if args.bootstrap and args.samples is None:
         raise ConfigError("--bootstrap resamples rows of samples: use it with --samples, not --joint")
-    intervals = None
+    boot = None
     if args.joint is not None:
         result = estimator.estimate(_read_joint(args.joint))
         source = args.joint
         payload = result.to_dict()
     elif args.bootstrap:
         boot = bootstrap_pid(
-            *_read_samples(args.samples), n_resamples=args.bootstrap, estimator=estimator, random_state=args.seed
+            *_read_samples(args.samples), n_resamples=args.bootstrap, n_permutations=args.permutations,
+            estimator=estimator, random_state=args.seed,
         )
-        result, intervals, source, payload = boot.estimate, boot.intervals, args.samples, boot.to_dict()
+        result, source, payload = boot.estimate, args.samples, boot.to_dict()
     else:
         table = joint_from_samples(*_read_samples(args.samples))
         result = estimator.estimate(table.pmf, n_samples=table.n_samples)
@@ -130,9 +138,9 @@ def _cmd_pid(args: argparse.Namespace) -> int:
     else:
         shape = " x ".join(str(n) for n in result.q.shape)
         samples = f", {result.n_samples} samples" if result.n_samples else ""
-        resamples = f", {args.bootstrap} bootstrap resamples" if intervals else ""
+        resamples = f", {args.bootstrap} bootstrap resamples" if boot is not None else ""
         title = f"PID of {source} ({shape}{samples}{resamples}), estimator {result.estimator}"
-        print(_format_table(result, title, intervals))
+        print(_format_table(result, title, boot))
     return 0
 
 
@@ -349,7 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--tol", type=float, help="largest accepted duality gap in bits (default: 1e-7 for exact, 1e-6 for cvxpy)"
     )
     pid.add_argument(
-        "--bootstrap", type=int, default=0, metavar="N", help="with --samples: N resamples for 95%% intervals"
+        "--bootstrap", type=int, default=0, metavar="N",
+        help="with --samples: N resamples for a bias-corrected estimate, 95%% intervals and significance",
+    )
+    pid.add_argument(
+        "--permutations", type=int, default=100, metavar="N",
+        help="with --bootstrap: label permutations a significant part must exceed (%(default)s; 0: none)",
     )
     pid.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (%(default)s)")
     pid.add_argument(

@@ -10,7 +10,7 @@ import csv
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 import pandas as pd
@@ -115,6 +115,72 @@ def format_summary(records: Sequence[RunRecord]) -> str:
     failed = sum(r.status == "failed" for r in records)
     lines.append(f"{ok} of {len(records)} runs ok, {failed} failed, {len(records) - ok - failed} not available")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """The difference ``first - second`` of one part between two estimators on one dataset, in bits.
+
+    ``low`` and ``high`` bound it at the estimators' own confidence level, combining each side's distance from its
+    estimate to its interval's end in quadrature (independent estimates).
+    """
+
+    dataset: str
+    first: str
+    second: str
+    part: str
+    difference: float
+    low: float
+    high: float
+
+    @property
+    def disagree(self) -> bool:
+        """Whether the difference is clear of 0: the estimators disagree beyond their intervals."""
+        return self.low > 0 or self.high < 0
+
+
+def estimator_agreement(records: Sequence[RunRecord]) -> list[Agreement]:
+    """Every part's difference for every pair of estimators that both have intervals on the same dataset."""
+    by_dataset: dict[str, list[RunRecord]] = {}
+    for record in records:
+        if record.status == "ok" and all(is_finite_number(record.values.get(f"{p}_{s}")) for p in PARTS for s in ("low", "high")):
+            by_dataset.setdefault(record.dataset, []).append(record)
+    rows = []
+    for dataset, group in by_dataset.items():
+        for i, first in enumerate(group):
+            for second in group[i + 1:]:
+                for part in PARTS:
+                    a, b = float(first.values[part]), float(second.values[part])
+                    below = math.hypot(a - first.values[f"{part}_low"], second.values[f"{part}_high"] - b)
+                    above = math.hypot(first.values[f"{part}_high"] - a, b - second.values[f"{part}_low"])
+                    rows.append(Agreement(dataset, first.estimator, second.estimator, part, a - b, a - b - below,
+                                          a - b + above))
+    return rows
+
+
+def format_disagreements(agreements: Sequence[Agreement]) -> str:
+    """One warning line per (dataset, pair of estimators) that disagree beyond their intervals, naming the parts;
+    empty when all agree."""
+    grouped: dict[tuple[str, str, str], list[Agreement]] = {}
+    for row in agreements:
+        if row.disagree:
+            grouped.setdefault((row.dataset, row.first, row.second), []).append(row)
+    return "\n".join(
+        f"warning: {dataset}: {first} and {second} disagree beyond their intervals on "
+        + ", ".join(f"{SHORT[r.part]} ({r.difference:+.3f} bits, [{r.low:+.3f}, {r.high:+.3f}])" for r in rows)
+        for (dataset, first, second), rows in grouped.items()
+    )
+
+
+def agreement_frame(agreements: Sequence[Agreement]) -> pd.DataFrame:
+    """The agreement rows as a table (one row per dataset, pair and part, with ``disagree``)."""
+    return pd.DataFrame([{**asdict(row), "disagree": row.disagree} for row in agreements],
+                        columns=[*(f.name for f in fields(Agreement)), "disagree"])
+
+
+def is_finite_number(value: Any) -> bool:
+    """A real, finite number (not a bool, None or NaN)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def stacked_bar_figure(

@@ -155,14 +155,17 @@ def log_pid_run(
 
 @task(name="mlflow-log-summary", **_RETRIES)
 def log_summary(tracking_uri: str, parent_run_id: str, records: Sequence[RunRecord], extra_tags: dict[str, str]) -> None:
-    """The summary across datasets on the parent run: a table artifact, a CSV, a plot and counts; then close it."""
+    """The summary across datasets on the parent run: a table artifact, a CSV, a plot, the estimators' agreement
+    (``agreement.csv``: each part's difference per pair of estimators with its interval) and counts."""
     from mlflow.entities import Metric, RunTag
 
     mlflow_client = client(tracking_uri)
     frame = report.summary_frame(records)
     mlflow_client.log_table(parent_run_id, data=frame.drop(columns=["run_id"]), artifact_file="summary.json")
     ok = [r for r in records if r.status == "ok"]
+    agreement = report.estimator_agreement(records)
     counts = {
+        "agreement.disagreeing_parts": sum(row.disagree for row in agreement),
         "runs.ok": len(ok),
         "runs.failed": sum(r.status == "failed" for r in records),
         "runs.not_available": sum(r.status == "not available" for r in records),
@@ -177,6 +180,8 @@ def log_summary(tracking_uri: str, parent_run_id: str, records: Sequence[RunReco
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "summary.csv").write_text(frame.to_csv(index=False))
         (Path(folder) / "summary.txt").write_text(report.format_summary(records))
+        if agreement:
+            (Path(folder) / "agreement.csv").write_text(report.agreement_frame(agreement).to_csv(index=False))
         if ok:
             bars = [(f"{r.dataset} / {r.estimator}", {p: float(r.values[p]) for p in report.ATOMS}) for r in ok]
             intervals = [_intervals(r) for r in ok]
@@ -204,7 +209,7 @@ def pid_metrics(record: RunRecord) -> dict[str, float]:
     for part in report.PARTS:
         metrics[f"pid.{part}_bits"] = float(values[part])
         for suffix in ("low", "high", "std"):
-            if _number(values.get(f"{part}_{suffix}")):
+            if report.is_finite_number(values.get(f"{part}_{suffix}")):
                 metrics[f"pid.{part}_{suffix}_bits"] = float(values[f"{part}_{suffix}"])
     if record.true_pid:
         truth = {**record.true_pid, "total": sum(record.true_pid[p] for p in report.ATOMS)}
@@ -213,16 +218,16 @@ def pid_metrics(record: RunRecord) -> dict[str, float]:
                 metrics[f"true.{part}_bits"] = float(truth[part])
                 metrics[f"abs_error.{part}_bits"] = abs(float(values[part]) - float(truth[part]))
     for part in report.PARTS:
-        if _number(values.get(f"shuffled_{part}")):
+        if report.is_finite_number(values.get(f"shuffled_{part}")):
             metrics[f"shuffled.{part}_bits"] = float(values[f"shuffled_{part}"])
-        if _number(values.get(f"plugin_{part}")):
+        if report.is_finite_number(values.get(f"plugin_{part}")):
             metrics[f"plugin.{part}_bits"] = float(values[f"plugin_{part}"])
         if isinstance(values.get(f"{part}_significant"), bool):
             metrics[f"significant.{part}"] = float(values[f"{part}_significant"])
     parts_keys = {f"{p}_{s}" for p in report.PARTS for s in ("low", "high", "std", "significant")} | set(report.PARTS)
     parts_keys |= {f"{prefix}_{p}" for p in report.PARTS for prefix in ("shuffled", "plugin")}
     for key, value in values.items():
-        if key not in parts_keys and (_number(value) or isinstance(value, bool)):
+        if key not in parts_keys and (report.is_finite_number(value) or isinstance(value, bool)):
             metrics[f"diag.{key}"] = float(value)
     return metrics
 
@@ -239,11 +244,7 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
 
 def _intervals(record: RunRecord) -> dict[str, tuple[float, float]] | None:
     low, high = record.values.get("total_low"), record.values.get("total_high")
-    return {"total": (float(low), float(high))} if _number(low) and _number(high) else None
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return {"total": (float(low), float(high))} if report.is_finite_number(low) and report.is_finite_number(high) else None
 
 
 def _param(value: Any) -> str:

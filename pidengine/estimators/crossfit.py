@@ -25,10 +25,8 @@ Steps, for ``n_folds`` stratified folds:
    classifier's bound, the bound of a cross-fitted model of the label from the code pair, and the union information
    itself (which it cannot fall below).
 5. **Bias correction and intervals.** The rows are resampled ``n_bootstrap`` times with the codes and held-out
-   losses fixed; each part is corrected by the bootstrap estimate of its bias (:math:`2\hat\theta -
-   \overline{\theta^*}`) and given the basic (pivotal) interval :math:`[2\hat\theta - \theta^*_{1-\alpha/2},\
-   2\hat\theta - \theta^*_{\alpha/2}]`, centred where the corrected estimate is (a percentile interval of an
-   upward-biased plug-in adds the bias a second time). A part is ``significant`` when its interval lies above 0.
+   losses fixed; each part is corrected by the bootstrap estimate of its bias and given the basic interval
+   (:mod:`pidengine.estimators.intervals`). A part is ``significant`` when its interval lies above 0.
 
 What the interval does not hold: the variability of the learned codes and classifiers (the folds are fitted once).
 Where the classifiers have not learnt the posterior, every part is biased low by what they missed; the held-out
@@ -48,6 +46,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from pidengine.datasets.types import MultimodalData, is_text
 from pidengine.estimators.base import ATOMS, LN2, Certificate, PIDResult
 from pidengine.estimators.batched import BatchedExactEstimator
+from pidengine.estimators.intervals import basic_bootstrap
 from pidengine.estimators.posterior import PosteriorSettings, fit_posterior
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
 from pidengine.info import entropy
@@ -242,17 +241,14 @@ class CrossFitEstimator:
                           ConvergenceWarning, stacklevel=2)
         good = replicates[~failed]
         point = estimate[0]
-        corrected = 2 * point - good.mean(axis=0)
-        alpha = 1 - self.confidence
-        high_q, low_q = np.quantile(good, [1 - alpha / 2, alpha / 2], axis=0)
-        low, high = 2 * point - high_q, 2 * point - low_q
+        corrected = basic_bootstrap(point, good, self.confidence)
         heldout = {m: _heldout_information(posteriors[m], labels) for m in posteriors}
         code_info = {m: float(point[0] + point[1 + i]) for i, m in enumerate(("x1", "x2"))}
         return CrossFitResult(
-            **{part: float(corrected[i]) for i, part in enumerate(PARTS)},
+            **{part: float(corrected.corrected[i]) for i, part in enumerate(PARTS)},
             plugin={part: float(point[i]) for i, part in enumerate(PARTS)},
-            intervals={part: (float(low[i]), float(high[i])) for i, part in enumerate(PARTS)},
-            significant={part: bool(low[i] > 0) for i, part in enumerate(PARTS)},
+            intervals={part: (float(corrected.low[i]), float(corrected.high[i])) for i, part in enumerate(PARTS)},
+            significant={part: bool(corrected.significant[i]) for i, part in enumerate(PARTS)},
             confidence=self.confidence,
             n_samples=n,
             n_codes=(len(np.unique(codes[0])), len(np.unique(codes[1]))),

@@ -15,6 +15,8 @@ from flows.preflight import PreflightError, check_dask_address, check_tracking_u
 from pidengine.cli import build_parser, main
 from pidengine.report import (
     RunRecord,
+    estimator_agreement,
+    format_disagreements,
     format_summary,
     insignificant_parts,
     pid_table,
@@ -117,3 +119,25 @@ def test_parts_that_are_not_significant_are_bracketed_and_hatched():
     figure = stacked_bar_figure([("and", values)], insignificant=[insignificant_parts(record)])
     hatched = {patch.get_facecolor()[:3] for patch in figure.axes[0].patches if patch.get_hatch()}
     assert len(hatched) == 2  # U1 and U2 bars, each in its own colour
+
+
+def test_estimators_that_disagree_beyond_their_intervals_are_named():
+    def record(estimator: str, dataset: str, centre: dict[str, float], half_width: float) -> RunRecord:
+        values = {**centre, **{f"{p}_low": v - half_width for p, v in centre.items()},
+                  **{f"{p}_high": v + half_width for p, v in centre.items()}}
+        return RunRecord(dataset, estimator, "ok", values)
+
+    parts = ("redundancy", "unique1", "unique2", "synergy", "total")
+    exact = record("exact", "digits", dict(zip(parts, (1.0, 0.2, 0.2, 0.1, 1.5))), 0.1)
+    batch = record("batch", "digits", dict(zip(parts, (0.5, 0.2, 0.25, 0.1, 1.05))), 0.2)
+    no_intervals = RunRecord("digits", "other", "ok", dict(zip(parts, (0.0,) * 5)))
+    rows = estimator_agreement([exact, batch, no_intervals])
+    assert [(r.first, r.second) for r in rows] == [("exact", "batch")] * 5
+    redundancy = rows[0]
+    # 0.5 bits apart; the interval of the difference adds the half-widths in quadrature: sqrt(0.1^2 + 0.2^2).
+    assert redundancy.difference == pytest.approx(0.5)
+    assert (redundancy.low, redundancy.high) == pytest.approx((0.5 - 0.05 ** 0.5, 0.5 + 0.05 ** 0.5))
+    assert [r.part for r in rows if r.disagree] == ["redundancy", "total"]
+    text = format_disagreements(rows)
+    assert text.startswith("warning: digits: exact and batch disagree") and "R (+0.500" in text and "U2" not in text
+    assert format_disagreements(estimator_agreement([exact])) == ""

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pidengine import ExactEstimator
-from pidengine.bootstrap import bootstrap_pid, shuffled_pid
+from pidengine.bootstrap import bootstrap_pid
 from pidengine.io.store import DatasetStore
 from pidengine.stages import joint_of_codes
 
@@ -56,15 +56,16 @@ def test_logged_exact_metrics_equal_the_library(pipeline_run):
         codes = DatasetStore(pipeline_run.root / "data", name).open("codes").load()
         table = joint_of_codes(codes)
         expected = ExactEstimator().estimate(table.pmf, n_samples=table.n_samples)
-        boot = bootstrap_pid(codes["x1"].values, codes["x2"].values, codes["y"].values, n_resamples=10, random_state=0)
+        boot = bootstrap_pid(codes["x1"].values, codes["x2"].values, codes["y"].values, n_resamples=10,
+                             n_permutations=50, random_state=0)
         metrics = runs[(name, "exact")].data.metrics
-        for part in PARTS:
-            assert metrics[f"pid.{part}_bits"] == pytest.approx(getattr(expected, part), abs=1e-9)
+        for column, part in enumerate(PARTS):
+            assert metrics[f"plugin.{part}_bits"] == pytest.approx(getattr(expected, part), abs=1e-9)
+            assert metrics[f"pid.{part}_bits"] == pytest.approx(boot.corrected[part], abs=1e-9)
             assert metrics[f"pid.{part}_low_bits"] == pytest.approx(boot.intervals[part][0], abs=1e-9)
             assert metrics[f"pid.{part}_high_bits"] == pytest.approx(boot.intervals[part][1], abs=1e-9)
-        null = shuffled_pid(codes["x1"].values, codes["x2"].values, codes["y"].values, random_state=0)
-        for part in PARTS:
-            assert metrics[f"shuffled.{part}_bits"] == pytest.approx(getattr(null, part), abs=1e-9)
+            assert metrics[f"significant.{part}"] == float(boot.significant[part])
+            assert metrics[f"shuffled.{part}_bits"] == pytest.approx(boot.null[:, column].mean(), abs=1e-9)
         true = DatasetStore(pipeline_run.root / "data", name).open("raw").attrs["true_pid_bits"]
         assert metrics["true.synergy_bits"] == pytest.approx(true["synergy"])
     assert runs[("xor", "exact")].data.metrics["pid.synergy_bits"] == pytest.approx(1.0, abs=0.02)
@@ -96,7 +97,8 @@ def test_logged_crossfit_metrics_carry_plugin_and_significance(pipeline_run):
     # XOR of two fair bits: one bit of synergy, nothing else; the flags must say so.
     assert xor["pid.synergy_bits"] == pytest.approx(1.0, abs=0.15)
     assert (xor["significant.synergy"], xor["significant.redundancy"], xor["significant.unique1"]) == (1.0, 0.0, 0.0)
-    assert not any(key.startswith("significant.") for key in runs[("xor", "exact")].data.metrics)
+    exact = runs[("xor", "exact")].data.metrics
+    assert (exact["significant.synergy"], exact["significant.redundancy"], exact["significant.unique1"]) == (1.0, 0.0, 0.0)
 
 
 def test_runs_tags_params_and_artifacts(pipeline_run):
@@ -117,7 +119,9 @@ def test_runs_tags_params_and_artifacts(pipeline_run):
 
     parent = client.get_run(pipeline_run.summary.parent_run_id)
     assert parent.info.status == "FAILED"  # one dataset failed; the others completed
-    assert {"summary.json", "summary.csv", "summary.png", "stages.json"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"summary.json", "summary.csv", "summary.png", "stages.json", "agreement.csv"} <= {
+        a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert "agreement.disagreeing_parts" in parent.data.metrics
     assert {"path": "summary.json", "type": "table"} in json.loads(parent.data.tags["mlflow.loggedArtifacts"])
     import pandas as pd
 
