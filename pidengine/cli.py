@@ -237,23 +237,28 @@ def _add_catalog_arguments(parser: argparse.ArgumentParser, data_dir: bool = Tru
 
 def _cmd_recommend(args: argparse.Namespace) -> int:
     """Nearest reference datasets by normalised PID and their best families (:mod:`pidengine.selection`)."""
-    from pidengine.quantify import EstimatorSettings, ExactSettings, quantify
+    from pidengine.quantify import quantify
     from pidengine.selection import TIE_TOLERANCE, ReferenceTable, normalized_pid, recommend
 
     table = ReferenceTable.load(args.reference if args.reference is not None else args.data_dir / "reference")
-    outcome = quantify(args.data_dir, args.dataset, "exact", EstimatorSettings(exact=ExactSettings(n_bootstrap=0)))
+    # The pipeline's exact estimate with its defaults: the reference table's PIDs were computed the same way.
+    outcome = quantify(args.data_dir, args.dataset, "exact")
     pid = outcome.parts()
+    significant = {part: bool(outcome.values[f"{part}_significant"]) for part in ATOMS}
     result = recommend(args.dataset, pid, table, args.top_k)
     nearest = next(row for row in table.rows if row.dataset == result.nearest)
     if args.json:
-        print(json.dumps({"dataset": args.dataset, "pid_bits": pid, "recommended": list(result.families),
+        print(json.dumps({"dataset": args.dataset, "pid_bits": pid, "significant": significant,
+                          "recommended": list(result.families),
                           "nearest": result.nearest, "distance": result.distance,
                           "neighbours": [{"dataset": n, "distance": d} for n, d in result.neighbours],
                           "nearest_accuracy": nearest.accuracy, "reference_key": table.key}))
         return 0
     shares = dict(zip(ATOMS, normalized_pid(pid)))
-    print(f"{args.dataset}: PID of its codes (exact, {outcome.n_samples} samples), bits and share of R+U1+U2+S")
-    print("  " + "   ".join(f"{part} {pid[part]:.3f} ({shares[part]:.0%})" for part in ATOMS))
+    print(f"{args.dataset}: PID of its codes (exact, bias-corrected, {outcome.n_samples} samples), bits and share "
+          "of R+U1+U2+S; * = not significant (its interval does not clear the null)")
+    print("  " + "   ".join(f"{part} {pid[part]:.3f}{'' if significant[part] else '*'} ({shares[part]:.0%})"
+                            for part in ATOMS))
     print(f"\nNearest reference datasets (L1 distance of the shares; reference table {table.key}):")
     for name, distance in result.neighbours[: args.neighbours]:
         print(f"  {name:<26}{distance:.3f}")

@@ -215,6 +215,7 @@ def test_recommend_prints_the_nearest_references_and_their_best_families(cli, tm
     assert document["nearest"] == "all-synergy" and document["distance"] < 0.05
     assert document["recommended"] == ["tensor_fusion", "early_fusion", "late_fusion"]
     assert document["pid_bits"]["synergy"] == pytest.approx(1.0, abs=0.05) and document["reference_key"] == table.key
+    assert document["significant"] == {"redundancy": False, "unique1": False, "unique2": False, "synergy": True}
     missing = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--reference", str(tmp_path / "none"))
     assert missing.returncode == 2 and "no reference table" in missing.stderr
     unfeaturised = cli("recommend", "--dataset", "nope", "--data-dir", str(tmp_path / "data"))
