@@ -20,6 +20,9 @@ ATOMS = PARTS[:4]
 SHORT = {"redundancy": "R", "unique1": "U1", "unique2": "U2", "synergy": "S", "total": "total"}
 COLOURS = {"redundancy": "#4c72b0", "unique1": "#55a868", "unique2": "#c44e52", "synergy": "#8172b2"}
 Status = Literal["ok", "failed", "not available"]
+# Differences between estimators smaller than this are not reported as disagreement, however narrow their intervals:
+# two estimators of a deterministic gate both have zero-width intervals and differ by solver tolerance.
+AGREEMENT_TOLERANCE_BITS = 0.02
 
 
 @dataclass(frozen=True)
@@ -135,8 +138,9 @@ class Agreement:
 
     @property
     def disagree(self) -> bool:
-        """Whether the difference is clear of 0: the estimators disagree beyond their intervals."""
-        return self.low > 0 or self.high < 0
+        """Whether the difference's interval clears :data:`AGREEMENT_TOLERANCE_BITS` on either side: the estimators
+        disagree beyond their intervals by more than a difference that matters."""
+        return self.low > AGREEMENT_TOLERANCE_BITS or self.high < -AGREEMENT_TOLERANCE_BITS
 
 
 def estimator_agreement(records: Sequence[RunRecord]) -> list[Agreement]:

@@ -141,3 +141,7 @@ def test_estimators_that_disagree_beyond_their_intervals_are_named():
     text = format_disagreements(rows)
     assert text.startswith("warning: digits: exact and batch disagree") and "R (+0.500" in text and "U2" not in text
     assert format_disagreements(estimator_agreement([exact])) == ""
+    # Zero-width intervals (deterministic data) that differ by less than the tolerance agree.
+    sharp = [record(name, "gate", dict(zip(parts, (1.0, 0.0, 0.0, shift, 1.0 + shift))), 0.0)
+             for name, shift in (("exact", 0.0), ("batch", 0.01))]
+    assert format_disagreements(estimator_agreement(sharp)) == ""
