@@ -238,7 +238,7 @@ def _add_catalog_arguments(parser: argparse.ArgumentParser, data_dir: bool = Tru
 def _cmd_recommend(args: argparse.Namespace) -> int:
     """Nearest reference datasets by normalised PID and their best families (:mod:`pidengine.selection`)."""
     from pidengine.quantify import quantify
-    from pidengine.selection import TIE_TOLERANCE, ReferenceTable, normalized_pid, recommend
+    from pidengine.selection import TIE_TOLERANCE, ReferenceTable, normalized_pid, pid_free_families, recommend
 
     table = ReferenceTable.load(args.reference if args.reference is not None else args.data_dir / "reference")
     # The pipeline's exact estimate with its defaults: the reference table's PIDs were computed the same way.
@@ -250,6 +250,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"dataset": args.dataset, "pid_bits": pid, "significant": significant,
                           "recommended": list(result.families),
+                          "pid_free": list(pid_free_families(table, args.top_k)),
                           "nearest": result.nearest, "distance": result.distance,
                           "neighbours": [{"dataset": n, "distance": d} for n, d in result.neighbours],
                           "nearest_accuracy": nearest.accuracy, "reference_key": table.key}))
@@ -266,6 +267,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
           f"{TIE_TOLERANCE} of each other count as tied, and a tie goes to the family stronger over the whole table):")
     for rank, family in enumerate(result.families, 1):
         print(f"  {rank}. {family:<20}{nearest.accuracy[family]:.3f}")
+    print(f"\nWithout PID (the {args.top_k} families strongest over the whole reference table): "
+          f"{', '.join(pid_free_families(table, args.top_k))}")
     return 0
 
 

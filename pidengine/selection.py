@@ -7,12 +7,17 @@ For a new dataset, its PID is normalised to proportions
 The selection score of a recommendation on a dataset where all families were trained is
 
 .. math:: 100 \times \max_{f \in \text{recommended}} \mathrm{acc}(f) \,/\, \max_{f} \mathrm{acc}(f).
+
+A score means something only beside what a choice without PID reaches on the same accuracies
+(:class:`SelectionBaselines`): the ``k`` families strongest over the whole reference table whatever the dataset
+(``pid_free``), ``k`` families drawn at random (``random``, its expectation) and the best family (``oracle``, 100).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,6 +224,50 @@ def selection_score(recommended: tuple[str, ...] | list[str], accuracy: dict[str
     return 100.0 * max(accuracy[family] for family in recommended) / best
 
 
+def pid_free_families(reference: ReferenceTable, k: int) -> tuple[str, ...]:
+    """The ``k`` families strongest over the whole reference table (:meth:`ReferenceTable.strength`): the choice
+    made without looking at the dataset's PID."""
+    strength = reference.strength()
+    return tuple(sorted(strength, key=lambda family: (-strength[family], family))[:k])
+
+
+def expected_random_score(accuracy: dict[str, float], k: int) -> float:
+    """The expected selection score of ``k`` families drawn uniformly at random without replacement.
+
+    With the accuracies sorted ascending, the ``i``-th (1-based) is the best of a random ``k``-subset with
+    probability :math:`\binom{i - 1}{k - 1} / \binom{m}{k}`.
+    """
+    values = sorted(accuracy.values())
+    m, k = len(values), min(k, len(values))
+    weights = [math.comb(i - 1, k - 1) for i in range(1, m + 1)]
+    return 100.0 * sum(w * v for w, v in zip(weights, values)) / (math.comb(m, k) * max(values))
+
+
+@dataclass(frozen=True)
+class SelectionBaselines:
+    """The selection score of the PID recommendation on one dataset beside the scores of choices without PID."""
+
+    pid: float
+    pid_free: float
+    random: float
+    oracle: float = 100.0
+
+
+@dataclass(frozen=True)
+class SelectionComparison:
+    """Mean scores over the scored datasets and the mean paired difference PID − PID-free with a percentile
+    bootstrap interval over datasets (few datasets: a wide interval is the honest answer)."""
+
+    n_datasets: int
+    pid: float
+    pid_free: float
+    random: float
+    difference: float
+    difference_low: float
+    difference_high: float
+    confidence: float = 0.95
+
+
 @dataclass(frozen=True)
 class Selection:
     """The outcome of selection over a sweep: the reference table, a recommendation per other dataset, and the
@@ -230,6 +279,23 @@ class Selection:
     accuracy: dict[str, dict[str, float]]
     excluded: dict[str, str] = field(default_factory=dict)
     """Datasets left out (reference datasets with families missing, datasets without a PID), with the reason."""
+    baselines: dict[str, SelectionBaselines] = field(default_factory=dict)
+    pid_free: tuple[str, ...] = ()
+    """The PID-free choice the baselines compare against (:func:`pid_free_families`)."""
+
+    def comparison(self, confidence: float = 0.95, n_resamples: int = 2000, random_state: int = 0
+                   ) -> SelectionComparison | None:
+        """The baselines averaged over the scored datasets; None when none was scored."""
+        if not self.baselines:
+            return None
+        rows = list(self.baselines.values())
+        differences = np.array([row.pid - row.pid_free for row in rows])
+        resampled = np.random.default_rng(random_state).choice(differences, (n_resamples, len(differences)))
+        tail = (1 - confidence) / 2
+        low, high = np.quantile(resampled.mean(axis=1), [tail, 1 - tail])
+        return SelectionComparison(len(rows), float(np.mean([r.pid for r in rows])),
+                                   float(np.mean([r.pid_free for r in rows])), float(np.mean([r.random for r in rows])),
+                                   float(differences.mean()), float(low), float(high), confidence)
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per recommended dataset: nearest reference, distance, families, and the score's ingredients."""
@@ -243,18 +309,32 @@ class Selection:
                 "best_recommended_accuracy": max((accuracy[f] for f in rec.families if f in accuracy), default=None),
                 "best_family": best, "best_accuracy": accuracy.get(best),
                 "selection_score": self.scores.get(name),
+                "pid_free_score": self.baselines[name].pid_free if name in self.baselines else None,
+                "random_score": self.baselines[name].random if name in self.baselines else None,
             })
         return rows
 
     def table(self) -> str:
-        lines = [f"{'dataset':<24}{'nearest reference':<26}{'L1':>6}  {'recommended':<48}{'score':>7}"]
+        k = len(self.pid_free)
+        lines = [f"{'dataset':<24}{'nearest reference':<26}{'L1':>6}  {'recommended':<48}{'score':>7}"
+                 f"{'PID-free':>10}{f'random {k}':>10}"]
         for row in self.rows():
-            score = f"{row['selection_score']:.1f}" if row["selection_score"] is not None else "-"
+            cells = [f"{row[key]:.1f}" if row[key] is not None else "-"
+                     for key in ("selection_score", "pid_free_score", "random_score")]
             lines.append(f"{row['dataset']:<24}{row['nearest_reference']:<26}{row['distance']:>6.3f}  "
-                         f"{row['recommended']:<48}{score:>7}")
+                         f"{row['recommended']:<48}{cells[0]:>7}{cells[1]:>10}{cells[2]:>10}")
         if self.scores:
             lines.append(f"selection score: mean {np.mean(list(self.scores.values())):.1f}, "
                          f"min {min(self.scores.values()):.1f} over {len(self.scores)} datasets")
+        summary = self.comparison()
+        if summary is not None:
+            lines.append(
+                f"PID-free choice (the {k} families strongest over the reference table: {', '.join(self.pid_free)}): "
+                f"mean {summary.pid_free:.1f}; {k} random families: mean {summary.random:.1f}; oracle 100.0")
+            lines.append(
+                f"PID minus PID-free: mean {summary.difference:+.1f} points, {summary.confidence:.0%} interval "
+                f"[{summary.difference_low:+.1f}, {summary.difference_high:+.1f}] (bootstrap over "
+                f"{summary.n_datasets} datasets)")
         lines += [f"left out: {name} ({reason})" for name, reason in sorted(self.excluded.items())]
         return "\n".join(lines)
 
@@ -298,7 +378,8 @@ def select(
         The families trained on each dataset.
     """
     in_reference = {row.dataset for row in reference.rows}
-    recommendations, scores, excluded = {}, {}, {}
+    recommendations, scores, excluded, baselines = {}, {}, {}, {}
+    pid_free = pid_free_families(reference, k)
     for name in sorted(set(dataset_pids) - in_reference):
         try:
             recommendations[name] = recommend(name, dataset_pids[name], reference, k)
@@ -307,4 +388,6 @@ def select(
             continue
         if set(accuracy.get(name, {})) >= set(reference.families):
             scores[name] = selection_score(recommendations[name].families, accuracy[name])
-    return Selection(reference, recommendations, scores, accuracy, excluded)
+            baselines[name] = SelectionBaselines(scores[name], selection_score(pid_free, accuracy[name]),
+                                                 expected_random_score(accuracy[name], k))
+    return Selection(reference, recommendations, scores, accuracy, excluded, baselines, pid_free)

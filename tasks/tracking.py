@@ -12,7 +12,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +315,12 @@ def log_selection(tracking_uri: str, parent_run_id: str, reports: Sequence[Any],
         if selection.scores:
             metrics["selection_score.mean"] = sum(selection.scores.values()) / len(selection.scores)
             metrics["selection_score.min"] = min(selection.scores.values())
+        comparison = selection.comparison()
+        if comparison is not None:
+            metrics.update({f"selection.{key}": value for key, value in asdict(comparison).items()})
+            tags["selection.pid_free_families"] = ", ".join(selection.pid_free)
+            mlflow_client.log_table(parent_run_id, artifact_file="selection.json", data=pd.DataFrame(
+                [{"dataset": name, **asdict(baseline)} for name, baseline in sorted(selection.baselines.items())]))
     if analysis is not None and not analysis.agreement.empty:
         mlflow_client.log_table(parent_run_id, data=analysis.agreement, artifact_file="analysis/agreement.json")
         mlflow_client.log_table(parent_run_id, data=analysis.ablation, artifact_file="analysis/ablation.json")

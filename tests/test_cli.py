@@ -216,6 +216,8 @@ def test_recommend_prints_the_nearest_references_and_their_best_families(cli, tm
     assert document["recommended"] == ["tensor_fusion", "early_fusion", "late_fusion"]
     assert document["pid_bits"]["synergy"] == pytest.approx(1.0, abs=0.05) and document["reference_key"] == table.key
     assert document["significant"] == {"redundancy": False, "unique1": False, "unique2": False, "synergy": True}
+    # Strongest on average relative to each row's best: early_fusion (0.98/0.99, 0.97/0.99, 0.95/0.95).
+    assert document["pid_free"][0] == "early_fusion" and len(document["pid_free"]) == 3
     missing = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--reference", str(tmp_path / "none"))
     assert missing.returncode == 2 and "no reference table" in missing.stderr
     unfeaturised = cli("recommend", "--dataset", "nope", "--data-dir", str(tmp_path / "data"))

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from pidengine import ConfigError, InvalidJointError
@@ -122,3 +123,35 @@ def test_select_recommends_and_scores_every_other_dataset():
 def test_a_dataset_is_never_its_own_reference():
     result = recommend("redundant", REFERENCE[0].pid, REFERENCE, k=1)
     assert result.nearest == "synergistic" and [n for n, _ in result.neighbours] == ["synergistic"]
+
+
+def test_expected_random_score_is_the_mean_over_every_subset():
+    from itertools import combinations
+
+    from pidengine.selection import expected_random_score
+
+    accuracy = {"a": 0.5, "b": 0.9, "c": 0.7, "d": 0.8, "e": 0.6}
+    for k in (1, 2, 3, 5):
+        subsets = list(combinations(accuracy, k))
+        brute = np.mean([selection_score(subset, accuracy) for subset in subsets])
+        assert expected_random_score(accuracy, k) == pytest.approx(brute)
+
+
+def test_selection_reports_baselines_beside_its_scores():
+    from pidengine.selection import build_reference, select
+
+    table, _ = build_reference(PIDS, ACCURACY, ["redundant", "synergistic"])
+    selection = select(PIDS, ACCURACY, table, k=2)
+    # PID-free: the two families with the best mean accuracy relative to each reference row's best.
+    relative = {f: np.mean([ACCURACY[d][f] / max(ACCURACY[d].values()) for d in ("redundant", "synergistic")])
+                for f in ACCURACY["redundant"]}
+    assert set(selection.pid_free) == set(sorted(relative, key=relative.get)[-2:])
+    for name in ("new-synergy", "new-redundancy"):
+        baseline = selection.baselines[name]
+        assert baseline.pid == selection.scores[name]
+        assert baseline.pid_free == pytest.approx(selection_score(selection.pid_free, ACCURACY[name]))
+    summary = selection.comparison()
+    differences = [b.pid - b.pid_free for b in selection.baselines.values()]
+    assert summary.n_datasets == 2 and summary.difference == pytest.approx(np.mean(differences))
+    assert min(differences) - 1e-9 <= summary.difference_low <= summary.difference_high <= max(differences) + 1e-9
+    assert "PID-free choice" in selection.table() and "PID minus PID-free" in selection.table()

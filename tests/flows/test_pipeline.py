@@ -169,6 +169,8 @@ def test_selection_from_the_reference_table(pipeline_run):
     mlflow_client = MlflowClient(tracking_uri=pipeline_run.params.tracking.tracking_uri)
     parent = mlflow_client.get_run(summary.parent_run_id)
     assert parent.data.metrics["selection_score.latent"] == pytest.approx(expected)
+    assert parent.data.metrics["selection.pid"] == pytest.approx(expected)
+    assert {"selection.pid_free", "selection.random", "selection.difference_low"} <= set(parent.data.metrics)
     assert parent.data.tags["reference_key"] == table.key
     artifacts = {a.path for a in mlflow_client.list_artifacts(parent.info.run_id)}
     assert {"models.json", "recommendations.json", "reference", "analysis"} <= artifacts
