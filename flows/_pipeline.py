@@ -76,6 +76,7 @@ class PipelineSummary:
     analysis: InteractionAnalysis | None = None
     reference_path: str = ""
     selection_error: str = ""
+    selection_skipped: str = ""
     tracking_uri: str = ""
     experiment: str = ""
     parent_run_id: str = ""
@@ -105,6 +106,8 @@ class PipelineSummary:
             parts.append(f"Model selection (reference table {self.reference_path}):\n{self.selection.table()}")
         if self.selection_error:
             parts.append(f"Model selection FAILED: {self.selection_error}")
+        if self.selection_skipped:
+            parts.append(f"Model selection skipped: {self.selection_skipped}")
         if self.analysis is not None:
             parts.append(self.analysis.summary())
         return "\n\n".join(parts)
@@ -346,6 +349,13 @@ def select_models(summary: PipelineSummary, models: ModelParams, ready: Prepared
         accuracy.setdefault(report.dataset, {})[report.family] = report.test_accuracy
     names = list(models.reference) or sorted(e.name for e in ready.entries if e.is_synthetic)
     folder = ready.data_dir / "reference"
+    summary.analysis = analyse(pids, reports)
+    if not names and not (folder / "reference.json").exists():
+        # Nothing to recommend from is not a failure of the run: every estimate and model stands on its own.
+        summary.selection_skipped = (
+            f"no reference datasets in this run and no reference table under {folder}; add synthetic entries to the "
+            "catalog (or name reference datasets with --reference) and run once with them")
+        return
     try:
         if names:
             provenance = {
@@ -363,7 +373,6 @@ def select_models(summary: PipelineSummary, models: ModelParams, ready: Prepared
         summary.selection = replace(selection, excluded={**excluded, **selection.excluded})
     except PIDEngineError as exc:
         summary.selection_error = str(exc)
-    summary.analysis = analyse(pids, reports)
 
 
 @dataclass(frozen=True)
@@ -441,7 +450,8 @@ def finish_tracking(summary: PipelineSummary, log: ChildRunLog) -> None:
         summary.records[i] = record
     if summary.models:
         tracking.log_selection(log.tracking_uri, log.parent_run_id, [m.report for m in summary.models if m.report],
-                               summary.selection, summary.analysis, summary.reference_path, summary.selection_error)
+                               summary.selection, summary.analysis, summary.reference_path, summary.selection_error,
+                               summary.selection_skipped)
     _log_stage_table(log.tracking_uri, log.parent_run_id, summary.stages)
     if summary.records:
         unavailable = {f"unavailable.{r.estimator}": r.error for r in summary.records if r.status == "not available"}

@@ -59,6 +59,8 @@ class Correlation:
                    float(stats.spearmanr(points[:, 0], points[:, 1])[0]))
 
     def __str__(self) -> str:
+        if math.isnan(self.pearson):
+            return f"undefined (n = {self.n}: needs at least 3 points that vary on both axes)"
         return f"Pearson r = {self.pearson:+.2f}, Spearman ρ = {self.spearman:+.2f} (n = {self.n})"
 
 

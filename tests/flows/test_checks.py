@@ -145,3 +145,16 @@ def test_estimators_that_disagree_beyond_their_intervals_are_named():
     sharp = [record(name, "gate", dict(zip(parts, (1.0, 0.0, 0.0, shift, 1.0 + shift))), 0.0)
              for name, shift in (("exact", 0.0), ("batch", 0.01))]
     assert format_disagreements(estimator_agreement(sharp)) == ""
+
+
+def test_a_run_without_any_reference_skips_selection_without_failing(tmp_path):
+    from flows._pipeline import PipelineSummary, Prepared, select_models
+    from flows.params import ModelParams
+
+    summary = PipelineSummary("benchmark")
+    ready = Prepared(entries=[], broken={}, catalog=None, data_dir=tmp_path, tracking_uri="", available=[],
+                     unavailable={})
+    select_models(summary, ModelParams(), ready)
+    assert summary.selection is None and summary.failed == []
+    assert "no reference table under" in summary.selection_skipped and "--reference" in summary.selection_skipped
+    assert "undefined (n = 0" in summary.analysis.summary()
