@@ -40,7 +40,8 @@ class BootstrapResult:
     intervals : dict of str to (float, float)
         Basic intervals at level ``confidence``, centred where ``corrected`` is.
     significant : dict of str to bool
-        Whether each part's interval lies above 0.
+        Whether each part's interval lies above 0 and, when the permutation null was computed, its plug-in value
+        also above the ``confidence`` quantile of its permuted values.
     confidence : float
         Coverage of the intervals, e.g. 0.95.
     samples : ndarray, shape (n_certified, 5)

@@ -241,14 +241,14 @@ class CrossFitEstimator:
                           ConvergenceWarning, stacklevel=2)
         good = replicates[~failed]
         point = estimate[0]
-        corrected = basic_bootstrap(point, good, self.confidence)
+        basic = basic_bootstrap(point, good, self.confidence)
         heldout = {m: _heldout_information(posteriors[m], labels) for m in posteriors}
         code_info = {m: float(point[0] + point[1 + i]) for i, m in enumerate(("x1", "x2"))}
         return CrossFitResult(
-            **{part: float(corrected.corrected[i]) for i, part in enumerate(PARTS)},
+            **{part: float(basic.corrected[i]) for i, part in enumerate(PARTS)},
             plugin={part: float(point[i]) for i, part in enumerate(PARTS)},
-            intervals={part: (float(corrected.low[i]), float(corrected.high[i])) for i, part in enumerate(PARTS)},
-            significant={part: bool(corrected.significant[i]) for i, part in enumerate(PARTS)},
+            intervals={part: (float(basic.low[i]), float(basic.high[i])) for i, part in enumerate(PARTS)},
+            significant={part: bool(basic.significant[i]) for i, part in enumerate(PARTS)},
             confidence=self.confidence,
             n_samples=n,
             n_codes=(len(np.unique(codes[0])), len(np.unique(codes[1]))),
