@@ -1,38 +1,58 @@
-"""pidengine: Partial Information Decomposition of multimodal data, in bits."""
+"""pidengine: Partial Information Decomposition of multimodal data, in bits.
 
-from pidengine.estimators import (
-    BasePIDEstimator,
-    BatchEstimator,
-    BatchPIDResult,
-    Certificate,
-    CVXEstimator,
-    ExactEstimator,
-    PIDResult,
-    get_estimator,
-)
-from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError, PIDEngineError
-from pidengine.info import conditional_mutual_information, entropy, mutual_information
-from pidengine.joint import JointTable, joint_from_samples
+The names below load on first use (PEP 562): ``import pidengine`` stays light, so the command line answers at once,
+and torch or cvxpy are imported only by what needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BasePIDEstimator",
-    "BatchEstimator",
-    "BatchPIDResult",
-    "CVXEstimator",
-    "Certificate",
-    "ConfigError",
-    "ConvergenceWarning",
-    "EstimationError",
-    "ExactEstimator",
-    "InvalidJointError",
-    "JointTable",
-    "PIDEngineError",
-    "PIDResult",
-    "conditional_mutual_information",
-    "entropy",
-    "get_estimator",
-    "joint_from_samples",
-    "mutual_information",
-]
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "BasePIDEstimator": "pidengine.estimators.base",
+    "Certificate": "pidengine.estimators.base",
+    "PIDResult": "pidengine.estimators.base",
+    "BatchEstimator": "pidengine.estimators.batch",
+    "BatchPIDResult": "pidengine.estimators.batch",
+    "CVXEstimator": "pidengine.estimators.cvx",
+    "ExactEstimator": "pidengine.estimators.exact",
+    "get_estimator": "pidengine.estimators",
+    "ConfigError": "pidengine.exceptions",
+    "ConvergenceWarning": "pidengine.exceptions",
+    "EstimationError": "pidengine.exceptions",
+    "InvalidJointError": "pidengine.exceptions",
+    "PIDEngineError": "pidengine.exceptions",
+    "conditional_mutual_information": "pidengine.info",
+    "entropy": "pidengine.info",
+    "mutual_information": "pidengine.info",
+    "JointTable": "pidengine.joint",
+    "joint_from_samples": "pidengine.joint",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from pidengine.estimators import get_estimator
+    from pidengine.estimators.base import BasePIDEstimator, Certificate, PIDResult
+    from pidengine.estimators.batch import BatchEstimator, BatchPIDResult
+    from pidengine.estimators.cvx import CVXEstimator
+    from pidengine.estimators.exact import ExactEstimator
+    from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError, PIDEngineError
+    from pidengine.info import conditional_mutual_information, entropy, mutual_information
+    from pidengine.joint import JointTable, joint_from_samples
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pidengine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

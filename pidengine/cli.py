@@ -17,19 +17,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from pidengine.bootstrap import BootstrapResult, bootstrap_pid
 from pidengine.catalog import DEFAULT_CATALOG, load_catalog
-from pidengine.datasets import CANONICAL
-from pidengine.estimators import (
-    ESTIMATORS,
-    BasePIDEstimator,
-    CVXEstimator,
-    ExactEstimator,
-    PIDResult,
-    get_estimator,
-)
+from pidengine.estimators import ESTIMATORS, get_estimator
 from pidengine.estimators.base import ATOMS
 from pidengine.exceptions import (
     ConfigError,
@@ -38,8 +31,14 @@ from pidengine.exceptions import (
     PIDEngineError,
     SparseTableWarning,
 )
-from pidengine.joint import joint_from_samples
 from pidengine.quantify import ESTIMATOR_NAMES
+
+if TYPE_CHECKING:
+    from pidengine.bootstrap import BootstrapResult
+    from pidengine.estimators.base import BasePIDEstimator, PIDResult
+
+# Heavy modules (torch, cvxpy, dask, the data loaders) are imported by the commands that use them, so that
+# `pidengine --help` and `catalog list` answer at once.
 
 EXIT_BAD_INPUT = 2
 # Warnings pidengine issues about the input or the estimate, shown like its errors; any other keeps Python's format.
@@ -101,19 +100,22 @@ def _format_table(result: PIDResult, title: str, boot: BootstrapResult | None = 
 def _estimator_from(args: argparse.Namespace) -> BasePIDEstimator:
     options: dict[str, object] = {} if args.tol is None else {"tol": args.tol}
     if args.progress:
-        if args.estimator not in ("auto", ExactEstimator.name):
-            raise ConfigError(f"--progress applies only to --estimator {ExactEstimator.name}, not {args.estimator!r}")
+        if args.estimator not in ("auto", "exact"):
+            raise ConfigError(f"--progress applies only to --estimator exact, not {args.estimator!r}")
         options["progress"] = True
     solver_options = {"solver": args.solver, "fallback_solver": args.fallback_solver}
     given = {key: value for key, value in solver_options.items() if value}
-    if given and args.estimator != CVXEstimator.name:
+    if given and args.estimator != "cvxpy":
         flags = ", ".join("--" + key.replace("_", "-") for key in given)
         verb = "applies" if len(given) == 1 else "apply"
-        raise ConfigError(f"{flags} {verb} only to --estimator {CVXEstimator.name}, not {args.estimator!r}")
+        raise ConfigError(f"{flags} {verb} only to --estimator cvxpy, not {args.estimator!r}")
     return get_estimator(args.estimator, **options, **given)
 
 
 def _cmd_pid(args: argparse.Namespace) -> int:
+    from pidengine.bootstrap import bootstrap_pid
+    from pidengine.joint import joint_from_samples
+
     estimator = _estimator_from(args)
     if args.bootstrap and args.samples is None:
         raise ConfigError("--bootstrap resamples rows of samples: use it with --samples, not --joint")
@@ -145,6 +147,8 @@ def _cmd_pid(args: argparse.Namespace) -> int:
 
 
 def _cmd_examples(args: argparse.Namespace) -> int:
+    from pidengine.datasets.canonical import CANONICAL
+
     estimator = get_estimator(args.estimator)
     rows = []
     for example in CANONICAL.values():

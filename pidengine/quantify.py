@@ -34,14 +34,16 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from pidengine import __version__
 from pidengine.exceptions import ConfigError
-from pidengine.io.store import DatasetStore
+
+if TYPE_CHECKING:  # the store imports xarray and zarr: loaded by the functions that read one
+    from pidengine.io.store import DatasetStore
 
 ESTIMATOR_NAMES = ("exact", "batch", "crossfit")
 EstimatorName = Literal["exact", "batch", "crossfit"]
@@ -203,6 +205,8 @@ def source_fingerprint(modules: tuple[str, ...]) -> str:
 
 def input_key(data_dir: str | Path, dataset: str, estimator: str, use_encoded: bool = False) -> str:
     """Content key(s) of the store version(s) that ``estimator`` reads ('' where a store is missing)."""
+    from pidengine.io.store import DatasetStore
+
     _check_name(estimator)
     store = DatasetStore(data_dir, dataset)
     if estimator == "exact":
@@ -257,6 +261,8 @@ def quantify(
     EstimationError, InvalidJointError
         From the estimator (an uncertified exact estimate, unusable samples).
     """
+    from pidengine.io.store import DatasetStore
+
     settings = settings if settings is not None else EstimatorSettings()
     _check_name(estimator)
     reason = estimator_availability(estimator)

@@ -1,7 +1,32 @@
-"""Datasets with known PID, and loaders for real data."""
+"""Datasets with known PID, and loaders for real data.
 
-from pidengine.datasets.canonical import CANONICAL, CanonicalJoint
-from pidengine.datasets.gaussian import gaussian_mixture
-from pidengine.datasets.synthetic import SyntheticDataset, gate_samples, latent_concept
+The names below load on first use (PEP 562): the catalog's schema needs this package's light modules only, and
+generating a dataset imports the exact solver.
+"""
 
-__all__ = ["CANONICAL", "CanonicalJoint", "SyntheticDataset", "gate_samples", "gaussian_mixture", "latent_concept"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pidengine.datasets.canonical import CANONICAL, CanonicalJoint
+    from pidengine.datasets.gaussian import gaussian_mixture
+    from pidengine.datasets.synthetic import SyntheticDataset, gate_samples, latent_concept
+
+_EXPORTS = {
+    "CANONICAL": "pidengine.datasets.canonical",
+    "CanonicalJoint": "pidengine.datasets.canonical",
+    "gaussian_mixture": "pidengine.datasets.gaussian",
+    "SyntheticDataset": "pidengine.datasets.synthetic",
+    "gate_samples": "pidengine.datasets.synthetic",
+    "latent_concept": "pidengine.datasets.synthetic",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pidengine.datasets' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from sklearn.datasets import load_digits
 
 from pidengine.datasets.types import MultimodalData
 from pidengine.exceptions import ConfigError
@@ -41,6 +40,8 @@ Halves = Literal["top_bottom", "left_right"]
 
 def digits_halves(halves: Halves = "top_bottom") -> MultimodalData:
     """The 8×8 digits of scikit-learn, each image cut into two halves of 32 pixels (the two modalities)."""
+    from sklearn.datasets import load_digits  # here: scikit-learn takes a second to import
+
     digits = load_digits()
     images = digits.images
     if halves == "top_bottom":
