@@ -18,10 +18,21 @@ Estimators:
 ``crossfit``
     :class:`~pidengine.estimators.crossfit.CrossFitEstimator` with its defaults.
 
+References (``--references``), which no user can run but which locate an error:
+
+``true-codes``
+    The bias-corrected exact estimate (as ``kmeans``) on the hidden codes themselves: the error left by sampling
+    alone, the floor under any estimator at this n.
+``signal-crossfit``
+    ``crossfit`` on each modality's signal coordinates without the nuisance directions: what the learner reaches
+    when it knows where to look. Anything an estimator does on the features it could do here after adding a
+    nuisance of its own, so the error of the best learner here bounds what learning from the features can reach.
+
 Usage::
 
     python benchmarks/realistic_accuracy.py                       # every set at n = 3000, seed 0, with shuffled
     python benchmarks/realistic_accuracy.py --sizes 3000 12000 --seeds 0 1 --out docs/figures/realistic_accuracy.md
+    python benchmarks/realistic_accuracy.py --estimators crossfit --references --no-shuffled   # where errors come from
 """
 
 from __future__ import annotations
@@ -48,6 +59,7 @@ SETS: dict[str, dict] = {
     "binary-noisy-2": dict(layout="cones", law="latent", n_labels=2, dim=16, nuisance=2.0, label_noise=0.2),
 }
 ESTIMATORS = ("kmeans", "crossfit")
+REFERENCES = ("true-codes", "signal-crossfit")
 
 
 Outcome = tuple[dict[str, float], dict[str, tuple[float, float]], dict[str, bool], dict[str, float]]
@@ -57,8 +69,12 @@ def kmeans_plugin(x1, x2, y, seed: int) -> Outcome:
     """The pipeline's discretise-then-solve estimate: bias-corrected, basic intervals, permutation-checked flags."""
     fit_rows = np.random.default_rng(seed).permutation(len(y))[: int(0.6 * len(y))]
     codes = [ModalityFeaturizer("kmeans", random_state=seed).fit(x[fit_rows]).transform(x) for x in (x1, x2)]
+    return corrected_exact(codes[0], codes[1], y, seed)
+
+
+def corrected_exact(codes1, codes2, y, seed: int) -> Outcome:
     defaults = ExactSettings()
-    boot = bootstrap_pid(codes[0], codes[1], y, n_resamples=defaults.n_bootstrap,
+    boot = bootstrap_pid(codes1, codes2, y, n_resamples=defaults.n_bootstrap,
                          n_permutations=defaults.n_permutations, random_state=seed)
     plugin = {part: float(getattr(boot.estimate, part)) for part in PARTS}
     found = {"x1": plugin["redundancy"] + plugin["unique1"], "x2": plugin["redundancy"] + plugin["unique2"],
@@ -73,7 +89,13 @@ def crossfit(x1, x2, y, seed: int) -> Outcome:
     return {part: getattr(result, part) for part in PARTS}, result.intervals, result.significant, found
 
 
-RUNNERS = {"kmeans": kmeans_plugin, "crossfit": crossfit}
+# Each runner takes (dataset, labels, seed): the labels are the dataset's own or a permutation of them.
+RUNNERS = {
+    "kmeans": lambda data, y, seed: kmeans_plugin(data.x1, data.x2, y, seed),
+    "crossfit": lambda data, y, seed: crossfit(data.x1, data.x2, y, seed),
+    "true-codes": lambda data, y, seed: corrected_exact(data.latent1, data.latent2, y, seed),
+    "signal-crossfit": lambda data, y, seed: crossfit(data.signal1, data.signal2, y, seed),
+}
 
 
 def main() -> None:
@@ -82,10 +104,12 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=int, default=[3000])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=list(ESTIMATORS))
+    parser.add_argument("--references", action="store_true", help=f"add the reference rows {list(REFERENCES)}")
     parser.add_argument("--no-shuffled", action="store_true", help="skip the permuted-label runs")
     parser.add_argument("--out", type=Path, help="also write the tables to this Markdown file")
     args = parser.parse_args()
     torch.set_num_threads(1)  # OpenMP spinning costs more than it gives on a shared 2-core machine
+    estimators = list(args.estimators) + (list(REFERENCES) if args.references else [])
 
     header = "| set | n | seed | estimator | R err | U1 err | U2 err | S err | total err | max abs err | covered | s |"
     lines = [header, "|" + "---|" * 12]
@@ -94,14 +118,14 @@ def main() -> None:
         "| set | n | seed | estimator | I(X1;Y) found / true | I(X2;Y) found / true | I(X1,X2;Y) found / true |",
         "|---|---|---|---|---|---|---|",
     ]
-    summary: dict[str, dict[str, list]] = {e: {"max": [], "covered": [], "null_flags": []} for e in args.estimators}
+    summary: dict[str, dict[str, list]] = {e: {"max": [], "covered": [], "null_flags": []} for e in estimators}
     for name in args.sets:
         for n in args.sizes:
             for seed in args.seeds:
                 data = hidden_codes(n, random_state=seed, **SETS[name])
-                for estimator in args.estimators:
+                for estimator in estimators:
                     start = time.perf_counter()
-                    values, intervals, _, found = RUNNERS[estimator](data.x1, data.x2, data.y, seed)
+                    values, intervals, _, found = RUNNERS[estimator](data, data.y, seed)
                     seconds = time.perf_counter() - start
                     errors = {p: values[p] - data.true_pid[p] for p in PARTS}
                     covered = [intervals[p][0] <= data.true_pid[p] <= intervals[p][1] for p in PARTS]
@@ -122,7 +146,7 @@ def main() -> None:
                     if args.no_shuffled:
                         continue
                     permuted = np.random.default_rng(seed + 1).permutation(data.y)
-                    _, _, significant, _ = RUNNERS[estimator](data.x1, data.x2, permuted, seed)
+                    _, _, significant, _ = RUNNERS[estimator](data, permuted, seed)
                     flags = [significant[p] for p in PARTS]
                     summary[estimator]["null_flags"] += flags
                     nulls.append(f"| {name} | {n} | {seed} | {estimator} | {sum(flags)} |")

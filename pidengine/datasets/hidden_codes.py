@@ -128,8 +128,9 @@ def hidden_codes(
     Returns
     -------
     SyntheticDataset
-        ``x1``, ``x2`` of shape (n_samples, dim), ``y``, the exact ``true_pid`` and the hidden codes as
-        ``latent1``, ``latent2`` (``truth_is_exact`` is True: the codes are functions of the features).
+        ``x1``, ``x2`` of shape (n_samples, dim), ``y``, the exact ``true_pid``, the hidden codes as
+        ``latent1``, ``latent2`` (``truth_is_exact`` is True: the codes are functions of the features) and the
+        signal coordinates without the nuisance as ``signal1``, ``signal2``.
     """
     _check_int("n_samples", n_samples, 1, 10**8)
     _check_int("dim", dim, 16, 512)
@@ -148,9 +149,13 @@ def hidden_codes(
     true_pid = {part: float(getattr(result, part)) for part in (*ATOMS, "total")}
     flat = rng.choice(pmf.size, size=n_samples, p=pmf.ravel() / pmf.sum())
     q1, q2, y = (np.asarray(v, dtype=np.int64) for v in np.unravel_index(flat, pmf.shape))
-    x1 = CodeGeometry.random(layout, n_codes, dim, nuisance, rng).sample(q1, rng)
-    x2 = CodeGeometry.random(layout, n_codes, dim, nuisance, rng).sample(q2, rng)
-    return SyntheticDataset(x1, x2, y, true_pid, q1, q2, truth_is_exact=True)
+    modalities = []
+    for codes in (q1, q2):  # geometry, then samples, per modality: the order the seed's stream is drawn in
+        geometry = CodeGeometry.random(layout, n_codes, dim, nuisance, rng)
+        x = geometry.sample(codes, rng)
+        modalities.append((x, geometry.signal(x)))
+    (x1, signal1), (x2, signal2) = modalities
+    return SyntheticDataset(x1, x2, y, true_pid, q1, q2, truth_is_exact=True, signal1=signal1, signal2=signal2)
 
 
 class CodeGeometry:
@@ -185,9 +190,13 @@ class CodeGeometry:
     def signal_dim(self) -> int:
         return 2 * len(self.axes)
 
+    def signal(self, x: NDArray) -> NDArray[np.float64]:
+        """The signal blocks of feature rows ``x`` (n, dim), without the nuisance: (n, ``signal_dim``)."""
+        return (np.asarray(x) @ self.rotation)[:, : self.signal_dim]
+
     def code(self, x: NDArray) -> NDArray[np.int64]:
         """:math:`g(x)`: the code of feature rows ``x`` (n, dim)."""
-        blocks = (np.asarray(x) @ self.rotation)[:, : self.signal_dim].reshape(len(x), -1, 2)
+        blocks = self.signal(x).reshape(len(x), -1, 2)
         return self._bits(blocks) @ (2 ** np.arange(len(self.axes) - 1, -1, -1))
 
     def sample(self, codes: NDArray[np.int64], rng: np.random.Generator) -> NDArray[np.float64]:

@@ -41,6 +41,10 @@ class SyntheticDataset:
     truth_is_exact : bool
         Whether ``true_pid`` is also the PID of (x1, x2, y): False when feature noise hides the latent codes, so the
         observed features carry less information than the codes they were made from.
+    signal1, signal2 : ndarray, shape (n_samples, k), optional
+        Where known, each modality's label-relevant coordinates alone (the features without their nuisance
+        directions): what an estimator would see if it knew where to look, a reference for how much of an error
+        is the nuisance's.
     """
 
     x1: NDArray
@@ -50,6 +54,8 @@ class SyntheticDataset:
     latent1: NDArray[np.int64] = field(repr=False)
     latent2: NDArray[np.int64] = field(repr=False)
     truth_is_exact: bool = True
+    signal1: NDArray | None = field(default=None, repr=False)
+    signal2: NDArray | None = field(default=None, repr=False)
 
 
 def gate_samples(name: str, n_samples: int, random_state: int | None = None) -> SyntheticDataset:

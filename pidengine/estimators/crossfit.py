@@ -11,7 +11,7 @@ Steps, for ``n_folds`` stratified folds:
 
 1. **Cross-fitted posteriors.** For each fold, classifiers of :math:`y` from :math:`x_1`, from :math:`x_2` and
    from both (:func:`~pidengine.estimators.posterior.fit_posterior`: input scaling, capacity and epochs chosen on
-   validation cross-entropy, temperature-scaled) are trained on the other folds and predict the fold. No sample's posterior
+   validation cross-entropy, temperature-scaled; for both, a fusion network of per-modality encoders is a candidate) are trained on the other folds and predict the fold. No sample's posterior
    saw its own label, so a table built from them has only the plug-in bias of a table of that size.
 2. **Codes.** Each modality's posteriors are clustered into ``n_codes`` codes by k-means in the KL divergence
    (Dhillon et al. 2003: the clustering that loses least :math:`I(X_i; Y)`); ``n_codes="auto"`` takes the most
@@ -63,7 +63,7 @@ class CrossFitDiagnostics:
 
     heldout_information: dict[str, float]  # "x1", "x2", "joint", "codes": H(Y) − held-out cross-entropy, bits
     joint_model: str  # which held-out model gave I(X1, X2; Y): "joint" (the classifier) or "codes" (code pairs)
-    capacities: dict[str, list[str]]  # per classifier and fold, the one chosen: "scaling/layers x width"
+    capacities: dict[str, list[str]]  # per classifier and fold, the one chosen: FittedPosterior.label
     code_information: dict[str, float]  # "x1", "x2": plug-in I(C_i; Y) of the codes, bits
     n_failed_resamples: int
     certificate: Certificate  # the exact solver's, for the full sample's code table
@@ -204,8 +204,10 @@ class CrossFitEstimator:
         splitter = (KFold if rare else StratifiedKFold)(self.n_folds, shuffle=True, random_state=self.random_state)
         folds = list(splitter.split(x1, labels))
         posteriors, capacities = {}, {}
-        for offset, (name, features) in enumerate((("x1", x1), ("x2", x2), ("joint", np.hstack([x1, x2])))):
-            posteriors[name], capacities[name] = self._cross_fit(features, labels, n_labels, folds, 1000 * offset)
+        inputs = (("x1", x1, None), ("x2", x2, None), ("joint", np.hstack([x1, x2]), (x1.shape[1], x2.shape[1])))
+        for offset, (name, features, blocks) in enumerate(inputs):
+            posteriors[name], capacities[name] = self._cross_fit(features, labels, n_labels, folds, 1000 * offset,
+                                                                 blocks)
         k = self.codes_for(n, n_labels)
         codes = [kl_kmeans(posteriors[m], k, self.random_state) for m in ("x1", "x2")]
         posteriors["codes"] = code_pair_posteriors(codes[0], codes[1], labels, n_labels, folds)
@@ -259,19 +261,21 @@ class CrossFitEstimator:
         )
 
     def _cross_fit(
-        self, features: NDArray, labels: NDArray[np.int64], n_labels: int, folds: list, seed: int
+        self, features: NDArray, labels: NDArray[np.int64], n_labels: int, folds: list, seed: int,
+        blocks: tuple[int, ...] | None,
     ) -> tuple[NDArray[np.float64], list[str]]:
-        """Out-of-fold posteriors of every row, and the classifier chosen in each fold (scaling/layers x width)."""
+        """Out-of-fold posteriors of every row, and the classifier chosen in each fold (``FittedPosterior.label``)."""
         out = np.empty((len(labels), n_labels))
         chosen: list[str] = []
         settings = self.posterior
         for fold, (train, test) in enumerate(folds):
-            fitted = fit_posterior(features[train], labels[train], n_labels, settings, self.random_state + seed + fold)
+            fitted = fit_posterior(features[train], labels[train], n_labels, settings, self.random_state + seed + fold,
+                                   blocks)
             out[test] = fitted.predict_proba(features[test])
-            depth, width = fitted.capacity
-            chosen.append(f"{fitted.scaling.name}/{depth}x{width}")
+            chosen.append(fitted.label)
             # The candidate is chosen on the first fold's validation part; the other folds train that one only.
-            settings = replace(settings, capacities=(fitted.capacity,), scalings=(fitted.scaling.name,))
+            settings = replace(settings, capacities=(fitted.capacity,), scalings=(fitted.scaling.name,),
+                               architectures=(fitted.architecture,))
         return out, chosen
 
     def _parts(self, tables: NDArray, mean_joint_loss: ArrayLike) -> tuple[NDArray[np.float64], list[PIDResult]]:

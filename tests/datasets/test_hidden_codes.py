@@ -50,6 +50,19 @@ def test_codes_are_functions_of_the_features(layout):
     np.testing.assert_array_equal(geometry.code(x), codes)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_signal_coordinates_are_the_features_without_their_nuisance(layout):
+    data = hidden_codes(3000, layout=layout, dim=32, nuisance=5.0, random_state=2)
+    assert data.signal1.shape == data.signal2.shape == (3000, 6)  # two directions for each of the code's 3 bits
+    assert data.signal1.var(axis=0).max() < 2.0  # unit-scale signal blocks
+    # The rotation is orthogonal: what the signal coordinates leave out is the nuisance, 26 directions of
+    # variance 25 each, and it is the same whatever the code.
+    left_out = (data.x1**2).sum(axis=1) - (data.signal1**2).sum(axis=1)
+    assert left_out.mean() / 26 == pytest.approx(25.0, rel=0.05)
+    per_code = [left_out[data.latent1 == code].mean() / 26 for code in np.unique(data.latent1)]
+    assert max(per_code) / min(per_code) < 1.15
+
+
 def test_nuisance_dominates_the_leading_principal_components():
     data = hidden_codes(4000, layout="clusters", nuisance=3.0, random_state=1)
     centred = data.x1 - data.x1.mean(axis=0)
