@@ -96,6 +96,30 @@ class GaussianMixtureSource(_Strict):
         return MultimodalData.from_arrays(data.x1, data.x2, data.y, data.true_pid)
 
 
+class HiddenCodesSource(_Strict):
+    """Validation data of realistic difficulty with an exact PID (:func:`pidengine.datasets.hidden_codes.hidden_codes`):
+    the label sees each modality through a hidden code under a nuisance larger than the signal."""
+
+    kind: Literal["hidden_codes"]
+    n_samples: int = Field(3000, ge=1, le=10**7)
+    layout: Literal["clusters", "cones", "halfspaces"] = "cones"
+    law: Literal["latent", "random"] = "latent"
+    n_labels: int = Field(8, ge=2, le=16)
+    n_codes: int = Field(8, ge=2, le=64)
+    dim: int = Field(48, ge=16, le=512)
+    nuisance: float = Field(2.0, gt=0, le=100)
+    label_noise: float = Field(0.0, ge=0, lt=1)
+    code_skew: float = Field(0.0, ge=0, le=10)
+    seed: int = 0
+
+    def load(self, base: Path) -> MultimodalData:
+        from pidengine.datasets.hidden_codes import hidden_codes
+
+        data = hidden_codes(self.n_samples, **self.model_dump(exclude={"kind", "n_samples", "seed"}),
+                            random_state=self.seed)
+        return MultimodalData.from_arrays(data.x1, data.x2, data.y, data.true_pid)
+
+
 class LatentConceptSource(_Strict):
     """Label from shared, private and XOR-split latent bits; continuous embeddings as modalities."""
 
@@ -215,6 +239,7 @@ Source = Annotated[
     GateSource
     | GaussianMixtureSource
     | LatentConceptSource
+    | HiddenCodesSource
     | DigitsSource
     | UCIMultifeatureSource
     | BasicMotionsSource
@@ -303,7 +328,7 @@ class Featurize(_Strict):
         )
 
 
-SYNTHETIC_KINDS = ("gate", "gaussian_mixture", "latent_concept")
+SYNTHETIC_KINDS = ("gate", "gaussian_mixture", "latent_concept", "hidden_codes")
 
 
 class CatalogEntry(_Strict):

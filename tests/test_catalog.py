@@ -19,9 +19,23 @@ def test_default_catalog_is_valid_and_its_sources_are_installed():
     assert catalog.errors == {}
     assert len(catalog.entries) >= 15
     kinds = {entry.source.kind for entry in catalog.entries.values()}
-    assert {"gate", "gaussian_mixture", "latent_concept", "digits", "uci_multifeature", "basic_motions"} <= kinds
+    assert {"gate", "gaussian_mixture", "latent_concept", "hidden_codes", "digits", "uci_multifeature",
+            "basic_motions"} <= kinds
     for entry in catalog.entries.values():
         entry.check(catalog.base)
+
+
+def test_hidden_codes_entry_carries_the_exact_truth_of_its_generator(tmp_path):
+    from pidengine.datasets.hidden_codes import hidden_codes
+
+    catalog = load_catalog(write(tmp_path, """datasets:
+  hard:
+    source: {kind: hidden_codes, layout: halfspaces, n_labels: 4, dim: 16, n_samples: 500, seed: 3}
+"""))
+    data = catalog.entries["hard"].load(tmp_path)
+    expected = hidden_codes(500, layout="halfspaces", n_labels=4, dim=16, nuisance=2.0, random_state=3)
+    assert data.true_pid == pytest.approx(expected.true_pid)
+    assert catalog.entries["hard"].is_synthetic
 
 
 @pytest.mark.parametrize(
