@@ -6,8 +6,9 @@ and torch or cvxpy are imported only by what needs them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pidengine._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -46,13 +47,4 @@ if TYPE_CHECKING:
     from pidengine.joint import JointTable, joint_from_samples
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'pidengine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

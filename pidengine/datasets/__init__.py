@@ -6,8 +6,9 @@ generating a dataset imports the exact solver.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pidengine._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from pidengine.datasets.canonical import CANONICAL, CanonicalJoint
@@ -26,7 +27,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'pidengine.datasets' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

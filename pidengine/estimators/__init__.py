@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from pidengine._lazy import lazy_exports
 from pidengine.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -51,10 +52,6 @@ def get_estimator(name: str = "auto", **options: Any) -> BasePIDEstimator:
     return estimator_class(name)(**options)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'pidengine.estimators' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 __all__ = ["AUTO", "ESTIMATORS", "estimator_class", "get_estimator", *_EXPORTS]
