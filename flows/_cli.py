@@ -40,7 +40,7 @@ def params_from_args(args: argparse.Namespace) -> BenchmarkParams:
         **({"estimators": list(args.estimators)} if args.estimators else {}),
         settings=EstimatorSettings(exact=exact, batch=batch),
         compute=ComputeParams(dask_address=args.dask_address, n_workers=args.workers,
-                              threads_per_worker=args.threads_per_worker),
+                              threads_per_worker=args.threads_per_worker, dashboard=args.dashboard),
         tracking=TrackingParams(tracking_uri=args.tracking_uri, experiment=args.experiment),
         results_dir=args.results_dir,
         use_cache=not args.no_cache,

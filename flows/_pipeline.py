@@ -141,8 +141,8 @@ def prepare(data: DataParams, tracking_params: TrackingParams, compute: ComputeP
 # Dask's defaults for worker processes that cost compute here, unset for the local cluster (an existing scheduler
 # keeps its own configuration): the nanny's MALLOC_TRIM_THRESHOLD_=65536 keeps worker memory low but made torch and
 # numpy code that allocates many small arrays 1.6-1.8x slower (the exact PID with bootstrap: 4.3 s in a plain
-# process, 7.5 s in a worker, 5.1 s without it), and the statistical profiler, which feeds the dashboard this
-# cluster does not start, samples the worker's stack every 10 ms (BATCH and model training: ~1.3x without both).
+# process, 7.5 s in a worker, 5.1 s without it), and the statistical profiler, which feeds the dashboard (served
+# only with --dashboard), samples the worker's stack every 10 ms (BATCH and model training: ~1.3x without both).
 LOCAL_WORKER_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.worker.profile.enabled": False,
@@ -161,7 +161,10 @@ def task_runner(compute: ComputeParams) -> DaskTaskRunner:
             "n_workers": compute.n_workers,
             "threads_per_worker": compute.threads_per_worker,
             "processes": True,
-            "dashboard_address": None,
+            # Dask starts its HTTP server whatever dashboard_address says (dask/distributed#8136): without
+            # --dashboard it gets a random port on the loopback interface and serves no dashboard.
+            "dashboard_address": "127.0.0.1:8787" if compute.dashboard else "127.0.0.1:0",
+            "scheduler_kwargs": {"dashboard": compute.dashboard},
             "silence_logs": logging.ERROR,
         }
     )
@@ -214,8 +217,7 @@ def fan_out(
 
     Per dataset: ingest → featurise → one estimate per estimator, and one task training every family. A failure stops
     only its own dataset."""
-    estimate = estimate_pid.with_options(result_storage=results_dir.resolve(), refresh_cache=not use_cache)
-    fit = train_models.with_options(result_storage=results_dir.resolve(), refresh_cache=not use_cache)
+    results_dir = results_dir.resolve()
     data_futures: dict[str, Any] = {}
     estimate_futures: dict[tuple[str, str], Any] = {}
     model_futures: dict[str, Any] = {}
@@ -223,11 +225,12 @@ def fan_out(
         data_futures[entry.name] = build_dataset.submit(entry, data_dir, base, stages)
         upstream = [data_futures[entry.name]]
         for name in estimators:
-            estimate_futures[(entry.name, name)] = estimate.submit(
-                data_dir, entry.name, name, settings, bool(entry.encode), wait_for=upstream
+            estimate_futures[(entry.name, name)] = estimate_pid.submit(
+                data_dir, entry.name, name, settings, bool(entry.encode), results_dir, use_cache, wait_for=upstream
             )
         if families:
-            model_futures[entry.name] = fit.submit(entry, data_dir, families, train_settings, wait_for=upstream)
+            model_futures[entry.name] = train_models.submit(entry, data_dir, families, train_settings, results_dir,
+                                                            use_cache, wait_for=upstream)
     outcomes: list[StageOutcome] = []
     records: list[RunRecord] = []
     models: list[ModelOutcome] = []
@@ -264,10 +267,10 @@ def _collect(
         future.wait()
         state = future.state
         if state.is_completed():
-            result: q.Quantification = future.result()
+            result, cached = future.result()
             records.append(
                 RunRecord(dataset, name, "ok", values=result.values, true_pid=result.true_pid, seconds=result.seconds,
-                          cached=state.name == "Cached", content_hash=result.content_hash)
+                          cached=cached, content_hash=result.content_hash)
             )
         else:
             records.append(RunRecord(dataset, name, "failed", error=_error_of(state)))
@@ -277,10 +280,10 @@ def _collect(
     state = model_future.state
     if not state.is_completed():
         return stages, records, [ModelOutcome(dataset, family, error=_error_of(state)) for family in families]
-    cached = state.name == "Cached"
+    outcomes, cached = model_future.result()
     models = [ModelOutcome(dataset, family, error=result, cached=cached) if isinstance(result, str)
               else ModelOutcome(dataset, family, result, cached=cached)
-              for family, result in model_future.result().items()]
+              for family, result in outcomes.items()]
     return stages, records, models
 
 

@@ -34,6 +34,7 @@ class ComputeParams(_Params):
     dask_address: str | None = Field(None, pattern=r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
     n_workers: int = Field(2, ge=1, le=256)
     threads_per_worker: int = Field(1, ge=1, le=64)
+    dashboard: bool = Field(False, description="serve the local cluster's Dask dashboard on 127.0.0.1:8787")
 
 
 class TrackingParams(_Params):
@@ -62,9 +63,9 @@ class RefreshParams(_Params):
 class QuantifyParams(_Params):
     """Parameters of the dataset-quantification flow (and of the benchmark flow, which also ingests).
 
-    ``estimators``: which estimators, in order. ``results_dir``: Prefect's persisted task results, which are also the
-    cache: an estimate whose input store, settings and code are unchanged is read back instead of recomputed
-    (``use_cache=False`` recomputes and overwrites).
+    ``estimators``: which estimators, in order. ``results_dir``: the signed result cache
+    (:mod:`pidengine.io.results`): an estimate whose input store, settings and code are unchanged is read back
+    instead of recomputed (``use_cache=False`` recomputes and overwrites).
     """
 
     data: DataParams = DataParams()

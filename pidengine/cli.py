@@ -312,6 +312,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True)
     )
     parser.add_argument("--workers", type=int, default=2, metavar="N", help="local Dask worker processes (%(default)s)")
     parser.add_argument("--threads-per-worker", type=int, default=1, metavar="N", help="threads per worker (%(default)s)")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="serve the local cluster's Dask dashboard on http://127.0.0.1:8787 (off by default)")
     parser.add_argument(
         "--results-dir", type=Path, default=Path(".prefect-results"), metavar="DIR",
         help="persisted task results, also the cache (default: %(default)s)",

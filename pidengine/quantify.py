@@ -173,6 +173,11 @@ class Quantification:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> "Quantification":
+        """The inverse of :meth:`to_dict` (also after a JSON round trip)."""
+        return cls(**{**document, "warnings": tuple(document.get("warnings", ()))})
+
 
 def estimator_availability(name: str) -> str | None:
     """None when estimator ``name`` can run here, else the reason it cannot (e.g. its module fails to import)."""

@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from pidengine.estimators.base import ATOMS
 from pidengine.exceptions import ConfigError, InvalidJointError
+from pidengine.io.results import KEY_VARIABLE, signature, verify
 from pidengine.io.store import publish_file
 
 REFERENCE_FORMAT = "pidengine-reference/1"
@@ -131,7 +132,9 @@ class ReferenceTable:
         return hashlib.sha256(json.dumps(self._content(), sort_keys=True).encode()).hexdigest()[:16]
 
     def to_json(self) -> str:
-        return json.dumps({"format": REFERENCE_FORMAT, "key": self.key, **self._content()}, indent=2, sort_keys=True)
+        """The table as JSON, signed with the results key (:mod:`pidengine.io.results`)."""
+        document = {"format": REFERENCE_FORMAT, "key": self.key, **self._content()}
+        return json.dumps({**document, "signature": signature(document)}, indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str, source: str = "reference table") -> "ReferenceTable":
@@ -145,6 +148,10 @@ class ReferenceTable:
             raise ConfigError(f"{source}: unreadable reference table ({type(exc).__name__}: {exc})") from exc
         if document.get("key") != table.key:
             raise ConfigError(f"{source}: content does not match its key {document.get('key')!r} (edited by hand?)")
+        unsigned = {name: value for name, value in document.items() if name != "signature"}
+        if not verify(unsigned, document.get("signature")):
+            raise ConfigError(f"{source}: its signature does not match (edited, or built with another results key); "
+                              f"rebuild it with `pidengine run`, or set {KEY_VARIABLE} to the key it was built with")
         return table
 
     def save(self, folder: str | Path) -> Path:

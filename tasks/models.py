@@ -4,9 +4,9 @@
 One task per dataset, not per (dataset, family): the dataset's features are read once, and the per-task cost of
 orchestration (a few tenths of a second of Prefect and Dask bookkeeping) is paid once per dataset. A family that fails
 for a reason that a retry would not fix (bad data, a bug) is reported as failed without stopping the others; an
-I/O error fails the task, which is retried. The result is persisted and keyed like the estimates
-(:func:`pidengine.models.sweep.cache_key`: the stores it reads, the families, the training settings and the code), so
-a rerun with nothing changed reads it back.
+I/O error fails the task, which is retried. The result is cached like the estimates (signed JSON, :mod:`tasks._cache`)
+under :func:`pidengine.models.sweep.cache_key` (the stores it reads, the families, the training settings and the
+code), so a rerun with nothing changed reads it back.
 """
 
 from __future__ import annotations
@@ -15,34 +15,45 @@ from pathlib import Path
 from typing import Any
 
 from prefect import task
-from prefect.context import TaskRunContext
 
 from pidengine import stages
 from pidengine.catalog import CatalogEntry
 from pidengine.models.sweep import ModelReport, cache_key, evaluate_family
 from pidengine.models.training import TrainSettings
+from tasks._cache import Cached, load_or_compute
 from tasks._retry import describe, is_transient, retry_transient
 
-
-def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    entry: CatalogEntry = parameters["entry"]
-    return cache_key(parameters["data_dir"], entry.name, parameters["families"], parameters["settings"],
-                     bool(entry.encode))
+Outcomes = dict[str, ModelReport | str]
 
 
-@task(name="train-models", task_run_name="models-{entry.name}", cache_key_fn=_cache_key, persist_result=True,
+@task(name="train-models", task_run_name="models-{entry.name}", persist_result=False,
       retries=1, retry_delay_seconds=5, retry_condition_fn=retry_transient)
 def train_models(
-    entry: CatalogEntry, data_dir: Path, families: list[str], settings: TrainSettings
-) -> dict[str, ModelReport | str]:
-    """Per family: its report (accuracy, model PID in bits, accuracy without each modality), or why it failed."""
-    inputs = stages.model_inputs(entry, data_dir)
-    outcomes: dict[str, ModelReport | str] = {}
-    for family in families:
-        try:
-            outcomes[family] = evaluate_family(inputs, family, settings)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            outcomes[family] = describe(exc)
-    return outcomes
+    entry: CatalogEntry, data_dir: Path, families: list[str], settings: TrainSettings, results_dir: Path,
+    use_cache: bool = True,
+) -> Cached[Outcomes]:
+    """Per family: its report (accuracy, model PID in bits, accuracy without each modality), or why it failed; and
+    whether the outcomes were cached."""
+
+    def compute() -> Outcomes:
+        inputs = stages.model_inputs(entry, data_dir)
+        outcomes: Outcomes = {}
+        for family in families:
+            try:
+                outcomes[family] = evaluate_family(inputs, family, settings)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                outcomes[family] = describe(exc)
+        return outcomes
+
+    name = cache_key(data_dir, entry.name, families, settings, bool(entry.encode))
+    return load_or_compute(results_dir, name, use_cache, compute, _encode, _decode)
+
+
+def _encode(outcomes: Outcomes) -> dict[str, Any]:
+    return {family: {"error": o} if isinstance(o, str) else {"report": o.to_dict()} for family, o in outcomes.items()}
+
+
+def _decode(document: dict[str, Any]) -> Outcomes:
+    return {family: o["error"] if "error" in o else ModelReport.from_dict(o["report"]) for family, o in document.items()}

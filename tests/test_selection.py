@@ -91,6 +91,31 @@ def test_reference_table_round_trip_is_versioned_and_tamper_evident(tmp_path):
         ReferenceTable.load(tmp_path / "elsewhere")
 
 
+def test_a_forged_reference_table_is_refused_and_repaired(tmp_path, monkeypatch):
+    import json
+    from dataclasses import replace
+
+    from pidengine.selection import ReferenceTable, build_reference
+
+    table, _ = build_reference(PIDS, ACCURACY, ["redundant", "synergistic"])
+    path = table.save(tmp_path)
+    # The forger ranks late fusion first and recomputes the unkeyed content hash, as the integrity probe did.
+    document = json.loads(path.read_text())
+    document["rows"][0]["accuracy"]["late_fusion"] = 1.0
+    first = replace(table.rows[0], accuracy=document["rows"][0]["accuracy"])
+    document["key"] = replace(table, rows=(first, *table.rows[1:])).key
+    path.write_text(json.dumps(document))
+    with pytest.raises(ConfigError, match="signature does not match .* PIDENGINE_RESULTS_KEY"):
+        ReferenceTable.load(path)
+    # A table built under another key is refused the same way; the rebuild (same content) repairs the file.
+    monkeypatch.setenv("PIDENGINE_RESULTS_KEY", "another-results-key-value")
+    table.save(tmp_path)
+    monkeypatch.delenv("PIDENGINE_RESULTS_KEY")
+    with pytest.raises(ConfigError, match="signature does not match"):
+        ReferenceTable.load(tmp_path)
+    assert ReferenceTable.load(table.save(tmp_path)) == table
+
+
 def test_reference_leaves_out_datasets_without_every_family():
     from pidengine.selection import build_reference
 

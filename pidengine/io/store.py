@@ -160,12 +160,13 @@ def publish_file(folder: str | Path, stem: str, key: str, text: str, suffix: str
     """Write ``text`` as version ``key`` of a small file (``<stem>-<key><suffix>``) and point ``<stem><suffix>`` at it.
 
     The same guarantees as a store: a reader of ``<stem><suffix>`` sees the old or the new file, never a partial one,
-    and an unchanged key writes nothing. Returns the version's path.
+    and an unchanged file writes nothing (one whose content differs from ``text``, e.g. edited, is replaced).
+    Returns the version's path.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     version = folder / f"{stem}-{key}{suffix}"
-    if not version.exists():
+    if not version.exists() or version.read_text() != text:
         temporary = folder / f".{version.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             temporary.write_text(text)

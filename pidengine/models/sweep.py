@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,6 +49,11 @@ class ModelReport:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> "ModelReport":
+        """The inverse of :meth:`to_dict` (also after a JSON round trip)."""
+        return cls(**document)
 
 
 @dataclass(frozen=True, eq=False)

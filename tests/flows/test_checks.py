@@ -158,3 +158,25 @@ def test_a_run_without_any_reference_skips_selection_without_failing(tmp_path):
     assert summary.selection is None and summary.failed == []
     assert "no reference table under" in summary.selection_skipped and "--reference" in summary.selection_skipped
     assert "undefined (n = 0" in summary.analysis.summary()
+
+
+@pytest.mark.parametrize("dashboard", [False, True])
+def test_the_local_cluster_serves_a_dashboard_only_when_asked(dashboard):
+    import urllib.error
+    import urllib.request
+
+    from distributed import LocalCluster
+
+    from flows._pipeline import task_runner
+    from flows.params import ComputeParams
+
+    kwargs = {**task_runner(ComputeParams(dashboard=dashboard)).cluster_kwargs, "n_workers": 0}
+    with LocalCluster(**kwargs) as cluster:
+        listeners = [sock.getsockname()[:2] for sock in cluster.scheduler.http_server._sockets.values()]
+        assert {host for host, _ in listeners} == {"127.0.0.1"}  # loopback only, whatever the flag
+        port = listeners[0][1]
+        try:
+            status = urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10).status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        assert status == (200 if dashboard else 404)

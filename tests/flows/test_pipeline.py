@@ -200,3 +200,25 @@ def test_rerun_reads_cached_estimates_and_models(pipeline_run):
         (m.dataset, m.family): m.report for m in pipeline_run.summary.models if m.dataset != "broken"}
     assert summary.selection.reference.key == pipeline_run.summary.selection.reference.key
     assert not any(s.report.written for s in summary.stages)  # the stores were current: nothing rewritten
+
+
+def test_a_tampered_cached_estimate_is_recomputed_not_used(pipeline_run):
+    from flows.params import DataParams, QuantifyParams
+    from flows.quantify import quantify_datasets
+    from tests.flows.conftest import tiny_params
+
+    fields = dict(tiny_params(pipeline_run.root, estimators=["exact"],
+                              data=DataParams(catalog=pipeline_run.root / "catalog.yaml",
+                                              data_dir=pipeline_run.root / "data", datasets=["xor"])))
+    params = QuantifyParams(**{name: value for name, value in fields.items() if name in QuantifyParams.model_fields})
+    (cached,) = list((pipeline_run.root / "results").glob("pid-xor-exact-*.json"))
+    document = json.loads(cached.read_text())
+    truth = document["payload"]["values"]["synergy"]
+    document["payload"]["values"]["synergy"] = 42.0  # the signature is left as it was
+    cached.write_text(json.dumps(document))
+    summary = quantify_datasets(params)
+    (record,) = summary.records
+    assert record.status == "ok" and not record.cached
+    assert record.values["synergy"] == pytest.approx(truth) and record.values["synergy"] != 42.0
+    assert json.loads(cached.read_text())["payload"]["values"]["synergy"] == pytest.approx(truth)  # repaired
+    assert not any(path.suffix != ".json" for path in (pipeline_run.root / "results").iterdir())  # no pickles

@@ -3,6 +3,7 @@ failed data stage is named, and a retry is only for transient errors."""
 
 from __future__ import annotations
 
+import logging
 import pickle
 
 import pytest
@@ -12,6 +13,7 @@ from pidengine.exceptions import ConfigError
 from pidengine.models.training import TrainSettings
 from tasks._retry import is_transient
 from tasks.data import StageFailed, build_dataset
+from tasks._cache import load_or_compute
 from tasks.models import train_models
 
 CATALOG = """
@@ -31,8 +33,9 @@ def test_a_failing_family_leaves_the_others(tmp_path, catalog):
     entry = catalog.entries["xor"]
     reports = build_dataset.fn(entry, tmp_path / "data", tmp_path, ["ingest", "featurize"])
     assert [r.stage for r in reports] == ["raw", "codes"] and all(r.written for r in reports)
-    outcomes = train_models.fn(entry, tmp_path / "data", ["late_fusion", "no_such_family"],
-                               TrainSettings(hidden=8, max_epochs=3, batch_size=64))
+    outcomes, cached = train_models.fn(entry, tmp_path / "data", ["late_fusion", "no_such_family"],
+                                       TrainSettings(hidden=8, max_epochs=3, batch_size=64), tmp_path / "results")
+    assert not cached
     assert outcomes["late_fusion"].family == "late_fusion" and outcomes["late_fusion"].test_accuracy > 0
     assert outcomes["no_such_family"].startswith("ConfigError: unknown model family 'no_such_family'")
 
@@ -52,3 +55,21 @@ def test_transient_is_judged_by_the_cause():
             raise StageFailed("ingest", str(cause)) from cause
         except StageFailed as exc:
             assert is_transient(exc) is expected
+
+
+def test_a_result_failing_its_check_is_logged_and_recomputed(tmp_path, caplog):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"synergy": 1.0}
+
+    first = load_or_compute(tmp_path, "pid-x", True, compute, dict, dict)
+    path = tmp_path / "pid-x.json"
+    path.write_text(path.read_text().replace("1.0", "42.0"))
+    with caplog.at_level(logging.WARNING):
+        second = load_or_compute(tmp_path, "pid-x", True, compute, dict, dict)
+    assert first == ({"synergy": 1.0}, False) and second == ({"synergy": 1.0}, False) and len(calls) == 2
+    assert f"{path} fails its integrity check" in caplog.text
+    assert load_or_compute(tmp_path, "pid-x", True, compute, dict, dict) == ({"synergy": 1.0}, True)
+    assert load_or_compute(tmp_path, "pid-x", False, compute, dict, dict).from_cache is False and len(calls) == 3
