@@ -124,7 +124,7 @@ def encode(entry: CatalogEntry, data_dir: str | Path) -> StageReport:
         return StageReport(entry.name, "encoded", "", False, time.perf_counter() - start, "no encoders configured")
     settings, inputs = _encoding_of(entry, raw)
     key = content_hash(json.dumps({"encoders": settings, "inputs": inputs}, sort_keys=True))[:_KEY_LENGTH]
-    if store.current_key("encoded") == key and store.exists("encoded"):
+    if store.is_current("encoded", key):
         return StageReport(entry.name, "encoded", key, False, time.perf_counter() - start, "embeddings cached")
     variables = {}
     for modality, spec in sorted(entry.encode.items()):
@@ -170,7 +170,7 @@ def featurize(entry: CatalogEntry, data_dir: str | Path) -> StageReport:
         store.current_key("raw") or "", store.current_key("encoded") or "" if encoded is not None else "",
         settings.model_dump_json(),
     )[:_KEY_LENGTH]
-    if store.current_key("codes") == key and store.exists("codes"):
+    if store.is_current("codes", key):
         return StageReport(entry.name, "codes", key, False, time.perf_counter() - start)
 
     train = np.flatnonzero(raw["split"].values == "train")

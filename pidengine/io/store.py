@@ -11,11 +11,17 @@ writes the new version under a private temporary name, renames it into place, th
 ``rename``: a reader opens either the old complete version or the new one, never a half-written store, also when the
 writer is killed mid-write (its temporary folder is left behind and removed by a later publish). Publishing a key
 that is already current writes nothing. The previous version is kept for readers still holding it; older ones go.
+
+Each version records the SHA-256 of every file it holds in ``checksums.json``, signed with the results key
+(:mod:`pidengine.io.results`). Opening a store checks them: a damaged or rewritten file is an error that names the
+store and the command that rewrites it, and publishing the same key again replaces a damaged version instead of
+trusting its link.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -28,8 +34,12 @@ import numpy as np
 import xarray as xr
 
 from pidengine.exceptions import PIDEngineError
+from pidengine.io.results import signature, verify
 
 STAGES = ("raw", "encoded", "codes")
+MANIFEST = "checksums.json"
+MANIFEST_FORMAT = "pidengine-store-checksums/1"
+_REPAIR = {"raw": "ingest", "encoded": "featurize", "codes": "featurize"}
 _STALE_TEMP_SECONDS = 3600.0
 
 
@@ -84,11 +94,26 @@ class DatasetStore:
     def exists(self, stage: str) -> bool:
         return self.current_key(stage) is not None and self.link(stage).exists()
 
+    def is_current(self, stage: str, key: str) -> bool:
+        """Whether version ``key`` of ``stage`` is published and intact (a stage with this key can skip its work)."""
+        return self.current_key(stage) == key and self.exists(stage) and damage(self.link(stage).resolve()) is None
+
     def open(self, stage: str) -> xr.Dataset:
-        """The published version of ``stage``, lazily (dask-backed)."""
+        """The published version of ``stage``, lazily (dask-backed), after checking its files against their checksums.
+
+        Raises
+        ------
+        StoreError
+            When nothing is published, or a file of the version does not match its checksum.
+        """
         if not self.exists(stage):
             raise StoreError(f"dataset {self.name!r} has no {stage} store under {self.folder}; run the stage first")
-        return xr.open_zarr(self.link(stage).resolve(), consolidated=False)
+        version = self.link(stage).resolve()
+        problem = damage(version)
+        if problem is not None:
+            raise StoreError(f"dataset {self.name!r}: the {stage} store {version} {problem}; rewrite it with "
+                             f"`pidengine {_REPAIR[stage]} --only {self.name}`")
+        return xr.open_zarr(version, consolidated=False)
 
     def publish(self, stage: str, key: str, dataset: xr.Dataset) -> bool:
         """Write ``dataset`` as version ``key`` of ``stage`` and make it current, atomically.
@@ -98,15 +123,18 @@ class DatasetStore:
         bool
             False when ``key`` was already current (nothing written), True otherwise.
         """
-        if self.current_key(stage) == key and self.link(stage).exists():
+        if self.is_current(stage, key):
             return False
         self.folder.mkdir(parents=True, exist_ok=True)
         self._remove_stale_temporaries()
         version = self.folder / f"{stage}-{key}.zarr"
+        if version.exists() and damage(version) is not None:
+            shutil.rmtree(version, ignore_errors=True)  # damaged: rewritten, never trusted
         if not version.exists():
             temporary = self.folder / f".{version.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             try:
                 _write_zarr(dataset, temporary)
+                _write_manifest(temporary)
                 _rename_into_place(temporary, version)
             except BaseException:
                 shutil.rmtree(temporary, ignore_errors=True)
@@ -143,6 +171,35 @@ def _write_zarr(dataset: xr.Dataset, path: Path) -> None:
     threads = dask.config.get("num_workers", None) or dask.system.CPU_COUNT
     with ThreadPoolExecutor(max_workers=threads) as pool, dask.config.set(scheduler="threads", pool=pool):
         dataset.to_zarr(path, mode="w-", zarr_format=3, consolidated=False)
+
+
+def _file_digests(version: Path) -> dict[str, str]:
+    return {path.relative_to(version).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(version.rglob("*")) if path.is_file() and path.name != MANIFEST}
+
+
+def _write_manifest(version: Path) -> None:
+    document = {"format": MANIFEST_FORMAT, "files": _file_digests(version)}
+    (version / MANIFEST).write_text(json.dumps({**document, "signature": signature(document)}, indent=1))
+
+
+def damage(version: Path) -> str | None:
+    """None when every file of the store version ``version`` matches its signed checksum, else what is wrong."""
+    try:
+        document = json.loads((version / MANIFEST).read_bytes())
+        unsigned = {"format": document["format"], "files": document["files"]}
+    except FileNotFoundError:
+        return f"has no {MANIFEST} (written by an older pidengine, or damaged)"
+    except (ValueError, KeyError, TypeError):
+        return f"has an unreadable {MANIFEST}"
+    if unsigned["format"] != MANIFEST_FORMAT or not verify(unsigned, document.get("signature")):
+        return f"has a {MANIFEST} that fails its signature (edited, or written with another results key)"
+    recorded, found = unsigned["files"], _file_digests(version)
+    changed = sorted(name for name in recorded.keys() | found.keys() if recorded.get(name) != found.get(name))
+    if changed:
+        more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
+        return f"does not match its checksums ({changed[0]}{more} changed, added or missing)"
+    return None
 
 
 def _rename_into_place(temporary: Path, version: Path) -> None:

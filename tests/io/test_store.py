@@ -101,3 +101,46 @@ def test_content_hash_sees_values_dtype_and_shape():
     assert content_hash(a) == content_hash(a.copy())
     assert len({content_hash(a), content_hash(a.astype(float)), content_hash(a.reshape(2, 3)), content_hash(a + 1)}) == 4
     assert content_hash(np.array(["x"], dtype=object)) == content_hash(np.array(["x"], dtype=object))
+
+
+def test_a_rewritten_store_is_refused_by_name_and_repaired_by_publishing_again(tmp_path):
+    import zarr
+
+    store = DatasetStore(tmp_path, "d")
+    store.publish("codes", "k1", small(1.0))
+    version = store.link("codes").resolve()
+    assert (version / "checksums.json").exists()
+    zarr.open_group(version, mode="r+")["v"][:] = 0.0  # a format-valid rewrite, as a tamperer would make
+    with pytest.raises(StoreError, match=r"'d': the codes store .* does not match its checksums \(v/c/0 changed.*"
+                                         r"`pidengine featurize --only d`"):
+        store.open("codes")
+    assert not store.is_current("codes", "k1")
+    assert store.publish("codes", "k1", small(1.0)) is True  # the same key again: rewritten, not trusted
+    assert float(store.open("codes").v[0]) == 1.0 and store.is_current("codes", "k1")
+
+
+@pytest.mark.parametrize("damage", ["no manifest", "forged manifest", "extra file"])
+def test_a_store_whose_checksums_cannot_be_trusted_is_refused(tmp_path, damage):
+    import hashlib
+    import json
+
+    store = DatasetStore(tmp_path, "d")
+    store.publish("raw", "k1", small(1.0))
+    version = store.link("raw").resolve()
+    manifest = version / "checksums.json"
+    if damage == "no manifest":
+        manifest.unlink()
+        expected = "has no checksums.json"
+    elif damage == "forged manifest":
+        chunk = version / "v" / "c" / "0"
+        chunk.write_bytes(chunk.read_bytes()[::-1])
+        document = json.loads(manifest.read_text())
+        document["files"]["v/c/0"] = hashlib.sha256(chunk.read_bytes()).hexdigest()  # recomputed, unkeyed
+        manifest.write_text(json.dumps(document))
+        expected = "fails its signature"
+    else:
+        (version / "v" / "c" / "1").write_bytes(b"\0")
+        expected = r"v/c/1 changed, added or missing"
+    with pytest.raises(StoreError, match=f"{expected}.*`pidengine ingest --only d`"):
+        store.open("raw")
+    assert store.publish("raw", "k1", small(1.0)) is True and float(store.open("raw").v[0]) == 1.0
