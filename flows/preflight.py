@@ -68,12 +68,18 @@ def check_tracking_uri(uri: str, timeout: float = TIMEOUT_SECONDS) -> str:
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise PreflightError(f"tracking URI {uri}: {folder} is not a writable folder")
         return resolved
+    if parsed.scheme.split("+")[0] not in _TRACKING_SCHEMES:
+        raise PreflightError(
+            f"tracking URI scheme {parsed.scheme!r} is not one MLflow stores runs in; use sqlite:///mlflow.db, "
+            "http(s)://HOST:PORT (an MLflow server), file:///FOLDER, databricks or a database URI "
+            f"({', '.join(sorted(_DEFAULT_PORTS))})")
     if parsed.hostname:  # a database server (postgresql://, mysql://, ...): can we open a connection at all?
         _check_tcp(parsed.hostname, parsed.port or _DEFAULT_PORTS.get(parsed.scheme.split("+")[0]), timeout, f"tracking URI {uri}")
     return resolved
 
 
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+_TRACKING_SCHEMES = {*_DEFAULT_PORTS, "databricks", "databricks-uc", "uc"}
 
 
 def check_dask_address(address: str, timeout: float = TIMEOUT_SECONDS) -> int:

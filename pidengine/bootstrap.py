@@ -9,6 +9,7 @@ part whose interval lies above 0 is flagged significant.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,8 +23,9 @@ from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationErro
 from pidengine.joint import JointTable, joint_from_samples
 
 PARTS = (*ATOMS, "total")
-# Resamples solved together by the batched exact estimator (bounds its memory).
+# Resamples drawn and solved together by the batched exact estimator (bounds memory whatever their number).
 BATCH_SIZE = 500
+MAX_TABLES = 100_000  # resamples or permutations: at ~1 ms a table, more would run for hours
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,13 +93,9 @@ def _estimate_all(estimator: BasePIDEstimator, joints: NDArray, n_samples: int) 
             marginal_tol=estimator.marginal_tol,
             on_failure="warn",
         )
-        results: list[PIDResult | None] = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            for start in range(0, len(joints), BATCH_SIZE):
-                batch = batched.estimate_many(joints[start : start + BATCH_SIZE], n_samples=n_samples)
-                results += [r if r.certificate.certified else None for r in batch]
-        return results
+            return [r if r.certificate.certified else None for r in batched.estimate_many(joints, n_samples=n_samples)]
     results = []
     for joint in joints:
         try:
@@ -158,9 +156,8 @@ def bootstrap_pid(
     table, codes = _table_and_cells(x1, x2, y)
     estimate = estimator.estimate(table.pmf, n_samples=table.n_samples)
     n = table.n_samples
-    resampled = np.stack([np.bincount(codes[rng.integers(0, n, n)], minlength=table.pmf.size)
-                          for _ in range(n_resamples)]).reshape((n_resamples, *table.pmf.shape))
-    samples = _solve_all(estimator, resampled, n, "bootstrap resamples")
+    samples = _solve_all(estimator, lambda: np.bincount(codes[rng.integers(0, n, n)], minlength=table.pmf.size),
+                         n_resamples, table, "bootstrap resamples")
     plugin = np.array([getattr(estimate, part) for part in PARTS])
     basic = basic_bootstrap(plugin, samples, confidence)
     significant = basic.significant
@@ -232,9 +229,9 @@ def _permutation_null(
 ) -> NDArray[np.float64]:
     n_labels = table.pmf.shape[2]
     pairs, labels = np.divmod(cells, n_labels)
-    permuted = np.stack([np.bincount(pairs * n_labels + rng.permutation(labels), minlength=table.pmf.size)
-                         for _ in range(n_permutations)]).reshape((n_permutations, *table.pmf.shape))
-    return _solve_all(estimator, permuted, table.n_samples, "label permutations")
+    return _solve_all(estimator,
+                      lambda: np.bincount(pairs * n_labels + rng.permutation(labels), minlength=table.pmf.size),
+                      n_permutations, table, "label permutations")
 
 
 def _table_and_cells(x1: ArrayLike, x2: ArrayLike, y: ArrayLike) -> tuple[JointTable, NDArray[np.int64]]:
@@ -250,15 +247,23 @@ def _table_and_cells(x1: ArrayLike, x2: ArrayLike, y: ArrayLike) -> tuple[JointT
     return table, cells
 
 
-def _solve_all(estimator: BasePIDEstimator, counts: NDArray, n_samples: int, what: str) -> NDArray[np.float64]:
-    """R, U1, U2, S, total of every certified count table, warning about the others."""
-    rows = [[getattr(result, part) for part in PARTS]
-            for result in _estimate_all(estimator, counts, n_samples) if result is not None]
+def _solve_all(
+    estimator: BasePIDEstimator, draw: Callable[[], NDArray[np.int64]], n_tables: int, table: JointTable, what: str
+) -> NDArray[np.float64]:
+    """R, U1, U2, S, total of ``n_tables`` count tables (each ``draw()``, flat), warning about those not certified.
+
+    The tables are drawn and solved ``BATCH_SIZE`` at a time, so memory does not grow with ``n_tables``."""
+    rows = []
+    for start in range(0, n_tables, BATCH_SIZE):
+        size = min(BATCH_SIZE, n_tables - start)
+        counts = np.stack([draw() for _ in range(size)]).reshape((size, *table.pmf.shape))
+        rows += [[getattr(result, part) for part in PARTS]
+                 for result in _estimate_all(estimator, counts, table.n_samples) if result is not None]
     if not rows:
-        raise EstimationError(f"none of the {len(counts)} {what} could be certified")
-    if len(rows) < len(counts):
+        raise EstimationError(f"none of the {n_tables} {what} could be certified")
+    if len(rows) < n_tables:
         warnings.warn(
-            f"{len(counts) - len(rows)} of {len(counts)} {what} could not be certified and are left out",
+            f"{n_tables - len(rows)} of {n_tables} {what} could not be certified and are left out",
             ConvergenceWarning,
             stacklevel=3,
         )
@@ -266,5 +271,5 @@ def _solve_all(estimator: BasePIDEstimator, counts: NDArray, n_samples: int, wha
 
 
 def _require_count(name: str, value: object, minimum: int) -> None:
-    if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum):
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and minimum <= value <= MAX_TABLES):
+        raise ConfigError(f"{name} must be an integer from {minimum} to {MAX_TABLES}, got {value!r}")

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 # solver, pandas, xarray, dask, torch) when they are used, so that listing or validating a catalog is instant.
 
 DEFAULT_CATALOG = Path("data_catalog.yaml")
+MAX_SYNTHETIC_SAMPLES = 10**7  # a generated dataset larger than this would not fit in memory here
 
 
 class _Strict(BaseModel):
@@ -66,7 +67,7 @@ class GateSource(_Strict):
 
     kind: Literal["gate"]
     gate: Literal["and", "or", "xor", "unique1", "copy", "redundant"]
-    n_samples: int = Field(2000, ge=1)
+    n_samples: int = Field(2000, ge=1, le=MAX_SYNTHETIC_SAMPLES)
     seed: int = 0
 
     def load(self, base: Path) -> MultimodalData:
@@ -83,7 +84,7 @@ class GaussianMixtureSource(_Strict):
     angle: float = 45.0
     separation: float = Field(1.5, gt=0)
     coordinates: Literal["cartesian", "polar"] = "cartesian"
-    n_samples: int = Field(4000, ge=1)
+    n_samples: int = Field(4000, ge=1, le=MAX_SYNTHETIC_SAMPLES)
     truth_bins: int = Field(40, ge=4)
     seed: int = 0
 
@@ -101,7 +102,7 @@ class HiddenCodesSource(_Strict):
     the label sees each modality through a hidden code under a nuisance larger than the signal."""
 
     kind: Literal["hidden_codes"]
-    n_samples: int = Field(3000, ge=1, le=10**7)
+    n_samples: int = Field(3000, ge=1, le=MAX_SYNTHETIC_SAMPLES)
     layout: Literal["clusters", "cones", "halfspaces"] = "cones"
     law: Literal["latent", "random"] = "latent"
     n_labels: int = Field(8, ge=2, le=16)
@@ -124,7 +125,7 @@ class LatentConceptSource(_Strict):
     """Label from shared, private and XOR-split latent bits; continuous embeddings as modalities."""
 
     kind: Literal["latent_concept"]
-    n_samples: int = Field(4000, ge=1)
+    n_samples: int = Field(4000, ge=1, le=MAX_SYNTHETIC_SAMPLES)
     n_redundant: int = Field(1, ge=0)
     n_unique1: int = Field(1, ge=0)
     n_unique2: int = Field(1, ge=0)

@@ -31,6 +31,7 @@ from pidengine.exceptions import (
     PIDEngineError,
     SparseTableWarning,
 )
+from pidengine.io.numpy_files import load_array, load_arrays
 from pidengine.quantify import ESTIMATOR_NAMES
 
 if TYPE_CHECKING:
@@ -52,23 +53,17 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"pidengine: error: {message} (see '{self.prog} --help')\n")
 
 
-def _read_joint(path: Path) -> np.ndarray:
-    joint = np.load(path, allow_pickle=False)
-    if not isinstance(joint, np.ndarray):
-        joint.close()
-        raise InvalidJointError(f"{path} holds several arrays; --joint expects one .npy array of shape |X1|x|X2|x|Y|")
-    return joint
+def _local_path(value: str) -> Path:
+    """A path on this machine: storage URLs (s3://, gs://, memory://, file://) are refused, not made folder names."""
+    if "://" in value:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is a storage URL; pidengine reads and writes local (or mounted) folders only: pass a path")
+    return Path(value)
 
 
 def _read_samples(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    archive = np.load(path, allow_pickle=False)
-    if isinstance(archive, np.ndarray):
-        raise InvalidJointError(f"{path} is a single array; --samples expects an .npz with arrays x1, x2, y")
-    with archive:
-        missing = [key for key in ("x1", "x2", "y") if key not in archive.files]
-        if missing:
-            raise InvalidJointError(f"{path} lacks array(s) {missing}; it has {archive.files}")
-        return archive["x1"], archive["x2"], archive["y"]
+    arrays = load_arrays(path, ("x1", "x2", "y"))
+    return arrays["x1"], arrays["x2"], arrays["y"]
 
 
 def _format_table(result: PIDResult, title: str, boot: BootstrapResult | None = None) -> str:
@@ -121,7 +116,7 @@ def _cmd_pid(args: argparse.Namespace) -> int:
         raise ConfigError("--bootstrap resamples rows of samples: use it with --samples, not --joint")
     boot = None
     if args.joint is not None:
-        result = estimator.estimate(_read_joint(args.joint))
+        result = estimator.estimate(load_array(args.joint))
         source = args.joint
         payload = result.to_dict()
     elif args.bootstrap:
@@ -214,8 +209,8 @@ def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
                     else:
                         report = getattr(data_stages, stage)(entry, args.data_dir)
                     print(f"[{number}/{len(entries)}] {report}", flush=True)
-        except PIDEngineError as exc:
-            failures[entry.name] = " ".join(str(exc).split())
+        except Exception as exc:  # one broken dataset, whatever broke it, does not stop the others
+            failures[entry.name] = _one_line(exc)
             print(f"[{number}/{len(entries)}] {entry.name}: FAILED: {failures[entry.name]}", flush=True)
     for name, message in failures.items():
         print(f"pidengine: error: {name}: {message}", file=sys.stderr)
@@ -232,7 +227,7 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
 
 def _add_catalog_arguments(parser: argparse.ArgumentParser, data_dir: bool = True) -> None:
     parser.add_argument(
-        "--catalog", type=Path, default=DEFAULT_CATALOG, metavar="FILE", help="catalog file (default: %(default)s)"
+        "--catalog", type=_local_path, default=DEFAULT_CATALOG, metavar="FILE", help="catalog file (default: %(default)s)"
     )
     if data_dir:
         _add_data_dir(parser)
@@ -241,9 +236,11 @@ def _add_catalog_arguments(parser: argparse.ArgumentParser, data_dir: bool = Tru
 
 def _cmd_recommend(args: argparse.Namespace) -> int:
     """Nearest reference datasets by normalised PID and their best families (:mod:`pidengine.selection`)."""
+    from pidengine.io.store import DatasetStore
     from pidengine.quantify import quantify
     from pidengine.selection import TIE_TOLERANCE, ReferenceTable, normalized_pid, pid_free_families, recommend
 
+    DatasetStore(args.data_dir, args.dataset).open("codes")  # an unknown or unfeaturised dataset is named first
     table = ReferenceTable.load(args.reference if args.reference is not None else args.data_dir / "reference")
     # The pipeline's exact estimate with its defaults: the reference table's PIDs were computed the same way.
     outcome = quantify(args.data_dir, args.dataset, "exact")
@@ -278,7 +275,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data-dir", type=Path, default=Path("data"), metavar="DIR", help="store root (default: %(default)s)"
+        "--data-dir", type=_local_path, default=Path("data"), metavar="DIR", help="store root (default: %(default)s)"
     )
 
 
@@ -315,8 +312,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True)
     parser.add_argument("--dashboard", action="store_true",
                         help="serve the local cluster's Dask dashboard on http://127.0.0.1:8787 (off by default)")
     parser.add_argument(
-        "--results-dir", type=Path, default=Path(".prefect-results"), metavar="DIR",
-        help="persisted task results, also the cache (default: %(default)s)",
+        "--results-dir", type=_local_path, default=Path(".prefect-results"), metavar="DIR",
+        help="the signed result cache (default: %(default)s)",
     )
     parser.add_argument("--no-cache", action="store_true", help="recompute every estimate (and refresh the cache)")
     parser.add_argument(
@@ -359,9 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     pid = sub.add_parser("pid", help="PID of one discrete joint distribution or one set of samples")
     source = pid.add_mutually_exclusive_group(required=True)
-    source.add_argument("--joint", type=Path, metavar="FILE.npy", help="array of shape |X1| x |X2| x |Y|")
+    source.add_argument("--joint", type=_local_path, metavar="FILE.npy", help="array of shape |X1| x |X2| x |Y|")
     source.add_argument(
-        "--samples", type=Path, metavar="FILE.npz",
+        "--samples", type=_local_path, metavar="FILE.npz",
         help="arrays x1, x2, y of discrete samples (integer codes, strings or booleans; not continuous floats)",
     )
     pid.add_argument("--estimator", choices=estimators, default="auto", help="default: %(default)s")
@@ -412,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--dataset", required=True, metavar="NAME", help="a featurised dataset (see pidengine featurize)")
     _add_data_dir(recommend)
     recommend.add_argument(
-        "--reference", type=Path, metavar="PATH",
+        "--reference", type=_local_path, metavar="PATH",
         help="reference table file or folder (default: DATA_DIR/reference, published by pidengine run)",
     )
     recommend.add_argument("--top-k", type=int, default=3, metavar="K", help="families to recommend (%(default)s)")
@@ -450,6 +447,16 @@ def _one_line_warnings(default: Callable[..., None]) -> Callable[..., None]:
     return show
 
 
+def _one_line(exc: BaseException) -> str:
+    """An error as one line: pidengine's own messages as they are, a settings validation as field: problem, any
+    other with its type."""
+    if type(exc).__name__ == "ValidationError" and callable(getattr(exc, "errors", None)):  # pydantic's
+        return "; ".join(f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors())
+    message = " ".join(str(exc).split())
+    return message if isinstance(exc, (PIDEngineError, OSError, ValueError, EOFError)) and message else (
+        f"{type(exc).__name__}: {message}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():  # restores showwarning on the way out (main also runs inside other programs)
@@ -457,8 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return args.func(args)
         except (PIDEngineError, OSError, ValueError, EOFError) as exc:
-            message = " ".join(str(exc).split()) or type(exc).__name__
-            print(f"pidengine: error: {message}", file=sys.stderr)
+            print(f"pidengine: error: {_one_line(exc)}", file=sys.stderr)
             return EXIT_BAD_INPUT
 
 

@@ -41,8 +41,11 @@ def as_pmf(p: ArrayLike, ndim: int | None = None, name: str = "joint") -> NDArra
         If the array is not numeric, has the wrong number of dimensions or an empty axis, contains NaN or
         inf, has a negative entry, or has zero total mass.
     """
+    source = np.asarray(p)
+    if source.dtype.kind in "cSUVmM":
+        raise InvalidJointError(f"{name} must hold real numbers, got dtype {source.dtype}; pass its masses as floats")
     try:
-        arr = np.array(p, dtype=np.float64)
+        arr = np.array(source, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise InvalidJointError(f"{name} must be a numeric array: {exc}") from exc
     if ndim is not None and arr.ndim != ndim:
@@ -59,10 +62,11 @@ def as_pmf(p: ArrayLike, ndim: int | None = None, name: str = "joint") -> NDArra
         raise InvalidJointError(
             f"{name} has negative mass ({int((arr < 0).sum())} entries, minimum {arr.min():.6g} at index {index})"
         )
-    total = arr.sum()
-    if total <= 0:
+    largest = arr.max()
+    if largest <= 0:
         raise InvalidJointError(f"{name} has zero total mass")
-    arr /= total
+    arr /= largest  # first, so that masses near the float limit cannot sum to inf
+    arr /= arr.sum()
     return arr
 
 

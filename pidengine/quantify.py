@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pidengine import __version__
+from pidengine.estimators.base import MAX_TOL
 from pidengine.exceptions import ConfigError
 
 if TYPE_CHECKING:  # the store imports xarray and zarr: loaded by the functions that read one
@@ -80,8 +81,15 @@ class ExactSettings(_Settings):
     n_bootstrap: int = Field(100, ge=0, le=100_000)
     n_permutations: int = Field(50, ge=0, le=100_000)
     confidence: float = Field(0.95, gt=0, lt=1)
-    tol: float = Field(1e-7, gt=0, le=1e-2)
+    tol: float = Field(1e-7, gt=0, le=MAX_TOL)
     seed: int = 0
+
+    @field_validator("n_bootstrap")
+    @classmethod
+    def _resamples(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("n_bootstrap must be 0 (no bootstrap) or at least 2: one resample gives no interval")
+        return value
 
 
 class BatchSettings(_Settings):

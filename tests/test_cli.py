@@ -64,7 +64,7 @@ def test_pid_table_from_samples(cli, tmp_path):
         (np.full((2, 2, 2), np.nan), ["--joint"], "NaN"),
         (np.ones((3, 3)), ["--joint"], "3 dimensions"),
         (np.zeros((2, 2, 2)), ["--joint"], "zero total"),
-        (None, ["--joint"], "No such file"),
+        (None, ["--joint"], "does not exist"),
         (np.ones((2, 2, 2)), ["--samples"], "single array"),
     ],
 )
@@ -221,4 +221,4 @@ def test_recommend_prints_the_nearest_references_and_their_best_families(cli, tm
     missing = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--reference", str(tmp_path / "none"))
     assert missing.returncode == 2 and "no reference table" in missing.stderr
     unfeaturised = cli("recommend", "--dataset", "nope", "--data-dir", str(tmp_path / "data"))
-    assert unfeaturised.returncode == 2 and "'nope' has no raw store" in unfeaturised.stderr
+    assert unfeaturised.returncode == 2 and "no dataset 'nope'" in unfeaturised.stderr

@@ -131,7 +131,7 @@ def test_as_pmf_normalises_without_touching_the_input():
         (np.array([[[0.5, -0.5]]]), r"negative mass.*index \(0, 0, 1\)"),
         (np.zeros((2, 2, 2)), "zero total"),
         (np.ones((2, 0, 2)), "empty"),
-        ([["a", "b"]], "numeric"),
+        ([["a", "b"]], "real numbers"),
     ],
 )
 def test_bad_joints_are_rejected_with_the_problem_named(joint, match):

@@ -12,16 +12,13 @@ import xarray as xr
 
 from pidengine.datasets.types import MultimodalData
 from pidengine.exceptions import ConfigError
+from pidengine.io.numpy_files import load_arrays
 
 
 def load_npz(path: str | Path, x1: str = "x1", x2: str = "x2", y: str = "y") -> MultimodalData:
     """Three arrays of a ``.npz`` archive, by key."""
-    path = _existing(path)
-    with np.load(path, allow_pickle=False) as archive:
-        missing = [key for key in (x1, x2, y) if key not in archive.files]
-        if missing:
-            raise ConfigError(f"{path} has no array {missing[0]!r}; it holds {sorted(archive.files)}")
-        return MultimodalData.from_arrays(archive[x1], archive[x2], archive[y])
+    arrays = load_arrays(_existing(path), (x1, x2, y))
+    return MultimodalData.from_arrays(arrays[x1], arrays[x2], arrays[y])
 
 
 def load_table(path: str | Path, x1_columns: list[str], x2_columns: list[str], y_column: str) -> MultimodalData:

@@ -46,6 +46,7 @@ from pidengine.joint import as_pmf, joint_from_samples
 
 LN2 = float(np.log(2.0))
 ATOMS = ("redundancy", "unique1", "unique2", "synergy")
+MAX_TOL = 1e-3  # bits: the loosest duality gap or marginal violation a certificate may accept
 
 
 @dataclass(frozen=True)
@@ -306,8 +307,9 @@ class BasePIDEstimator(ABC):
     def _validate_params(self) -> None:
         for param in ("tol", "marginal_tol"):
             value = getattr(self, param)
-            if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
-                raise ConfigError(f"{param} must be a positive number of bits, got {value!r}")
+            if not (isinstance(value, (int, float)) and np.isfinite(value) and 0 < value <= MAX_TOL):
+                raise ConfigError(f"{param} must be a positive number of bits at most {MAX_TOL:g} (a looser certificate "
+                                  f"does not pin the parts), got {value!r}")
         if self.on_failure not in ("raise", "warn"):
             raise ConfigError(f"on_failure must be 'raise' or 'warn', got {self.on_failure!r}")
 

@@ -20,6 +20,7 @@ trusting its link.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -106,6 +107,13 @@ class DatasetStore:
         StoreError
             When nothing is published, or a file of the version does not match its checksum.
         """
+        if not self.folder.is_dir():
+            root = self.folder.parent
+            known = [path.name for path in root.iterdir() if path.is_dir()] if root.is_dir() else []
+            close = difflib.get_close_matches(self.name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise StoreError(f"no dataset {self.name!r} under {self.folder.parent}; {hint}"
+                             f"ingest it first (`pidengine ingest --only {self.name}`)")
         if not self.exists(stage):
             raise StoreError(f"dataset {self.name!r} has no {stage} store under {self.folder}; run the stage first")
         version = self.link(stage).resolve()

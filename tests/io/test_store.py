@@ -31,6 +31,7 @@ def test_publish_is_idempotent_and_versioned(tmp_path):
 
 
 def test_missing_store_is_a_clear_error(tmp_path):
+    DatasetStore(tmp_path, "d").publish("raw", "k1", small(1.0))
     with pytest.raises(StoreError, match="has no codes store"):
         DatasetStore(tmp_path, "d").open("codes")
 
@@ -144,3 +145,9 @@ def test_a_store_whose_checksums_cannot_be_trusted_is_refused(tmp_path, damage):
     with pytest.raises(StoreError, match=f"{expected}.*`pidengine ingest --only d`"):
         store.open("raw")
     assert store.publish("raw", "k1", small(1.0)) is True and float(store.open("raw").v[0]) == 1.0
+
+
+def test_an_unknown_dataset_is_named_with_the_closest_one(tmp_path):
+    DatasetStore(tmp_path, "digits-halves").publish("raw", "k1", small(1.0))
+    with pytest.raises(StoreError, match="no dataset 'digits-halfs' under .*did you mean 'digits-halves'"):
+        DatasetStore(tmp_path, "digits-halfs").open("raw")
