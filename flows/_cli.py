@@ -50,6 +50,7 @@ def params_from_args(args: argparse.Namespace) -> BenchmarkParams:
 
 def run(args: argparse.Namespace) -> int:
     """Check, run one flow, print its summary and how to browse the results; 2 when a dataset failed."""
+    args.tracking_uri = preflight.move_credentials_to_environment(args.tracking_uri)
     params = params_from_args(args)
     # Fail fast, before Prefect starts its server: catalog names, tracking store, Dask scheduler, Prefect API.
     from pidengine.catalog import load_catalog
@@ -103,6 +104,7 @@ def _flow_and_params(kind: str, params: BenchmarkParams) -> tuple[Any, Any]:
 
 
 def _display_uri(uri: str) -> str:
+    uri = preflight.redact(uri)
     return uri if not uri.startswith(("http://", "https://")) else f"{uri}  (or open {uri} in a browser)"
 
 

@@ -315,7 +315,7 @@ def run_pipeline(kind: str, params: QuantifyParams, stages: list[str]) -> Pipeli
     logger.info(
         "%d datasets, stages %s, estimators %s on %s; tracking %s (experiment %r)",
         len(ready.entries), stages, ready.available, params.compute.dask_address or f"a local Dask cluster "
-        f"({params.compute.n_workers} workers)", ready.tracking_uri, experiment,
+        f"({params.compute.n_workers} workers)", preflight.redact(ready.tracking_uri), experiment,
     )
     log = start_tracking(params, ready, kind, experiment)
     with api_shared_with_workers():

@@ -12,7 +12,8 @@ import sqlite3
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
+import base64
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
 from pidengine.exceptions import ConfigError
 
@@ -31,42 +32,45 @@ def resolve_tracking_uri(uri: str) -> str:
 
 
 def check_tracking_uri(uri: str, timeout: float = TIMEOUT_SECONDS) -> str:
-    """Raise :class:`PreflightError` unless the MLflow tracking store at ``uri`` can be used; return it resolved."""
+    """Raise :class:`PreflightError` unless the MLflow tracking store at ``uri`` can be used; return it resolved.
+
+    Messages show the URI with its password masked (:func:`redact`)."""
     resolved = resolve_tracking_uri(uri)
+    shown = redact(uri)
     parsed = urlparse(resolved)
     if parsed.scheme == "sqlite":
         path = Path(resolved[len("sqlite:///"):])
         if not path.parent.is_dir():
-            raise PreflightError(f"tracking URI {uri}: folder {path.parent} does not exist; create it or pass another --tracking-uri")
+            raise PreflightError(f"tracking URI {shown}: folder {path.parent} does not exist; create it or pass another --tracking-uri")
         if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-            raise PreflightError(f"tracking URI {uri}: {path} is not writable")
+            raise PreflightError(f"tracking URI {shown}: {path} is not writable")
         if path.exists():
             try:
                 with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout) as connection:
                     connection.execute("PRAGMA schema_version").fetchone()
             except sqlite3.DatabaseError as exc:
-                raise PreflightError(f"tracking URI {uri}: {path} is not an SQLite database ({exc})") from exc
+                raise PreflightError(f"tracking URI {shown}: {path} is not an SQLite database ({exc})") from exc
         return resolved
     if parsed.scheme in ("http", "https"):
         base = resolved.rstrip("/")
         try:
-            with urllib.request.urlopen(f"{base}/health", timeout=timeout) as response:
+            with urllib.request.urlopen(_health_request(base), timeout=timeout) as response:
                 if response.status == 200:
                     return resolved
         except urllib.error.HTTPError as exc:
-            raise PreflightError(f"tracking URI {uri} answered HTTP {exc.code} at /health; is it an MLflow server?") from exc
+            raise PreflightError(f"tracking URI {shown} answered HTTP {exc.code} at /health; is it an MLflow server?") from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise PreflightError(
-                f"tracking URI {uri} is unreachable ({reason}); start it (`mlflow server --host HOST --port PORT`) "
+                f"tracking URI {shown} is unreachable ({reason}); start it (`mlflow server --host HOST --port PORT`) "
                 f"or pass --tracking-uri sqlite:///mlflow.db"
             ) from exc
-        raise PreflightError(f"tracking URI {uri} did not answer /health with HTTP 200")
+        raise PreflightError(f"tracking URI {shown} did not answer /health with HTTP 200")
     if parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme == "file" else resolved)
         folder = path if path.exists() else path.parent
         if not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise PreflightError(f"tracking URI {uri}: {folder} is not a writable folder")
+            raise PreflightError(f"tracking URI {shown}: {folder} is not a writable folder")
         return resolved
     if parsed.scheme.split("+")[0] not in _TRACKING_SCHEMES:
         raise PreflightError(
@@ -74,8 +78,48 @@ def check_tracking_uri(uri: str, timeout: float = TIMEOUT_SECONDS) -> str:
             "http(s)://HOST:PORT (an MLflow server), file:///FOLDER, databricks or a database URI "
             f"({', '.join(sorted(_DEFAULT_PORTS))})")
     if parsed.hostname:  # a database server (postgresql://, mysql://, ...): can we open a connection at all?
-        _check_tcp(parsed.hostname, parsed.port or _DEFAULT_PORTS.get(parsed.scheme.split("+")[0]), timeout, f"tracking URI {uri}")
+        _check_tcp(parsed.hostname, parsed.port or _DEFAULT_PORTS.get(parsed.scheme.split("+")[0]), timeout, f"tracking URI {shown}")
     return resolved
+
+
+def redact(uri: str) -> str:
+    """``uri`` with its password, if any, shown as ``***`` (for every message and log line)."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
+def move_credentials_to_environment(uri: str) -> str:
+    """An MLflow server URI without its ``user:password@``, which go to MLflow's own variables instead.
+
+    ``MLFLOW_TRACKING_USERNAME`` and ``MLFLOW_TRACKING_PASSWORD`` are read by MLflow's client for HTTP basic
+    authentication, so the credentials reach no flow parameter, log line, MLflow param or tag. Variables already set
+    are kept. A database URI is returned as it is: keep its password in the database's own file (``~/.pgpass``,
+    a MySQL option file) instead.
+    """
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or parts.username is None:
+        return uri
+    os.environ.setdefault("MLFLOW_TRACKING_USERNAME", parts.username)
+    if parts.password is not None:
+        os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", parts.password)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def _health_request(base: str) -> urllib.request.Request:
+    """GET ``/health`` with basic authentication as MLflow's client sends it: the URI's ``user:password@``, else
+    MLflow's variables."""
+    parts = urlsplit(base)
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if parts.username is not None:
+        user, password = parts.username, parts.password
+        base = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    request = urllib.request.Request(f"{base}/health")
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    return request
 
 
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}

@@ -12,10 +12,10 @@ writes the new version under a private temporary name, renames it into place, th
 writer is killed mid-write (its temporary folder is left behind and removed by a later publish). Publishing a key
 that is already current writes nothing. The previous version is kept for readers still holding it; older ones go.
 
-Each version records the SHA-256 of every file it holds in ``checksums.json``, signed with the results key
-(:mod:`pidengine.io.results`). Opening a store checks them: a damaged or rewritten file is an error that names the
-store and the command that rewrites it, and publishing the same key again replaces a damaged version instead of
-trusting its link.
+Each version records the SHA-256 of every file it holds in ``<version>.checksums.json`` beside it, signed with the
+results key (:mod:`pidengine.io.results`). Opening a store checks them: a damaged or rewritten file is an error that
+names the store and the command that rewrites it, and publishing the same key again replaces a damaged version
+instead of trusting its link.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from pidengine.exceptions import PIDEngineError
 from pidengine.io.results import signature, verify
 
 STAGES = ("raw", "encoded", "codes")
-MANIFEST = "checksums.json"
+MANIFEST_SUFFIX = ".checksums.json"  # beside the version folder: Zarr warns about foreign files inside a group
 MANIFEST_FORMAT = "pidengine-store-checksums/1"
 _REPAIR = {"raw": "ingest", "encoded": "featurize", "codes": "featurize"}
 _STALE_TEMP_SECONDS = 3600.0
@@ -142,11 +142,12 @@ class DatasetStore:
             temporary = self.folder / f".{version.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             try:
                 _write_zarr(dataset, temporary)
-                _write_manifest(temporary)
                 _rename_into_place(temporary, version)
             except BaseException:
                 shutil.rmtree(temporary, ignore_errors=True)
                 raise
+        if damage(version) is not None:  # new, or written by a writer killed before its checksums
+            _write_manifest(version)
         previous = os.readlink(self.link(stage)) if self.link(stage).is_symlink() else None
         _swap_link(self.link(stage), version.name)
         self._prune(stage, keep={version.name, previous})
@@ -156,13 +157,17 @@ class DatasetStore:
         for old in self.folder.glob(f"{stage}-*.zarr"):
             if old.name not in keep:
                 shutil.rmtree(old, ignore_errors=True)
+                manifest(old).unlink(missing_ok=True)
 
     def _remove_stale_temporaries(self) -> None:
         """Remove temporary folders of writers that died (older than an hour: no live write takes that long here)."""
         now = time.time()
         for temporary in self.folder.glob(".*.tmp-*"):
             if now - temporary.stat().st_mtime > _STALE_TEMP_SECONDS:
-                shutil.rmtree(temporary, ignore_errors=True)
+                if temporary.is_dir():
+                    shutil.rmtree(temporary, ignore_errors=True)
+                else:
+                    temporary.unlink(missing_ok=True)
 
 
 def _write_zarr(dataset: xr.Dataset, path: Path) -> None:
@@ -183,25 +188,33 @@ def _write_zarr(dataset: xr.Dataset, path: Path) -> None:
 
 def _file_digests(version: Path) -> dict[str, str]:
     return {path.relative_to(version).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(version.rglob("*")) if path.is_file() and path.name != MANIFEST}
+            for path in sorted(version.rglob("*")) if path.is_file()}
+
+
+def manifest(version: Path) -> Path:
+    """The signed checksums of store version ``version`` (a file beside its folder)."""
+    return version.with_name(version.name + MANIFEST_SUFFIX)
 
 
 def _write_manifest(version: Path) -> None:
     document = {"format": MANIFEST_FORMAT, "files": _file_digests(version)}
-    (version / MANIFEST).write_text(json.dumps({**document, "signature": signature(document)}, indent=1))
+    path = manifest(version)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    temporary.write_text(json.dumps({**document, "signature": signature(document)}, indent=1))
+    os.replace(temporary, path)
 
 
 def damage(version: Path) -> str | None:
     """None when every file of the store version ``version`` matches its signed checksum, else what is wrong."""
     try:
-        document = json.loads((version / MANIFEST).read_bytes())
+        document = json.loads(manifest(version).read_bytes())
         unsigned = {"format": document["format"], "files": document["files"]}
     except FileNotFoundError:
-        return f"has no {MANIFEST} (written by an older pidengine, or damaged)"
+        return f"has no {manifest(version).name} (written by an older pidengine, or damaged)"
     except (ValueError, KeyError, TypeError):
-        return f"has an unreadable {MANIFEST}"
+        return f"has an unreadable {manifest(version).name}"
     if unsigned["format"] != MANIFEST_FORMAT or not verify(unsigned, document.get("signature")):
-        return f"has a {MANIFEST} that fails its signature (edited, or written with another results key)"
+        return f"has a {manifest(version).name} that fails its signature (edited, or written with another results key)"
     recorded, found = unsigned["files"], _file_digests(version)
     changed = sorted(name for name in recorded.keys() | found.keys() if recorded.get(name) != found.get(name))
     if changed:

@@ -3,6 +3,7 @@ the report functions."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -180,3 +181,44 @@ def test_the_local_cluster_serves_a_dashboard_only_when_asked(dashboard):
         except urllib.error.HTTPError as error:
             status = error.code
         assert status == (200 if dashboard else 404)
+
+
+@pytest.fixture
+def protected_server():
+    """An HTTP server whose /health answers 200 only to alice:S3cret-pw (basic authentication)."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    expected = "Basic " + base64.b64encode(b"alice:S3cret-pw").decode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.headers.get("Authorization") == expected else 401)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_credentials_are_used_never_shown(protected_server, monkeypatch):
+    from flows.preflight import move_credentials_to_environment, redact
+
+    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):  # restored after the test, set or not
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    with_password = f"http://alice:S3cret-pw@{protected_server}"
+    assert check_tracking_uri(with_password) == with_password  # the preflight accepts a URI with credentials
+    assert redact(with_password) == f"http://alice:***@{protected_server}"
+    with pytest.raises(PreflightError) as refused:
+        check_tracking_uri(f"http://alice:wrong-pw@{protected_server}")
+    assert "HTTP 401" in str(refused.value) and "wrong-pw" not in str(refused.value)
+    bare = move_credentials_to_environment(with_password)
+    assert bare == f"http://{protected_server}" and "S3cret" not in bare
+    assert (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"]) == ("alice", "S3cret-pw")
+    assert check_tracking_uri(bare) == bare  # MLflow's variables authenticate, as they do for its client

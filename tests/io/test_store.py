@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from pidengine.io.store import DatasetStore, StoreError, content_hash
+from pidengine.io.store import DatasetStore, StoreError, content_hash, manifest
 
 
 def small(value: float) -> xr.Dataset:
@@ -56,7 +56,8 @@ def test_failure_mid_write_leaves_the_old_version(tmp_path):
     time.sleep(0.5)  # chunks still in flight when the error surfaced would land by now
     assert store.current_key("raw") == "old"
     np.testing.assert_array_equal(store.open("raw").v.values, np.full(10, 1.0))
-    assert [p.name for p in tmp_path.joinpath("d").iterdir() if p.name != "raw.zarr"] == ["raw-old.zarr"]
+    left = sorted(p.name for p in tmp_path.joinpath("d").iterdir() if p.name != "raw.zarr")
+    assert left == ["raw-old.zarr", "raw-old.zarr.checksums.json"]
 
 
 WRITER = textwrap.dedent(
@@ -94,7 +95,8 @@ def test_concurrent_writers_of_one_key_leave_one_complete_version(tmp_path):
     store = DatasetStore(tmp_path, "d")
     assert store.current_key("raw") == "same"
     np.testing.assert_array_equal(store.open("raw").v.values, np.full(400, 2.0))
-    assert [p.name for p in tmp_path.joinpath("d").glob("*raw-*")] == ["raw-same.zarr"]
+    left = sorted(p.name for p in tmp_path.joinpath("d").glob("*raw-*"))
+    assert left == ["raw-same.zarr", "raw-same.zarr.checksums.json"]
 
 
 def test_content_hash_sees_values_dtype_and_shape():
@@ -110,7 +112,7 @@ def test_a_rewritten_store_is_refused_by_name_and_repaired_by_publishing_again(t
     store = DatasetStore(tmp_path, "d")
     store.publish("codes", "k1", small(1.0))
     version = store.link("codes").resolve()
-    assert (version / "checksums.json").exists()
+    assert manifest(version).exists() and not (version / "checksums.json").exists()
     zarr.open_group(version, mode="r+")["v"][:] = 0.0  # a format-valid rewrite, as a tamperer would make
     with pytest.raises(StoreError, match=r"'d': the codes store .* does not match its checksums \(v/c/0 changed.*"
                                          r"`pidengine featurize --only d`"):
@@ -128,16 +130,16 @@ def test_a_store_whose_checksums_cannot_be_trusted_is_refused(tmp_path, damage):
     store = DatasetStore(tmp_path, "d")
     store.publish("raw", "k1", small(1.0))
     version = store.link("raw").resolve()
-    manifest = version / "checksums.json"
+    checksums = manifest(version)
     if damage == "no manifest":
-        manifest.unlink()
-        expected = "has no checksums.json"
+        checksums.unlink()
+        expected = "has no raw-k1.zarr.checksums.json"
     elif damage == "forged manifest":
         chunk = version / "v" / "c" / "0"
         chunk.write_bytes(chunk.read_bytes()[::-1])
-        document = json.loads(manifest.read_text())
+        document = json.loads(checksums.read_text())
         document["files"]["v/c/0"] = hashlib.sha256(chunk.read_bytes()).hexdigest()  # recomputed, unkeyed
-        manifest.write_text(json.dumps(document))
+        checksums.write_text(json.dumps(document))
         expected = "fails its signature"
     else:
         (version / "v" / "c" / "1").write_bytes(b"\0")
