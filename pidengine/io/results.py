@@ -142,11 +142,17 @@ class ResultCache:
         signed = {"format": RESULT_FORMAT, "name": name, "payload": payload}
         text = json.dumps({**signed, "signature": signature(signed, self._key)}, indent=1, sort_keys=True)
         self.directory.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-        try:
-            temporary.write_text(text)
-            os.replace(temporary, path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        write_atomically(path, text)
         return path
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a private temporary file and one rename: readers see the old file or the
+    new one, never a partial one."""
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -35,7 +35,7 @@ import numpy as np
 import xarray as xr
 
 from pidengine.exceptions import PIDEngineError
-from pidengine.io.results import signature, verify
+from pidengine.io.results import signature, verify, write_atomically
 
 STAGES = ("raw", "encoded", "codes")
 MANIFEST_SUFFIX = ".checksums.json"  # beside the version folder: Zarr warns about foreign files inside a group
@@ -198,10 +198,7 @@ def manifest(version: Path) -> Path:
 
 def _write_manifest(version: Path) -> None:
     document = {"format": MANIFEST_FORMAT, "files": _file_digests(version)}
-    path = manifest(version)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    temporary.write_text(json.dumps({**document, "signature": signature(document)}, indent=1))
-    os.replace(temporary, path)
+    write_atomically(manifest(version), json.dumps({**document, "signature": signature(document)}, indent=1))
 
 
 def damage(version: Path) -> str | None:
@@ -245,13 +242,7 @@ def publish_file(folder: str | Path, stem: str, key: str, text: str, suffix: str
     folder.mkdir(parents=True, exist_ok=True)
     version = folder / f"{stem}-{key}{suffix}"
     if not version.exists() or version.read_text() != text:
-        temporary = folder / f".{version.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        try:
-            temporary.write_text(text)
-            os.replace(temporary, version)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        write_atomically(version, text)
     _swap_link(folder / f"{stem}{suffix}", version.name)
     return version
 
