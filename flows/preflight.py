@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 import base64
-from urllib.parse import urlparse, urlsplit, urlunsplit
+from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 from pidengine.exceptions import ConfigError
 
@@ -101,9 +101,9 @@ def move_credentials_to_environment(uri: str) -> str:
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https") or parts.username is None:
         return uri
-    os.environ.setdefault("MLFLOW_TRACKING_USERNAME", parts.username)
+    os.environ.setdefault("MLFLOW_TRACKING_USERNAME", unquote(parts.username))
     if parts.password is not None:
-        os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", parts.password)
+        os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", unquote(parts.password))
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
@@ -113,7 +113,7 @@ def _health_request(base: str) -> urllib.request.Request:
     parts = urlsplit(base)
     user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
     if parts.username is not None:
-        user, password = parts.username, parts.password
+        user, password = unquote(parts.username), unquote(parts.password or "")
         base = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
     request = urllib.request.Request(f"{base}/health")
     if user is not None:

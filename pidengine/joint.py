@@ -41,13 +41,14 @@ def as_pmf(p: ArrayLike, ndim: int | None = None, name: str = "joint") -> NDArra
         If the array is not numeric, has the wrong number of dimensions or an empty axis, contains NaN or
         inf, has a negative entry, or has zero total mass.
     """
-    source = np.asarray(p)
-    if source.dtype.kind in "cSUVmM":
-        raise InvalidJointError(f"{name} must hold real numbers, got dtype {source.dtype}; pass its masses as floats")
     try:
-        arr = np.array(source, dtype=np.float64)
+        source = np.asarray(p)
+        real = source.dtype.kind not in "cSUVmM"  # complex, text, bytes, void, time: no mass to read
+        arr = np.array(source, dtype=np.float64) if real else None
     except (TypeError, ValueError) as exc:
         raise InvalidJointError(f"{name} must be a numeric array: {exc}") from exc
+    if arr is None:
+        raise InvalidJointError(f"{name} must hold real numbers, got dtype {source.dtype}; pass its masses as floats")
     if ndim is not None and arr.ndim != ndim:
         expected = " x ".join(f"|{a.upper()}|" for a in AXIS_NAMES) if ndim == 3 else f"{ndim}-D"
         raise InvalidJointError(f"{name} must have {ndim} dimensions ({expected}), got shape {arr.shape}")

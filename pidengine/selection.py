@@ -10,7 +10,8 @@ The selection score of a recommendation on a dataset where all families were tra
 
 A score means something only beside what a choice without PID reaches on the same accuracies
 (:class:`SelectionBaselines`): the ``k`` families strongest over the whole reference table whatever the dataset
-(``pid_free``), ``k`` families drawn at random (``random``, its expectation) and the best family (``oracle``, 100).
+(``pid_free``), ``k`` families drawn at random (``random``, its expectation) and the best family (the oracle, 100
+by definition).
 """
 
 from __future__ import annotations
@@ -257,7 +258,6 @@ class SelectionBaselines:
     pid: float
     pid_free: float
     random: float
-    oracle: float = 100.0
 
 
 @dataclass(frozen=True)

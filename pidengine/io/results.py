@@ -55,14 +55,7 @@ def results_key() -> bytes:
         return value.encode()
     path = key_file()
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it first: use theirs
-            pass
-        else:
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_hex(32))
+        _create_key(path)
     if path.stat().st_mode & 0o077:
         raise ConfigError(f"the results key {path} can be read by other users; run `chmod 600 {path}`")
     key = path.read_text().strip()
@@ -70,6 +63,22 @@ def results_key() -> bytes:
         raise ConfigError(f"the results key {path} is empty or truncated; delete it and a new one is made "
                           "(cached results are then recomputed)")
     return key.encode()
+
+
+def _create_key(path: Path) -> None:
+    """Write a new random key to ``path`` (mode 0600) in one step: Dask workers starting together on a fresh machine
+    all end up with the first one published, and none reads it half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        os.link(temporary, path)  # fails if another process published first: theirs is used
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def canonical_json(document: Any) -> str:
@@ -100,9 +109,10 @@ class ResultCache:
 
     Examples
     --------
-    >>> cache = ResultCache(tmp, key=b"0123456789abcdef")       # doctest: +SKIP
-    >>> cache.save("pid-gate-xor-exact-1f2e", {"synergy": 1.0})  # doctest: +SKIP
-    >>> cache.load("pid-gate-xor-exact-1f2e")                    # doctest: +SKIP
+    >>> import tempfile
+    >>> cache = ResultCache(tempfile.mkdtemp(), key=b"0123456789abcdef")
+    >>> path = cache.save("pid-gate-xor-exact-1f2e", {"synergy": 1.0})
+    >>> cache.load("pid-gate-xor-exact-1f2e")
     {'synergy': 1.0}
     """
 

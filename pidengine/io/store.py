@@ -142,12 +142,11 @@ class DatasetStore:
             temporary = self.folder / f".{version.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             try:
                 _write_zarr(dataset, temporary)
+                _write_manifest(temporary, manifest(version))  # first: a version never stands without them
                 _rename_into_place(temporary, version)
             except BaseException:
                 shutil.rmtree(temporary, ignore_errors=True)
                 raise
-        if damage(version) is not None:  # new, or written by a writer killed before its checksums
-            _write_manifest(version)
         previous = os.readlink(self.link(stage)) if self.link(stage).is_symlink() else None
         _swap_link(self.link(stage), version.name)
         self._prune(stage, keep={version.name, previous})
@@ -196,9 +195,10 @@ def manifest(version: Path) -> Path:
     return version.with_name(version.name + MANIFEST_SUFFIX)
 
 
-def _write_manifest(version: Path) -> None:
-    document = {"format": MANIFEST_FORMAT, "files": _file_digests(version)}
-    write_atomically(manifest(version), json.dumps({**document, "signature": signature(document)}, indent=1))
+def _write_manifest(folder: Path, path: Path) -> None:
+    """The signed checksums of ``folder``'s files, written to ``path``."""
+    document = {"format": MANIFEST_FORMAT, "files": _file_digests(folder)}
+    write_atomically(path, json.dumps({**document, "signature": signature(document)}, indent=1))
 
 
 def damage(version: Path) -> str | None:

@@ -85,3 +85,17 @@ def test_the_key_from_the_environment_wins_and_must_be_a_secret(tmp_path, monkey
     monkeypatch.setenv("PIDENGINE_RESULTS_KEY", "short")
     with pytest.raises(ConfigError, match="at least 16 characters"):
         results_key()
+
+
+def test_processes_starting_together_share_one_key(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
+    env.pop("PIDENGINE_RESULTS_KEY", None)
+    code = "from pidengine.io.results import results_key; print(results_key().decode())"
+    workers = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+               for _ in range(6)]
+    keys = {worker.communicate()[0].strip() for worker in workers}
+    assert len(keys) == 1 and len(keys.pop()) == 64
+    assert [path.name for path in (tmp_path / "pidengine").iterdir()] == ["results.key"]  # no temporaries left
