@@ -26,7 +26,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/pidengine run $(PIDENGINE_RUN_ARGS)
 
+# Lint first (rules in pyproject.toml): a style error fails the run before the slower tests start.
 test: $(STAMP)
+	$(BIN)/ruff check --quiet .
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     print("-" * len(header))
     print(f"{'loop of single solves (cpu)':<28}{loop_s:>10.2f}{args.n_joints / loop_s:>10.0f}{1:>8.1f}{'':>13}{'':>14}")
     for device in devices:
-        batch_s, batch = timed(lambda: BatchedExactEstimator(device=device).estimate_many(joints), args.repeats)
+        batch_s, batch = timed(
+            lambda device=device: BatchedExactEstimator(device=device).estimate_many(joints), args.repeats
+        )
         delta = max(abs(getattr(a, k) - getattr(b, k)) for a, b in zip(batch, loop) for k in ATOMS)
         alone = sum(r.certificate.status.startswith("left the batch") for r in batch)
         name = f"batched ({device})"

@@ -9,7 +9,8 @@ store chunk by chunk. Two child processes then turn it into 20 k-means codes wit
 - ``numpy``: the whole array read into memory, fitted and transformed in one process with scikit-learn.
 
 Each row of the table gives the median seconds over repeats, rows per second, the child's peak resident memory
-above that of a child that only imports the libraries (MiB; ``ru_maxrss``), and the ratios dask / numpy. The codes of the two must be identical. Run from the repository root:
+above that of a child that only imports the libraries (MiB; ``ru_maxrss``), and the ratios dask / numpy. The codes
+of the two must be identical. Run from the repository root:
 
     .venv/bin/python benchmarks/featurise.py                      # 250,000 and 1,000,000 rows
     .venv/bin/python benchmarks/featurise.py --rows 100000 --repeats 1
@@ -67,7 +68,7 @@ def child(mode: str, path: Path, out: Path) -> None:
     store = xr.open_zarr(path, consolidated=False)
     n_rows = store.sizes["sample"]
     if mode == "imports":
-        from pidengine.features.discretize import discretize_out_of_core  # noqa: F401  (the libraries alone)
+        from pidengine.features.discretize import discretize_out_of_core
     elif mode == "dask":
         from pidengine.features.discretize import discretize_out_of_core
 
@@ -78,7 +79,11 @@ def child(mode: str, path: Path, out: Path) -> None:
     else:
         x = store["x"].values  # the whole modality in memory
         train = train_rows(n_rows)
-        fit = np.sort(np.random.default_rng(0).choice(train, FIT_MAX_SAMPLES, replace=False)) if len(train) > FIT_MAX_SAMPLES else train
+        fit = (
+            np.sort(np.random.default_rng(0).choice(train, FIT_MAX_SAMPLES, replace=False))
+            if len(train) > FIT_MAX_SAMPLES
+            else train
+        )
         model = featurizer().fit(x[fit])
         codes = model.transform(x)
         xr.Dataset({"codes": ("sample", codes)}).to_zarr(out, mode="w", zarr_format=3, consolidated=False)
@@ -105,9 +110,18 @@ def main() -> None:
         child(args.child[0], Path(args.child[1]), Path(args.child[2]))
         return
 
-    print(f"Featurisation of N x {N_FEATURES} float64 -> {N_CLUSTERS} k-means codes (PCA to 8, fit on {FIT_MAX_SAMPLES:,} rows);")
-    print(f"chunks of {CHUNK_ROWS:,} rows ({CHUNK_ROWS * N_FEATURES * 8 / 2**20:.0f} MiB); medians of {args.repeats}; dask = out of core over Zarr, numpy = in memory")
-    header = f"{'rows':>10}{'GiB':>7}{'mode':>7}{'seconds':>10}{'rows/s':>12}{'+peak MiB':>10}{'time ratio':>12}{'memory ratio':>14}{'codes equal':>13}"
+    print(
+        f"Featurisation of N x {N_FEATURES} float64 -> {N_CLUSTERS} k-means codes "
+        f"(PCA to 8, fit on {FIT_MAX_SAMPLES:,} rows);"
+    )
+    print(
+        f"chunks of {CHUNK_ROWS:,} rows ({CHUNK_ROWS * N_FEATURES * 8 / 2**20:.0f} MiB); medians of {args.repeats}; "
+        "dask = out of core over Zarr, numpy = in memory"
+    )
+    header = (
+        f"{'rows':>10}{'GiB':>7}{'mode':>7}{'seconds':>10}{'rows/s':>12}{'+peak MiB':>10}"
+        f"{'time ratio':>12}{'memory ratio':>14}{'codes equal':>13}"
+    )
     print(header)
     for n_rows in args.rows:
         with tempfile.TemporaryDirectory(dir=".") as tmp:
@@ -118,22 +132,29 @@ def main() -> None:
                 mode: [run_child(mode, store, Path(tmp) / f"{mode}.zarr") for _ in range(args.repeats)]
                 for mode in ("numpy", "dask")
             }
-            codes = {mode: xr.open_zarr(Path(tmp) / f"{mode}.zarr", consolidated=False)["codes"].values for mode in runs}
+            codes = {
+                mode: xr.open_zarr(Path(tmp) / f"{mode}.zarr", consolidated=False)["codes"].values for mode in runs
+            }
         equal = bool(np.array_equal(codes["numpy"], codes["dask"]))
         medians = {
-            mode: {"seconds": statistics.median(r["seconds"] for r in rs), "peak_mib": statistics.median(r["peak_mib"] for r in rs) - imports}
+            mode: {
+                "seconds": statistics.median(r["seconds"] for r in rs),
+                "peak_mib": statistics.median(r["peak_mib"] for r in rs) - imports,
+            }
             for mode, rs in runs.items()
         }
         for mode in ("numpy", "dask"):
             m = medians[mode]
             ratios = (
-                f"{m['seconds'] / medians['numpy']['seconds']:>12.2f}{m['peak_mib'] / medians['numpy']['peak_mib']:>14.2f}"
+                f"{m['seconds'] / medians['numpy']['seconds']:>12.2f}"
+                f"{m['peak_mib'] / medians['numpy']['peak_mib']:>14.2f}"
                 if mode == "dask"
                 else f"{'':>12}{'':>14}"
             )
             print(
                 f"{n_rows:>10,}{n_rows * N_FEATURES * 8 / 2**30:>7.2f}{mode:>7}{m['seconds']:>10.1f}"
-                f"{n_rows / m['seconds']:>12,.0f}{m['peak_mib']:>10.0f}{ratios}{str(equal) if mode == 'dask' else '':>13}"
+                f"{n_rows / m['seconds']:>12,.0f}{m['peak_mib']:>10.0f}{ratios}"
+                f"{str(equal) if mode == 'dask' else '':>13}"
             )
 
 

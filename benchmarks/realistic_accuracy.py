@@ -134,7 +134,8 @@ def main() -> None:
                     summary[estimator]["covered"] += covered
                     cells = " | ".join(f"{errors[p]:+.3f}" for p in PARTS)
                     lines.append(
-                        f"| {name} | {n} | {seed} | {estimator} | {cells} | {worst:.3f} | {sum(covered)}/5 | {seconds:.0f} |"
+                        f"| {name} | {n} | {seed} | {estimator} | {cells} | {worst:.3f} | {sum(covered)}/5 "
+                        f"| {seconds:.0f} |"
                     )
                     print(lines[-1], flush=True)
                     truth = data.true_pid
@@ -151,7 +152,8 @@ def main() -> None:
                     summary[estimator]["null_flags"] += flags
                     nulls.append(f"| {name} | {n} | {seed} | {estimator} | {sum(flags)} |")
                     print(nulls[-1], flush=True)
-    rows = ["| estimator | median max abs err (bits) | coverage of (set, part) pairs | shuffled parts not significant |",
+    rows = ["| estimator | median max abs err (bits) | coverage of (set, part) pairs "
+            "| shuffled parts not significant |",
             "|---|---|---|---|"]
     for estimator, figures in summary.items():
         flags = figures["null_flags"]
@@ -160,7 +162,7 @@ def main() -> None:
             f"| {estimator} | {np.median(figures['max']):.3f} | {np.mean(figures['covered']):.0%} of "
             f"{len(figures['covered'])} | {not_significant} |"
         )
-    text = "\n".join(lines + [""] + learned + [""] + ([] if args.no_shuffled else nulls + [""]) + rows) + "\n"
+    text = "\n".join(lines + [""] + learned + [""] + ([] if args.no_shuffled else [*nulls, ""]) + rows) + "\n"
     print("\n" + "\n".join(rows))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

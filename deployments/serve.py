@@ -13,14 +13,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import flows  # noqa: E402,F401  (sets Prefect's startup settings first)
-from prefect.schedules import Cron  # noqa: E402
+from prefect.schedules import Cron
 
-from flows.benchmark import benchmark  # noqa: E402
-from flows.models import model_sweep  # noqa: E402
-from flows.params import BenchmarkParams, RefreshParams  # noqa: E402
-from flows.quantify import quantify_datasets  # noqa: E402
-from flows.refresh import catalog_refresh  # noqa: E402
+import flows  # noqa: F401  (sets Prefect's startup settings first)
+from flows.benchmark import benchmark
+from flows.models import model_sweep
+from flows.params import BenchmarkParams, RefreshParams
+from flows.quantify import quantify_datasets
+from flows.refresh import catalog_refresh
 
 NIGHTLY = Cron("30 2 * * *", timezone="Europe/Berlin")
 EVERY_SIX_HOURS = Cron("0 */6 * * *", timezone="UTC")
@@ -30,8 +30,9 @@ def build_deployments() -> list:
     """The deployments, built without contacting a server (``prefect.serve`` registers them)."""
     return [
         benchmark.to_deployment(
-            name="nightly-benchmark", schedule=NIGHTLY, parameters={"params": BenchmarkParams().model_dump(mode="json")},
-            tags=["pidengine", "benchmark"], enforce_parameter_schema=True,
+            name="nightly-benchmark", schedule=NIGHTLY,
+            parameters={"params": BenchmarkParams().model_dump(mode="json")}, tags=["pidengine", "benchmark"],
+            enforce_parameter_schema=True,
         ),
         catalog_refresh.to_deployment(
             name="catalog-refresh", schedule=EVERY_SIX_HOURS,

@@ -14,8 +14,16 @@ from dataclasses import asdict
 from typing import Any
 
 from flows import preflight
-from flows.params import (BenchmarkParams, ComputeParams, DataParams, ModelParams, ModelSweepParams, QuantifyParams,
-                          RefreshParams, TrackingParams)
+from flows.params import (
+    BenchmarkParams,
+    ComputeParams,
+    DataParams,
+    ModelParams,
+    ModelSweepParams,
+    QuantifyParams,
+    RefreshParams,
+    TrackingParams,
+)
 
 EXIT_FAILED = 2
 
@@ -110,7 +118,7 @@ def _display_uri(uri: str) -> str:
 
 def main(kind: str) -> None:
     """``python -m flows.<kind>``: the arguments of ``pidengine run`` for one flow."""
-    from pidengine.cli import add_run_arguments, _OneLineParser
+    from pidengine.cli import _OneLineParser, add_run_arguments
     from pidengine.exceptions import PIDEngineError
 
     parser = _OneLineParser(prog=f"python -m flows.{kind}", description=sys.modules["__main__"].__doc__,

@@ -1,4 +1,5 @@
-"""Prefect (and MLflow) settings the pipeline needs before Prefect is imported (environment variables, only where unset).
+"""Prefect (and MLflow) settings the pipeline needs before Prefect is imported (environment variables, only where
+unset).
 
 Prefect 3 starts a temporary local API server on first use when no ``PREFECT_API_URL`` is configured. On a loaded
 2-core machine it takes ~20 s, which is Prefect's default startup timeout; the names below are Prefect 3's own

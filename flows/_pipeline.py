@@ -6,9 +6,9 @@ import hashlib
 import logging
 import os
 import subprocess
-from contextlib import contextmanager
-from collections.abc import Iterator
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,16 @@ from prefect.context import FlowRunContext
 from prefect_dask import DaskTaskRunner
 
 import pidengine
+from flows import preflight
+from flows.params import (
+    EXPERIMENTS,
+    BenchmarkParams,
+    ComputeParams,
+    DataParams,
+    ModelParams,
+    QuantifyParams,
+    TrackingParams,
+)
 from pidengine import quantify as q
 from pidengine.catalog import Catalog, CatalogEntry, load_catalog
 from pidengine.exceptions import PIDEngineError
@@ -28,9 +38,6 @@ from pidengine.models.training import TrainSettings
 from pidengine.report import RunRecord, accuracy_matrix, estimator_agreement, format_disagreements, format_summary
 from pidengine.selection import ReferenceTable, Selection, build_reference, select
 from pidengine.stages import StageReport
-from flows import preflight
-from flows.params import (EXPERIMENTS, BenchmarkParams, ComputeParams, DataParams, ModelParams, QuantifyParams,
-                          TrackingParams)
 from tasks import tracking
 from tasks._dask import isolate_task_runs
 from tasks._retry import describe
@@ -124,7 +131,9 @@ class Prepared:
     unavailable: dict[str, str]
 
 
-def prepare(data: DataParams, tracking_params: TrackingParams, compute: ComputeParams, estimators: list[str]) -> Prepared:
+def prepare(
+    data: DataParams, tracking_params: TrackingParams, compute: ComputeParams, estimators: list[str]
+) -> Prepared:
     """Everything that can fail before any work, checked first: the catalog and names, the tracking store, the Dask
     scheduler, which estimators can run here."""
     catalog = load_catalog(data.catalog)
@@ -423,7 +432,8 @@ def start_tracking(params: QuantifyParams, ready: Prepared, kind: str, experimen
                  "catalog": str(Path(params.data.catalog).resolve()), "catalog_hash": _file_hash(params.data.catalog),
                  "pidengine_version": pidengine.__version__}
     parent_params = {"data.catalog": str(params.data.catalog), "data.data_dir": str(ready.data_dir),
-                     "data.datasets": ",".join(e.name for e in ready.entries), "estimators": ",".join(params.estimators),
+                     "data.datasets": ",".join(e.name for e in ready.entries),
+                     "estimators": ",".join(params.estimators),
                      "compute.dask_address": params.compute.dask_address or "local",
                      "compute.n_workers": params.compute.n_workers, "use_cache": params.use_cache}
     if kind != "refresh":

@@ -116,7 +116,7 @@ class BenchmarkParams(QuantifyParams):
     models: ModelParams = ModelParams()
 
     @model_validator(mode="after")
-    def _selection_needs_exact(self) -> "BenchmarkParams":
+    def _selection_needs_exact(self) -> BenchmarkParams:
         if self.models.families and "exact" not in self.estimators:
             raise ValueError("the model sweep needs the exact estimator (dataset and model PID): add 'exact' to the "
                              "estimators, or skip the sweep (families: [], --no-models)")

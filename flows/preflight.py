@@ -6,13 +6,13 @@ Only the standard library is imported at module level, so the CLI can run these 
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import sqlite3
 import urllib.error
 import urllib.request
 from pathlib import Path
-import base64
 from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 from pidengine.exceptions import ConfigError
@@ -41,7 +41,9 @@ def check_tracking_uri(uri: str, timeout: float = TIMEOUT_SECONDS) -> str:
     if parsed.scheme == "sqlite":
         path = Path(resolved[len("sqlite:///"):])
         if not path.parent.is_dir():
-            raise PreflightError(f"tracking URI {shown}: folder {path.parent} does not exist; create it or pass another --tracking-uri")
+            raise PreflightError(
+                f"tracking URI {shown}: folder {path.parent} does not exist; create it or pass another --tracking-uri"
+            )
         if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
             raise PreflightError(f"tracking URI {shown}: {path} is not writable")
         if path.exists():
@@ -58,7 +60,9 @@ def check_tracking_uri(uri: str, timeout: float = TIMEOUT_SECONDS) -> str:
                 if response.status == 200:
                     return resolved
         except urllib.error.HTTPError as exc:
-            raise PreflightError(f"tracking URI {shown} answered HTTP {exc.code} at /health; is it an MLflow server?") from exc
+            raise PreflightError(
+                f"tracking URI {shown} answered HTTP {exc.code} at /health; is it an MLflow server?"
+            ) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise PreflightError(
@@ -78,7 +82,10 @@ def check_tracking_uri(uri: str, timeout: float = TIMEOUT_SECONDS) -> str:
             "http(s)://HOST:PORT (an MLflow server), file:///FOLDER, databricks or a database URI "
             f"({', '.join(sorted(_DEFAULT_PORTS))})")
     if parsed.hostname:  # a database server (postgresql://, mysql://, ...): can we open a connection at all?
-        _check_tcp(parsed.hostname, parsed.port or _DEFAULT_PORTS.get(parsed.scheme.split("+")[0]), timeout, f"tracking URI {shown}")
+        _check_tcp(
+            parsed.hostname, parsed.port or _DEFAULT_PORTS.get(parsed.scheme.split("+")[0]), timeout,
+            f"tracking URI {shown}",
+        )
     return resolved
 
 

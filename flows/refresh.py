@@ -17,7 +17,8 @@ from flows.params import QuantifyParams, RefreshParams
 @flow(name="pidengine-catalog-refresh", log_prints=True)
 def catalog_refresh(params: RefreshParams = RefreshParams()) -> PipelineSummary:
     """Ingest every selected catalog entry (Dask fan-out); track the stage reports in MLflow."""
-    summary = run_pipeline("refresh", QuantifyParams(data=params.data, compute=params.compute, tracking=params.tracking),
+    summary = run_pipeline("refresh",
+                           QuantifyParams(data=params.data, compute=params.compute, tracking=params.tracking),
                            stages=["ingest"])
     return finish(summary)
 

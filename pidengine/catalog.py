@@ -261,7 +261,7 @@ class Splits(_Strict):
     seed: int = 0
 
     @model_validator(mode="after")
-    def _sum_to_one(self) -> "Splits":
+    def _sum_to_one(self) -> Splits:
         total = self.train + self.val + self.test
         if abs(total - 1.0) > 1e-9:
             raise ValueError(f"train + val + test must be 1, got {total:g}")

@@ -15,9 +15,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 import numpy as np
 
@@ -27,7 +25,6 @@ from pidengine.estimators.base import ATOMS
 from pidengine.exceptions import (
     ConfigError,
     ConvergenceWarning,
-    InvalidJointError,
     PIDEngineError,
     SparseTableWarning,
 )
@@ -227,7 +224,8 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
 
 def _add_catalog_arguments(parser: argparse.ArgumentParser, data_dir: bool = True) -> None:
     parser.add_argument(
-        "--catalog", type=_local_path, default=DEFAULT_CATALOG, metavar="FILE", help="catalog file (default: %(default)s)"
+        "--catalog", type=_local_path, default=DEFAULT_CATALOG, metavar="FILE",
+        help="catalog file (default: %(default)s)",
     )
     if data_dir:
         _add_data_dir(parser)
@@ -308,7 +306,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True)
         "--dask-address", metavar="tcp://HOST:8786", help="run tasks on this Dask scheduler (default: a local cluster)"
     )
     parser.add_argument("--workers", type=int, default=2, metavar="N", help="local Dask worker processes (%(default)s)")
-    parser.add_argument("--threads-per-worker", type=int, default=1, metavar="N", help="threads per worker (%(default)s)")
+    parser.add_argument(
+        "--threads-per-worker", type=int, default=1, metavar="N", help="threads per worker (%(default)s)"
+    )
     parser.add_argument("--dashboard", action="store_true",
                         help="serve the local cluster's Dask dashboard on http://127.0.0.1:8787 (off by default)")
     parser.add_argument(
@@ -317,7 +317,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True)
     )
     parser.add_argument("--no-cache", action="store_true", help="recompute every estimate (and refresh the cache)")
     parser.add_argument(
-        "--bootstrap", type=int, default=100, metavar="N", help="bootstrap resamples of the exact estimate (%(default)s; 0: none)"
+        "--bootstrap", type=int, default=100, metavar="N",
+        help="bootstrap resamples of the exact estimate (%(default)s; 0: none)",
     )
     parser.add_argument("--batch-epochs", type=int, metavar="N", help="BATCH: most classifier epochs (default: 30)")
     parser.add_argument(
@@ -336,7 +337,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True)
         "--reference", nargs="+", metavar="NAME",
         help="reference datasets of model selection (default: the synthetic entries of the catalog)",
     )
-    parser.add_argument("--top-k", type=int, default=3, metavar="K", help="families recommended per dataset (%(default)s)")
+    parser.add_argument(
+        "--top-k", type=int, default=3, metavar="K", help="families recommended per dataset (%(default)s)"
+    )
     if flow_choice:
         parser.add_argument(
             "--flow", choices=["benchmark", "quantify", "models", "refresh"], default="benchmark",
@@ -392,34 +395,43 @@ def build_parser() -> argparse.ArgumentParser:
     listing = catalog_sub.add_parser("list", help="one line per dataset: name, source kind, modalities, description")
     _add_catalog_arguments(listing, data_dir=False)
     listing.set_defaults(func=_cmd_catalog_list)
-    validate = catalog_sub.add_parser("validate", help="check every entry (schema, files, data packages); exit 2 if any is broken")
+    validate = catalog_sub.add_parser(
+        "validate", help="check every entry (schema, files, data packages); exit 2 if any is broken"
+    )
     _add_catalog_arguments(validate, data_dir=False)
     validate.set_defaults(func=_cmd_catalog_validate)
 
     ingest = sub.add_parser("ingest", help="write each dataset's versioned Zarr store (unchanged sources are skipped)")
     _add_catalog_arguments(ingest)
     ingest.set_defaults(func=_cmd_ingest)
-    featurize = sub.add_parser("featurize", help="encode and discretise ingested datasets (codes for the exact estimator)")
+    featurize = sub.add_parser(
+        "featurize", help="encode and discretise ingested datasets (codes for the exact estimator)"
+    )
     _add_catalog_arguments(featurize)
     featurize.set_defaults(func=_cmd_featurize)
 
     recommend = sub.add_parser(
         "recommend", help="recommend model families for a featurised dataset from its PID and the reference table"
     )
-    recommend.add_argument("--dataset", required=True, metavar="NAME", help="a featurised dataset (see pidengine featurize)")
+    recommend.add_argument(
+        "--dataset", required=True, metavar="NAME", help="a featurised dataset (see pidengine featurize)"
+    )
     _add_data_dir(recommend)
     recommend.add_argument(
         "--reference", type=_local_path, metavar="PATH",
         help="reference table file or folder (default: DATA_DIR/reference, published by pidengine run)",
     )
     recommend.add_argument("--top-k", type=int, default=3, metavar="K", help="families to recommend (%(default)s)")
-    recommend.add_argument("--neighbours", type=int, default=5, metavar="N", help="reference datasets shown (%(default)s)")
+    recommend.add_argument(
+        "--neighbours", type=int, default=5, metavar="N", help="reference datasets shown (%(default)s)"
+    )
     recommend.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     recommend.set_defaults(func=_cmd_recommend)
 
     run = sub.add_parser(
         "run",
-        help="the whole pipeline: refresh the catalog, quantify every dataset, train the model zoo, select, log to MLflow",
+        help="the whole pipeline: refresh the catalog, quantify every dataset, train the model zoo, select, "
+        "log to MLflow",
         description="Run the pipeline as Prefect flows on Dask: every (dataset, estimator) PID, every (dataset, model "
         "family) with its model PID, and model selection, logged to MLflow.",
     )

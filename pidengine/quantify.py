@@ -182,7 +182,7 @@ class Quantification:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, document: dict[str, Any]) -> "Quantification":
+    def from_dict(cls, document: dict[str, Any]) -> Quantification:
         """The inverse of :meth:`to_dict` (also after a JSON round trip)."""
         return cls(**{**document, "warnings": tuple(document.get("warnings", ()))})
 
@@ -333,7 +333,9 @@ def _exact(store: DatasetStore, settings: ExactSettings) -> tuple[dict[str, Any]
     return values, len(y), path
 
 
-def _batch(store: DatasetStore, raw: Any, settings: BatchSettings, use_encoded: bool) -> tuple[dict[str, Any], int, str]:
+def _batch(
+    store: DatasetStore, raw: Any, settings: BatchSettings, use_encoded: bool
+) -> tuple[dict[str, Any], int, str]:
     from pidengine.estimators.batch import BatchEstimator
 
     source = store.open("encoded") if use_encoded else raw

@@ -112,7 +112,10 @@ def format_summary(records: Sequence[RunRecord]) -> str:
             lines.append(f"{'':<24}{'shuffled':<10}{null}")
         last_of_dataset = index + 1 == len(records) or records[index + 1].dataset != record.dataset
         if record.true_pid and last_of_dataset:
-            truth = "".join(f"{record.true_pid[p]:>8.3f}" for p in ATOMS) + f"{sum(record.true_pid[p] for p in ATOMS):>8.3f}"
+            truth = (
+                "".join(f"{record.true_pid[p]:>8.3f}" for p in ATOMS)
+                + f"{sum(record.true_pid[p] for p in ATOMS):>8.3f}"
+            )
             lines.append(f"{'':<24}{'truth':<10}{truth}")
     ok = sum(r.status == "ok" for r in records)
     failed = sum(r.status == "failed" for r in records)
@@ -147,7 +150,9 @@ def estimator_agreement(records: Sequence[RunRecord]) -> list[Agreement]:
     """Every part's difference for every pair of estimators that both have intervals on the same dataset."""
     by_dataset: dict[str, list[RunRecord]] = {}
     for record in records:
-        if record.status == "ok" and all(is_finite_number(record.values.get(f"{p}_{s}")) for p in PARTS for s in ("low", "high")):
+        if record.status == "ok" and all(
+            is_finite_number(record.values.get(f"{p}_{s}")) for p in PARTS for s in ("low", "high")
+        ):
             by_dataset.setdefault(record.dataset, []).append(record)
     rows = []
     for dataset, group in by_dataset.items():
@@ -238,7 +243,10 @@ def stacked_bar_figure(
                 ax.vlines(i, low, high, color="black", linewidth=1.0)
                 ax.hlines([low, high], i - 0.12, i + 0.12, color="black", linewidth=1.0)
     ax.axhline(0.0, color="black", linewidth=0.6)
-    ax.set_xticks(list(positions), [label for label, _ in bars], rotation=60 if len(bars) > 3 else 0, ha="right" if len(bars) > 3 else "center", fontsize=8)
+    ax.set_xticks(
+        list(positions), [label for label, _ in bars], rotation=60 if len(bars) > 3 else 0,
+        ha="right" if len(bars) > 3 else "center", fontsize=8,
+    )
     ax.set_ylabel("bits")
     if insignificant and any(insignificant):
         title += "\nhatched: not significant (its interval does not clear the null)"
@@ -268,7 +276,7 @@ def accuracy_matrix(reports: Sequence[Any], failed: Sequence[tuple[str, str]] = 
     families = list(dict.fromkeys([r.family for r in reports] + [f for _, f in failed]))
     datasets = list(dict.fromkeys([r.dataset for r in reports] + [d for d, _ in failed]))
     cells = {(r.dataset, r.family): f"{r.test_accuracy:.3f}" for r in reports}
-    cells.update({pair: "FAILED" for pair in failed})
+    cells.update(dict.fromkeys(failed, "FAILED"))
     lines = [f"{'test accuracy':<24}" + "".join(f"{_short(f):>10}" for f in families)]
     for name in datasets:
         lines.append(f"{name:<24}" + "".join(f"{cells.get((name, f), '-'):>10}" for f in families))

@@ -100,7 +100,7 @@ class ReferenceTable:
         dataset_pids: dict[str, dict[str, float]],
         accuracy: dict[str, dict[str, float]],
         provenance: dict[str, Any] | None = None,
-    ) -> "ReferenceTable":
+    ) -> ReferenceTable:
         """One row per dataset that has both a PID and the accuracy of every family trained on any of them.
 
         Raises ``ConfigError`` when no dataset qualifies, or when families are missing on a dataset (a partial row
@@ -114,13 +114,16 @@ class ReferenceTable:
         if not dataset_pids:
             raise ConfigError("no reference dataset has both a PID and trained families")
         rows = tuple(
-            ReferenceRow(name, {part: float(dataset_pids[name][part]) for part in ATOMS}, dict(sorted(accuracy[name].items())))
+            ReferenceRow(
+                name, {part: float(dataset_pids[name][part]) for part in ATOMS}, dict(sorted(accuracy[name].items()))
+            )
             for name in sorted(dataset_pids)
         )
         return cls(rows, families, dict(provenance or {}))
 
     def strength(self) -> dict[str, float]:
-        """Each family's accuracy relative to the best family, averaged over the reference datasets (1 = always best)."""
+        """Each family's accuracy relative to the best family, averaged over the reference datasets (1 = always
+        best)."""
         relative = {family: [] for family in self.families}
         for row in self.rows:
             best = max(row.accuracy.values())
@@ -138,7 +141,7 @@ class ReferenceTable:
         return json.dumps({**document, "signature": signature(document)}, indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str, source: str = "reference table") -> "ReferenceTable":
+    def from_json(cls, text: str, source: str = "reference table") -> ReferenceTable:
         try:
             document = json.loads(text)
             if document.get("format") != REFERENCE_FORMAT:
@@ -160,14 +163,15 @@ class ReferenceTable:
         return publish_file(folder, REFERENCE_STEM, self.key, self.to_json())
 
     @classmethod
-    def load(cls, path: str | Path) -> "ReferenceTable":
+    def load(cls, path: str | Path) -> ReferenceTable:
         """Read a saved table; ``path`` is a file or a folder holding ``reference.json``."""
         path = Path(path)
         if path.is_dir():
             path = path / f"{REFERENCE_STEM}.json"
         if not path.exists():
             raise ConfigError(
-                f"no reference table at {path}; build it with `pidengine run` (the model sweep on the synthetic datasets)"
+                f"no reference table at {path}; build it with `pidengine run` "
+                "(the model sweep on the synthetic datasets)"
             )
         return cls.from_json(path.read_text(), source=str(path))
 
@@ -191,7 +195,7 @@ class Recommendation:
 def recommend(
     dataset: str,
     pid: dict[str, float],
-    reference: "ReferenceTable | list[ReferenceRow]",
+    reference: ReferenceTable | list[ReferenceRow],
     k: int = 3,
     tie_tolerance: float = TIE_TOLERANCE,
 ) -> Recommendation:

@@ -37,9 +37,9 @@ def isolate_task_runs() -> None:
     Without it a task run on a Dask worker can find the previous task run's transaction still set in its context
     and take it for a parent; Prefect then leaves the commit, i.e. writing the persisted result, to that parent,
     which has already finished, and the result is never written (seen in the flow tests and in full runs: a rerun
-    recomputed some of the models it should have read back). Prefect hydrates everything a task run needs from the context it
-    serialises with the task, so an empty context loses nothing. Idempotent; patches prefect-dask's client module,
-    whose task wrapper looks ``run_task_sync`` up there.
+    recomputed some of the models it should have read back). Prefect hydrates everything a task run needs from the
+    context it serialises with the task, so an empty context loses nothing. Idempotent; patches prefect-dask's client
+    module, whose task wrapper looks ``run_task_sync`` up there.
     """
     import prefect_dask.client as client
 

@@ -26,6 +26,6 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     """A Prefect ``retry_condition_fn``: retry only when the task failed with a transient error."""
     try:
         state.result()
-    except BaseException as exc:  # noqa: BLE001 - we classify, not swallow: the state stays failed otherwise
+    except BaseException as exc:
         return is_transient(exc)
     return False

@@ -56,4 +56,6 @@ def _encode(outcomes: Outcomes) -> dict[str, Any]:
 
 
 def _decode(document: dict[str, Any]) -> Outcomes:
-    return {family: o["error"] if "error" in o else ModelReport.from_dict(o["report"]) for family, o in document.items()}
+    return {
+        family: o["error"] if "error" in o else ModelReport.from_dict(o["report"]) for family, o in document.items()
+    }

@@ -154,7 +154,9 @@ def log_pid_run(
 
 
 @task(name="mlflow-log-summary", **_RETRIES)
-def log_summary(tracking_uri: str, parent_run_id: str, records: Sequence[RunRecord], extra_tags: dict[str, str]) -> None:
+def log_summary(
+    tracking_uri: str, parent_run_id: str, records: Sequence[RunRecord], extra_tags: dict[str, str]
+) -> None:
     """The summary across datasets on the parent run: a table artifact, a CSV, a plot, the estimators' agreement
     (``agreement.csv``: each part's difference per pair of estimators with its interval) and counts."""
     from mlflow.entities import Metric, RunTag
@@ -244,7 +246,9 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
 
 def _intervals(record: RunRecord) -> dict[str, tuple[float, float]] | None:
     low, high = record.values.get("total_low"), record.values.get("total_high")
-    return {"total": (float(low), float(high))} if report.is_finite_number(low) and report.is_finite_number(high) else None
+    if report.is_finite_number(low) and report.is_finite_number(high):
+        return {"total": (float(low), float(high))}
+    return None
 
 
 def _param(value: Any) -> str:

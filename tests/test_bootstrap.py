@@ -90,7 +90,8 @@ def test_independent_labels_are_rarely_significant_and_real_synergy_is():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"n_resamples": 1}, "n_resamples"), ({"n_permutations": -1}, "n_permutations"), ({"confidence": 1.5}, "confidence"),
+    ({"n_resamples": 1}, "n_resamples"), ({"n_permutations": -1}, "n_permutations"),
+    ({"confidence": 1.5}, "confidence"),
 ])
 def test_bad_settings(kwargs, match):
     with pytest.raises(ConfigError, match=match):

@@ -41,7 +41,10 @@ def test_hidden_codes_entry_carries_the_exact_truth_of_its_generator(tmp_path):
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("source: {kind: gate, gate: xor, n_samples: -4}", "source.gate.n_samples: Input should be greater than or equal to 1"),
+        (
+            "source: {kind: gate, gate: xor, n_samples: -4}",
+            "source.gate.n_samples: Input should be greater than or equal to 1",
+        ),
         ("source: {kind: webcam}", "source: Input tag 'webcam'"),
         ("source: {kind: gate, gate: nand}", "source.gate.gate"),
         ("source: {kind: digits}\n    splts: {train: 1}", "splts: Extra inputs are not permitted"),
@@ -55,7 +58,9 @@ def test_hidden_codes_entry_carries_the_exact_truth_of_its_generator(tmp_path):
     ],
 )
 def test_a_broken_entry_is_named_and_the_others_still_load(tmp_path, body, message):
-    catalog = load_catalog(write(tmp_path, f"datasets:\n  good:\n    source: {{kind: digits}}\n  broken:\n    {body}\n"))
+    catalog = load_catalog(
+        write(tmp_path, f"datasets:\n  good:\n    source: {{kind: digits}}\n  broken:\n    {body}\n")
+    )
     assert list(catalog.entries) == ["good"]
     assert message in catalog.errors["broken"]
     with pytest.raises(ConfigError, match="'broken' is invalid"):
@@ -71,7 +76,11 @@ def test_bad_names_and_duplicates(tmp_path):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("datasets: [a, b]", "top-level mapping"), ("datasets: {a: 1}\nextra: 2", "unknown top-level keys"), ("a: [", "not valid YAML")],
+    [
+        ("datasets: [a, b]", "top-level mapping"),
+        ("datasets: {a: 1}\nextra: 2", "unknown top-level keys"),
+        ("a: [", "not valid YAML"),
+    ],
 )
 def test_broken_files(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
@@ -82,7 +91,7 @@ def test_broken_files(tmp_path, text, message):
 
 def test_check_finds_missing_files_relative_to_the_catalog(tmp_path):
     catalog = load_catalog(write(tmp_path, "datasets:\n  mine:\n    source: {kind: npz, path: data/mine.npz}\n"))
-    with pytest.raises(ConfigError, match="dataset 'mine': source.path: .*mine.npz does not exist"):
+    with pytest.raises(ConfigError, match=r"dataset 'mine': source.path: .*mine.npz does not exist"):
         catalog.entries["mine"].check(catalog.base)
     with pytest.raises(ConfigError, match="dataset 'mine'"):
         catalog.entries["mine"].load(catalog.base)

@@ -199,16 +199,19 @@ def test_recommend_prints_the_nearest_references_and_their_best_families(cli, tm
     cli("featurize", *args, "--only", "xor")
     zero = {"redundancy": 0.0, "unique1": 0.0, "unique2": 0.0, "synergy": 0.0}
     table = ReferenceTable((
-        ReferenceRow("all-synergy", {**zero, "synergy": 1.0}, {"late_fusion": 0.5, "tensor_fusion": 0.99, "early_fusion": 0.97}),
-        ReferenceRow("all-redundancy", {**zero, "redundancy": 1.0}, {"late_fusion": 0.99, "tensor_fusion": 0.9, "early_fusion": 0.98}),
-        ReferenceRow("half-half", {**zero, "redundancy": 0.5, "synergy": 0.5}, {"late_fusion": 0.7, "tensor_fusion": 0.9, "early_fusion": 0.95}),
+        ReferenceRow("all-synergy", {**zero, "synergy": 1.0},
+                     {"late_fusion": 0.5, "tensor_fusion": 0.99, "early_fusion": 0.97}),
+        ReferenceRow("all-redundancy", {**zero, "redundancy": 1.0},
+                     {"late_fusion": 0.99, "tensor_fusion": 0.9, "early_fusion": 0.98}),
+        ReferenceRow("half-half", {**zero, "redundancy": 0.5, "synergy": 0.5},
+                     {"late_fusion": 0.7, "tensor_fusion": 0.9, "early_fusion": 0.95}),
     ), ("early_fusion", "late_fusion", "tensor_fusion"))
     table.save(tmp_path / "data" / "reference")
     # XOR codes: the PID is (nearly) all synergy, so "all-synergy" is nearest (L1 ≈ 0), then "half-half" (≈ 1).
     out = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--top-k", "2")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert [line.split()[0] for line in lines if line.startswith("  all-") or line.startswith("  half")] == [
+    assert [line.split()[0] for line in lines if line.startswith(("  all-", "  half"))] == [
         "all-synergy", "half-half", "all-redundancy"]
     assert "1. tensor_fusion" in out.stdout and "2. early_fusion" in out.stdout
     document = json.loads(cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--json").stdout)
@@ -218,7 +221,9 @@ def test_recommend_prints_the_nearest_references_and_their_best_families(cli, tm
     assert document["significant"] == {"redundancy": False, "unique1": False, "unique2": False, "synergy": True}
     # Strongest on average relative to each row's best: early_fusion (0.98/0.99, 0.97/0.99, 0.95/0.95).
     assert document["pid_free"][0] == "early_fusion" and len(document["pid_free"]) == 3
-    missing = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--reference", str(tmp_path / "none"))
+    missing = cli(
+        "recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--reference", str(tmp_path / "none")
+    )
     assert missing.returncode == 2 and "no reference table" in missing.stderr
     unfeaturised = cli("recommend", "--dataset", "nope", "--data-dir", str(tmp_path / "data"))
     assert unfeaturised.returncode == 2 and "no dataset 'nope'" in unfeaturised.stderr

@@ -13,7 +13,8 @@ REFERENCE = [
 
 
 def test_normalised_pid_is_a_distribution_and_ignores_noise_below_zero():
-    assert normalized_pid({"redundancy": 1.0, "unique1": -1e-9, "unique2": 1.0, "synergy": 2.0}).tolist() == [0.25, 0.0, 0.25, 0.5]
+    assert normalized_pid({"redundancy": 1.0, "unique1": -1e-9, "unique2": 1.0, "synergy": 2.0}).tolist() == [
+        0.25, 0.0, 0.25, 0.5]
     with pytest.raises(InvalidJointError, match="is zero"):
         normalized_pid({"redundancy": 0.0, "unique1": 0.0, "unique2": 0.0, "synergy": 0.0})
     with pytest.raises(InvalidJointError, match="lacks"):
@@ -21,7 +22,9 @@ def test_normalised_pid_is_a_distribution_and_ignores_noise_below_zero():
 
 
 def test_nearest_reference_by_l1_gives_its_best_families():
-    result = recommend("mostly-synergy", {"redundancy": 0.1, "unique1": 0.0, "unique2": 0.0, "synergy": 0.9}, REFERENCE, k=2)
+    result = recommend(
+        "mostly-synergy", {"redundancy": 0.1, "unique1": 0.0, "unique2": 0.0, "synergy": 0.9}, REFERENCE, k=2
+    )
     assert result.nearest == "synergistic"
     assert result.distance == pytest.approx(0.2)  # |0.1 - 0| + |0.9 - 1|
     assert result.families == ("tensor_fusion", "early_fusion")
@@ -105,7 +108,7 @@ def test_a_forged_reference_table_is_refused_and_repaired(tmp_path, monkeypatch)
     first = replace(table.rows[0], accuracy=document["rows"][0]["accuracy"])
     document["key"] = replace(table, rows=(first, *table.rows[1:])).key
     path.write_text(json.dumps(document))
-    with pytest.raises(ConfigError, match="signature does not match .* PIDENGINE_RESULTS_KEY"):
+    with pytest.raises(ConfigError, match=r"signature does not match .* PIDENGINE_RESULTS_KEY"):
         ReferenceTable.load(path)
     # A table built under another key is refused the same way; the rebuild (same content) repairs the file.
     monkeypatch.setenv("PIDENGINE_RESULTS_KEY", "another-results-key-value")
@@ -138,7 +141,8 @@ def test_select_recommends_and_scores_every_other_dataset():
     assert selection.scores["new-synergy"] == pytest.approx(100.0)
     assert selection.scores["new-redundancy"] == pytest.approx(100 * 0.80 / 0.84)
     rows = {row["dataset"]: row for row in selection.rows()}
-    assert rows["new-redundancy"]["best_family"] == "tensor_fusion" and rows["new-redundancy"]["nearest_reference"] == "redundant"
+    assert rows["new-redundancy"]["best_family"] == "tensor_fusion"
+    assert rows["new-redundancy"]["nearest_reference"] == "redundant"
     assert "new-redundancy" in selection.table() and "min 95.2" in selection.table()
     partial, excluded = build_reference(PIDS, {**ACCURACY, "synergistic": {"late_fusion": 0.5}},
                                         ["redundant", "synergistic"])

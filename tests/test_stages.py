@@ -11,7 +11,8 @@ datasets:
   xor:
     source: {kind: gate, gate: xor, n_samples: 600, seed: 1}
   latent:
-    source: {kind: latent_concept, n_redundant: 1, n_unique1: 1, n_unique2: 0, n_synergy: 1, dim1: 64, dim2: 16, n_samples: 6000, seed: 3}
+    source: {kind: latent_concept, n_redundant: 1, n_unique1: 1, n_unique2: 0, n_synergy: 1, dim1: 64, dim2: 16,
+             n_samples: 6000, seed: 3}
   gmm:
     source: {kind: gaussian_mixture, angle: 45, n_samples: 20000, seed: 4}
     featurize: {n_bins: 20}

@@ -6,7 +6,6 @@ import fnmatch
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 

@@ -119,7 +119,8 @@ def _cartesian_joint(
 def _polar_joint(
     centroid: NDArray[np.float64], edges_r: NDArray[np.float64], edges_phi: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    r"""Cell masses of :math:`(\lVert Z \rVert, \arg Z, Y)` by Gauss-Legendre quadrature of :math:`r\,\phi(z)` per cell."""
+    r"""Cell masses of :math:`(\lVert Z \rVert, \arg Z, Y)` by Gauss-Legendre quadrature of :math:`r\,\phi(z)` per
+    cell."""
     nodes, weights = np.polynomial.legendre.leggauss(_QUADRATURE_POINTS)
 
     def points(edges: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

@@ -173,7 +173,7 @@ class CodeGeometry:
         self.nuisance = nuisance
 
     @classmethod
-    def random(cls, layout: str, n_codes: int, dim: int, nuisance: float, rng: np.random.Generator) -> "CodeGeometry":
+    def random(cls, layout: str, n_codes: int, dim: int, nuisance: float, rng: np.random.Generator) -> CodeGeometry:
         n_bits = int(np.log2(n_codes))
         angles = rng.uniform(0, 2 * np.pi, n_bits)
         axes = np.stack([np.cos(angles), np.sin(angles)], axis=1)

@@ -95,8 +95,13 @@ def drug_reviews() -> MultimodalData:
         ]
     table = pd.concat(parts, ignore_index=True)
     reviews = [html.unescape(text).strip().strip('"') for text in table["review"]]
-    about = [f"{drug} for {condition}" for drug, condition in zip(table["drugName"], table["condition"].fillna("an unstated condition"))]
-    return MultimodalData.from_arrays(np.array(reviews, dtype=object), np.array(about, dtype=object), table["rating"].to_numpy())
+    about = [
+        f"{drug} for {condition}"
+        for drug, condition in zip(table["drugName"], table["condition"].fillna("an unstated condition"))
+    ]
+    return MultimodalData.from_arrays(
+        np.array(reviews, dtype=object), np.array(about, dtype=object), table["rating"].to_numpy()
+    )
 
 
 def _read_relational_arff(path: Path) -> list[tuple[np.ndarray, str]]:

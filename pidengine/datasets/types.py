@@ -37,7 +37,7 @@ class MultimodalData:
     @classmethod
     def from_arrays(
         cls, x1: ArrayLike, x2: ArrayLike, y: ArrayLike, true_pid: dict[str, float] | None = None
-    ) -> "MultimodalData":
+    ) -> MultimodalData:
         """Validate and encode raw arrays: finite numeric features, equal lengths, at least two classes.
 
         Raises

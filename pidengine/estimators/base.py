@@ -169,7 +169,7 @@ class ReducedJoint:
     full_shape: tuple[int, int, int]
 
     @classmethod
-    def from_pmf(cls, pmf: NDArray[np.float64]) -> "ReducedJoint":
+    def from_pmf(cls, pmf: NDArray[np.float64]) -> ReducedJoint:
         keep1 = np.flatnonzero(pmf.sum((1, 2)) > 0)
         keep2 = np.flatnonzero(pmf.sum((0, 2)) > 0)
         keep_y = np.flatnonzero(pmf.sum((0, 1)) > 0)
@@ -308,8 +308,8 @@ class BasePIDEstimator(ABC):
         for param in ("tol", "marginal_tol"):
             value = getattr(self, param)
             if not (isinstance(value, (int, float)) and np.isfinite(value) and 0 < value <= MAX_TOL):
-                raise ConfigError(f"{param} must be a positive number of bits at most {MAX_TOL:g} (a looser certificate "
-                                  f"does not pin the parts), got {value!r}")
+                raise ConfigError(f"{param} must be a positive number of bits at most {MAX_TOL:g} "
+                                  f"(a looser certificate does not pin the parts), got {value!r}")
         if self.on_failure not in ("raise", "warn"):
             raise ConfigError(f"on_failure must be 'raise' or 'warn', got {self.on_failure!r}")
 

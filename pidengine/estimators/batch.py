@@ -5,8 +5,8 @@ none. Following Liang et al. (2023, "BATCH"), the pairwise marginals are represe
 optimisation over :math:`\Delta_p` by alignment networks whose couplings are projected onto the constraints of each
 minibatch:
 
-1. Fit :math:`\hat p(y \mid x_1)`, :math:`\hat p(y \mid x_2)` and :math:`\hat p(y \mid x_1, x_2)` (small MLPs trained with
-   cross-entropy and early stopping, or the caller's own models).
+1. Fit :math:`\hat p(y \mid x_1)`, :math:`\hat p(y \mid x_2)` and :math:`\hat p(y \mid x_1, x_2)` (small MLPs trained
+   with cross-entropy and early stopping, or the caller's own models).
 2. Two alignment networks map :math:`x_1` and :math:`x_2` to one :math:`d`-dimensional embedding per label,
    :math:`f_1(x_1)_y, f_2(x_2)_y \in \mathbb{R}^d`. For a minibatch of :math:`m` pairs,
 
@@ -537,8 +537,8 @@ class BatchEstimator:
     align_patience : int, default=3
         The same for the alignment networks (each of their epochs costs more, and they gain less per epoch).
     calibrate : bool, default=True
-        Fit a temperature to each trained classifier's logits on the validation split (Guo et al., 2017; reference 4): the
-        informations are read from predictive entropies, so calibration matters as much as accuracy.
+        Fit a temperature to each trained classifier's logits on the validation split (Guo et al., 2017; reference 4):
+        the informations are read from predictive entropies, so calibration matters as much as accuracy.
     learning_rate : float, default=1e-3
         Adam learning rate (all networks).
     weight_decay : float, default=0.0
@@ -785,7 +785,8 @@ class BatchEstimator:
                 self._warn(
                     f"{param}={size} is too small for {n_classes} classes: a batch holds about {expected:.1f} "
                     f"samples of the rarest label (prior {self.prior_.min():.3g}); per-label Sinkhorn marginals are "
-                    f"then noisy. Increase {param} to at least {math.ceil(MIN_LABEL_COUNT_PER_BATCH / self.prior_.min())}",
+                    f"then noisy. Increase {param} to at least "
+                    f"{math.ceil(MIN_LABEL_COUNT_PER_BATCH / self.prior_.min())}",
                     UserWarning,
                 )
 
@@ -1087,8 +1088,9 @@ class BatchEstimator:
         converged = max(errors) <= self.sinkhorn_tol
         if not converged:
             self._warn(
-                f"Sinkhorn did not reach sinkhorn_tol={self.sinkhorn_tol:g} on {sum(e > self.sinkhorn_tol for e in errors)}"
-                f" of {len(errors)} held-out batches (largest L1 marginal error {max(errors):.3g} after "
+                f"Sinkhorn did not reach sinkhorn_tol={self.sinkhorn_tol:g} on "
+                f"{sum(e > self.sinkhorn_tol for e in errors)} of {len(errors)} held-out batches "
+                f"(largest L1 marginal error {max(errors):.3g} after "
                 f"{max(iters)} iterations); increase sinkhorn_max_iter (now {self.sinkhorn_max_iter}) or sinkhorn_tol",
                 ConvergenceWarning,
             )

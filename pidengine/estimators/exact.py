@@ -124,7 +124,7 @@ def path_following(
     """
     t = dict(dtype=torch.float64, device=device)
     p = torch.as_tensor(pmfs, **t)
-    n_batch, n1, n2, ny = p.shape
+    n_batch, _n1, _n2, _ny = p.shape
     p1, p2 = p.sum(2), p.sum(1)
     m1, m2 = p1 > 0, p2 > 0
     allowed = m1[:, :, None, :] & m2[:, None, :, :]
@@ -158,9 +158,12 @@ def path_following(
         if idx.numel() == 0:
             break
         finished = n_iter[done & ~broken]
-        if 2 * idx.numel() < n_batch and finished.numel():
-            if iteration > max(STRAGGLER_MIN, STRAGGLER_FACTOR * int(finished.median())):
-                break
+        if (
+            2 * idx.numel() < n_batch
+            and finished.numel()
+            and iteration > max(STRAGGLER_MIN, STRAGGLER_FACTOR * int(finished.median()))
+        ):
+            break
         state = (lam[idx], mu[idx], w[idx], u[idx], e[idx])
         ok, converged, near, new = _iteration(*(x[idx] for x in static), state, *tolerances)
         if certify is not None:
@@ -468,7 +471,7 @@ class _Problem:
     free2: NDArray[np.bool_]
 
     @classmethod
-    def from_joint(cls, p: NDArray[np.float64]) -> "_Problem":
+    def from_joint(cls, p: NDArray[np.float64]) -> _Problem:
         p1, p2 = p.sum(1), p.sum(0)
         m1, m2 = p1 > 0, p2 > 0
         allowed = m1[:, None, :] & m2[None, :, :]
@@ -536,8 +539,8 @@ def _polish(prob: _Problem, state: Iterate) -> Iterate | None:
             ridge = np.concatenate([np.full(n_dual, POLISH_RIDGE), np.full(n_cells, -POLISH_RIDGE)])
             matrix = sp.csc_matrix(
                 (
-                    np.concatenate(vals + [ridge]),
-                    (np.concatenate(rows + [np.arange(size)]), np.concatenate(cols + [np.arange(size)])),
+                    np.concatenate([*vals, ridge]),
+                    (np.concatenate([*rows, np.arange(size)]), np.concatenate([*cols, np.arange(size)])),
                 ),
                 shape=(size, size),
             )

@@ -19,6 +19,7 @@ each modality through a few factors: on 48-dimensional modalities under a nuisan
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,14 +76,14 @@ class InputScaling:
     block_sizes: tuple[int, ...]
 
     @classmethod
-    def fit(cls, name: str, x: NDArray, blocks: tuple[int, ...] | None = None) -> "InputScaling":
+    def fit(cls, name: str, x: NDArray, blocks: tuple[int, ...] | None = None) -> InputScaling:
         """Fit on rows ``x``; ``blocks``: the columns of each modality, in order (default: one modality)."""
         blocks = tuple(blocks) if blocks is not None else (x.shape[1],)
         mean = x.mean(axis=0)
         if name == "standardise":
             return cls(name, mean, 1.0 / (x.std(axis=0) + 1e-6), blocks)
         starts = np.cumsum((0, *blocks))
-        whitened = [_whitening(x[:, start:stop] - mean[start:stop]) for start, stop in zip(starts[:-1], starts[1:])]
+        whitened = [_whitening(x[:, start:stop] - mean[start:stop]) for start, stop in itertools.pairwise(starts)]
         return cls(name, mean, block_diag(*whitened), tuple(w.shape[1] for w in whitened))
 
     def __call__(self, x: NDArray) -> torch.Tensor:
@@ -135,7 +136,7 @@ def fit_posterior(
     """
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(y))
-    n_val = max(int(round(settings.validation_fraction * len(y))), n_classes)
+    n_val = max(round(settings.validation_fraction * len(y)), n_classes)
     val, train = order[:n_val], order[n_val:]
     labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
     fits = []
@@ -143,8 +144,8 @@ def fit_posterior(
     if blocks is not None and len(blocks) > 1 and "fusion" in settings.architectures:
         candidates.append(("fusion", (1, FUSION_WIDTH)))
     if not candidates:
-        raise ConfigError(f"no candidate classifier: architectures {settings.architectures!r} for {len(blocks or (0,))} "
-                          "modality/ies; the fusion network needs two or more")
+        raise ConfigError(f"no candidate classifier: architectures {settings.architectures!r} for "
+                          f"{len(blocks or (0,))} modality/ies; the fusion network needs two or more")
     for name in settings.scalings:
         scaling = InputScaling.fit(name, np.asarray(x[train], dtype=np.float64), blocks)
         features = scaling(x)
@@ -256,7 +257,8 @@ class FusionNetwork(nn.Module):
 
 
 def _whitening(centred: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The projection that gives every principal direction of ``centred`` rows unit variance (near-null ones dropped)."""
+    """The projection that gives every principal direction of ``centred`` rows unit variance (near-null ones
+    dropped)."""
     _, singular, directions = np.linalg.svd(centred, full_matrices=False)
     variance = singular**2 / max(len(centred) - 1, 1)
     keep = variance > _EIGEN_FLOOR * variance.max()

@@ -73,7 +73,7 @@ class ModalityFeaturizer:
         self.n_bins = n_bins
         self.random_state = random_state
 
-    def fit(self, x: NDArray[np.float64]) -> "ModalityFeaturizer":
+    def fit(self, x: NDArray[np.float64]) -> ModalityFeaturizer:
         """Fit on training rows ``x`` of shape (n, d)."""
         x = _check_rows(x)
         self.method_ = self._resolve(x)

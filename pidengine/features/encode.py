@@ -79,7 +79,7 @@ class SentenceEmbeddingEncoder:
         self._model = None
         self._lock = threading.Lock()
 
-    def _load(self):  # noqa: ANN202 (a sentence_transformers.SentenceTransformer)
+    def _load(self):
         with self._lock:  # Dask calls the encoder from several threads; load the model once
             if self._model is not None:
                 return self._model

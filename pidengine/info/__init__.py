@@ -2,4 +2,4 @@
 
 from pidengine.info.measures import conditional_mutual_information, entropy, mutual_information
 
-__all__ = ["entropy", "mutual_information", "conditional_mutual_information"]
+__all__ = ["conditional_mutual_information", "entropy", "mutual_information"]

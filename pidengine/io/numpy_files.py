@@ -49,7 +49,9 @@ def load_arrays(path: str | Path, keys: tuple[str, ...]) -> dict[str, NDArray]:
         except ValueError as exc:  # an object array inside the archive
             raise ConfigError(f"{path}: {_not_numeric(exc)}") from exc
         except _DAMAGED as exc:
-            raise ConfigError(f"{path} is damaged ({type(exc).__name__}: {exc}); save it again with numpy.savez") from exc
+            raise ConfigError(
+                f"{path} is damaged ({type(exc).__name__}: {exc}); save it again with numpy.savez"
+            ) from exc
 
 
 def _open(path: str | Path) -> NDArray | np.lib.npyio.NpzFile:

@@ -31,7 +31,8 @@ from pidengine.selection import normalized_pid
 
 
 def pid_agreement(dataset_pid: dict[str, float], model_pid: dict[str, float]) -> float:
-    """:math:`1 - \\frac12\\lVert\\bar\\pi - \\bar\\pi_f\\rVert_1`; NaN when the model's predictions carry no information."""
+    """:math:`1 - \\frac12\\lVert\\bar\\pi - \\bar\\pi_f\\rVert_1`; NaN when the model's predictions carry no
+    information."""
     try:
         model = normalized_pid(model_pid)
     except InvalidJointError:
@@ -48,7 +49,7 @@ class Correlation:
     spearman: float
 
     @classmethod
-    def of(cls, x: Sequence[float], y: Sequence[float]) -> "Correlation":
+    def of(cls, x: Sequence[float], y: Sequence[float]) -> Correlation:
         points = np.array([(a, b) for a, b in zip(x, y) if math.isfinite(a) and math.isfinite(b)], dtype=float)
         n = len(points)
         if n < 3 or np.ptp(points[:, 0]) == 0 or np.ptp(points[:, 1]) == 0:
@@ -97,7 +98,9 @@ class InteractionAnalysis:
         left.set_title(f"ρ = {self.agreement_vs_relative_accuracy.spearman:+.2f}", fontsize=10)
         for modality, marker in zip(MODALITIES, ("o", "^")):
             rows = self.ablation[self.ablation["modality"] == modality]
-            right.scatter(rows["unique_bits"], rows["mean_accuracy_drop"], s=18, marker=marker, label=f"without {modality}")
+            right.scatter(
+                rows["unique_bits"], rows["mean_accuracy_drop"], s=18, marker=marker, label=f"without {modality}"
+            )
         right.set_xlabel("unique information of the modality (bits)")
         right.set_ylabel("accuracy lost without it (mean over families)")
         right.set_title(f"ρ = {self.unique_vs_accuracy_drop.spearman:+.2f}", fontsize=10)

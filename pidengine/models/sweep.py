@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pidengine.models.evaluate import model_pid
-from pidengine.models.training import Split, TrainSettings, TrainedModel, train
+from pidengine.models.training import Split, TrainedModel, TrainSettings, train
 from pidengine.quantify import input_key, source_fingerprint
 
 MODALITIES = ("x1", "x2")
@@ -51,7 +51,7 @@ class ModelReport:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, document: dict[str, Any]) -> "ModelReport":
+    def from_dict(cls, document: dict[str, Any]) -> ModelReport:
         """The inverse of :meth:`to_dict` (also after a JSON round trip)."""
         return cls(**document)
 

@@ -48,7 +48,7 @@ class Split:
     y: NDArray[np.int64]
 
     @classmethod
-    def of(cls, x1: NDArray, x2: NDArray, y: NDArray, name: str) -> "Split":
+    def of(cls, x1: NDArray, x2: NDArray, y: NDArray, name: str) -> Split:
         x1, x2, y = np.asarray(x1, np.float32), np.asarray(x2, np.float32), np.asarray(y, np.int64)
         if x1.ndim != 2 or x2.ndim != 2 or y.ndim != 1 or not (len(x1) == len(x2) == len(y)):
             raise InvalidJointError(
@@ -60,7 +60,7 @@ class Split:
             raise InvalidJointError(f"{name} split has NaN or infinite features")
         return cls(x1, x2, y)
 
-    def subsample(self, limit: int, seed: int) -> "Split":
+    def subsample(self, limit: int, seed: int) -> Split:
         """At most ``limit`` rows, drawn without replacement (seeded), in their original order."""
         if len(self.y) <= limit:
             return self
@@ -101,7 +101,9 @@ class TrainedModel:
         return torch.from_numpy(z1).to(device), torch.from_numpy(z2).to(device)
 
 
-def train(family: str, train_split: Split, val_split: Split, n_classes: int, settings: TrainSettings = TrainSettings()) -> TrainedModel:
+def train(
+    family: str, train_split: Split, val_split: Split, n_classes: int, settings: TrainSettings = TrainSettings()
+) -> TrainedModel:
     """Train one model of ``family`` with early stopping on ``val_split``.
 
     Features are standardised with the training split's mean and standard deviation (kept with the model).
@@ -117,7 +119,9 @@ def train(family: str, train_split: Split, val_split: Split, n_classes: int, set
     generator = torch.Generator().manual_seed(settings.seed)
     mean = (train_split.x1.mean(0), train_split.x2.mean(0))
     scale = (train_split.x1.std(0) + 1e-6, train_split.x2.std(0) + 1e-6)
-    shape = ModelShape(train_split.x1.shape[1], train_split.x2.shape[1], n_classes, settings.hidden, settings.regularization)
+    shape = ModelShape(
+        train_split.x1.shape[1], train_split.x2.shape[1], n_classes, settings.hidden, settings.regularization
+    )
     model = build(family, shape).to(settings.device)
     trained = TrainedModel(family, model, settings, 0, 0.0, 0.0, mean, scale)
     x1, x2 = trained._tensors(train_split.x1, train_split.x2)

@@ -11,11 +11,18 @@ family                    prediction (and regulariser)
 ``late_fusion``           :math:`g_1(z_1) + g_2(z_2)`: an additive ensemble of unimodal classifiers' logits
 ``elementwise``           :math:`g(z_1 \odot z_2)`: multiplicative interactions, feature by feature
 ``tensor_fusion``         :math:`g(\mathrm{vec}([z_1; 1] \otimes [z_2; 1]))` (Zadeh et al., 2017), on small encodings
-``low_rank_tensor``       :math:`g\big(\sum_{r} (A_r [z_1; 1]) \odot (B_r [z_2; 1])\big)`, the tensor of rank ``rank`` (Liu et al., 2018)
-``cross_attention``       each modality as tokens attending to the other's (transformer cross-attention), pooled, then :math:`g`
-``agreement``             late fusion, plus :math:`\lambda\,\tfrac12[\mathrm{KL}(p_1 \Vert p_2) + \mathrm{KL}(p_2 \Vert p_1)]` between the unimodal predictions
-``alignment``             :math:`g([z_1; z_2])`, plus :math:`\lambda\,(1 - \cos(P_1 z_1, P_2 z_2))`: aligned modality embeddings
-``reconstruction``        :math:`g(h)`, :math:`h = \mathrm{MLP}([z_1; z_2])`, plus :math:`\lambda\,(\lVert D_1 h - x_1 \rVert^2 + \lVert D_2 h - x_2 \rVert^2)` (reconstruct both inputs)
+``low_rank_tensor``       :math:`g\big(\sum_{r} (A_r [z_1; 1]) \odot (B_r [z_2; 1])\big)`, the tensor of rank ``rank``
+                          (Liu et al., 2018)
+``cross_attention``       each modality as tokens attending to the other's (transformer cross-attention), pooled,
+                          then :math:`g`
+``agreement``             late fusion, plus
+                          :math:`\lambda\,\tfrac12[\mathrm{KL}(p_1 \Vert p_2) + \mathrm{KL}(p_2 \Vert p_1)]`
+                          between the unimodal predictions
+``alignment``             :math:`g([z_1; z_2])`, plus :math:`\lambda\,(1 - \cos(P_1 z_1, P_2 z_2))`: aligned modality
+                          embeddings
+``reconstruction``        :math:`g(h)`, :math:`h = \mathrm{MLP}([z_1; z_2])`, plus
+                          :math:`\lambda\,(\lVert D_1 h - x_1 \rVert^2 + \lVert D_2 h - x_2 \rVert^2)`
+                          (reconstruct both inputs)
 ========================  ===========================================================================================
 
 Register a family of your own with :func:`register_family`.

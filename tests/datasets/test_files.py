@@ -62,7 +62,7 @@ def test_zarr_store(tmp_path, arrays):
     ],
 )
 def test_bad_arrays_are_named(arrays, change, match):
-    x1, x2, y = arrays
+    x1, x2, _y = arrays
     with pytest.raises(InvalidJointError, match=match):
         MultimodalData.from_arrays(*change(x1, x2, np.arange(30) % 3))
 

@@ -67,7 +67,11 @@ def test_samples_follow_the_law():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"separation": 0.0}, "separation"), ({"coordinates": "spherical"}, "coordinates"), ({"truth_bins": 2}, "truth_bins")],
+    [
+        ({"separation": 0.0}, "separation"),
+        ({"coordinates": "spherical"}, "coordinates"),
+        ({"truth_bins": 2}, "truth_bins"),
+    ],
 )
 def test_bad_settings(kwargs, match):
     with pytest.raises(ConfigError, match=match):

@@ -135,8 +135,13 @@ def test_latent_concept_within_005_bits():
 
 def test_user_classifiers_with_exact_posteriors_reproduce_the_closed_form():
     data = gate_samples("xor", 2000, random_state=2)
-    uniform = lambda x: np.full((len(x), 2), 0.5)
-    exact12 = lambda a, b: np.eye(2)[(a[:, 0].astype(int) ^ b[:, 0].astype(int))]
+
+    def uniform(x):
+        return np.full((len(x), 2), 0.5)
+
+    def exact12(a, b):
+        return np.eye(2)[(a[:, 0].astype(int) ^ b[:, 0].astype(int))]
+
     settings = dict(FAST, align_max_epochs=0)
     estimator = BatchEstimator(**settings, classifier1=uniform, classifier2=torch_uniform, classifier12=exact12)
     result = estimator.fit_estimate(data.x1, data.x2, data.y)
@@ -174,7 +179,7 @@ def test_result_reports_spread_diagnostics_and_pidresult_keys(and_result):
 def test_negative_parts_are_reported_not_clipped():
     base = {"unique1": 0.1, "unique2": 0.2, "synergy": 0.3, "std": dict.fromkeys(PARTS, 0.0)}
     result = BatchPIDResult(
-        redundancy=-0.05, total=0.55, intervals={p: (0.0, 0.0) for p in PARTS}, estimates=np.zeros((1, 5)), **base
+        redundancy=-0.05, total=0.55, intervals=dict.fromkeys(PARTS, (0.0, 0.0)), estimates=np.zeros((1, 5)), **base
     )
     assert result.redundancy == -0.05 and result.negative_parts == ("redundancy",)
     assert result.to_dict()["negative_parts"] == "redundancy"
@@ -230,7 +235,10 @@ def test_unconverged_sinkhorn_is_flagged(and_result):
 
 def test_classifier_worse_than_prior_is_flagged():
     data = gate_samples("unique1", 1000, random_state=0)
-    wrong = lambda x: np.eye(2)[1 - x[:, 0].astype(int)] * 0.98 + 0.01
+
+    def wrong(x):
+        return np.eye(2)[1 - x[:, 0].astype(int)] * 0.98 + 0.01
+
     estimator = BatchEstimator(**dict(FAST, max_epochs=10, align_max_epochs=0), classifier1=wrong)
     with pytest.warns(UserWarning, match="classifier x1 is worse than the label prior"):
         result = estimator.fit_estimate(data.x1, data.x2, data.y)
@@ -260,7 +268,7 @@ def test_bad_samples_are_rejected_with_a_message_naming_the_problem():
     est = BatchEstimator(**FAST)
     nan = x.copy()
     nan[5, 1] = np.nan
-    with pytest.raises(InvalidJointError, match="x1 contains NaN or inf .*sample 5"):
+    with pytest.raises(InvalidJointError, match=r"x1 contains NaN or inf .*sample 5"):
         est.fit(nan, x, y)
     with pytest.raises(InvalidJointError, match="lengths"):
         est.fit(x, x[:90], y)
@@ -313,10 +321,16 @@ def test_bad_settings_raise_config_error_at_fit(setting, match):
 
 def test_user_classifier_with_wrong_output_is_a_config_error():
     data = gate_samples("xor", 200, random_state=0)
-    three_columns = lambda x: np.full((len(x), 3), 1 / 3)
-    with pytest.raises(ConfigError, match="classifier1 returned shape \\(\\d+, 3\\); expected"):
+
+    def three_columns(x):
+        return np.full((len(x), 3), 1 / 3)
+
+    with pytest.raises(ConfigError, match=r"classifier1 returned shape \(\d+, 3\); expected"):
         BatchEstimator(**FAST, classifier1=three_columns).fit(data.x1, data.x2, data.y)
-    logits = lambda x: np.full((len(x), 2), 3.0)
+
+    def logits(x):
+        return np.full((len(x), 2), 3.0)
+
     with pytest.raises(ConfigError, match="softmax"):
         BatchEstimator(**FAST, classifier2=logits).fit(data.x1, data.x2, data.y)
 

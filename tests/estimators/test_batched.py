@@ -56,7 +56,7 @@ def test_many_random_joints_are_certified_in_the_batch(rng):
 def test_bad_stacks_name_the_joint():
     joints = np.ones((3, 2, 2, 2))
     joints[1, 0, 0, 0] = -1.0
-    with pytest.raises(InvalidJointError, match="joint 1: .*negative"):
+    with pytest.raises(InvalidJointError, match=r"joint 1: .*negative"):
         BatchedExactEstimator().estimate_many(joints)
     with pytest.raises(InvalidJointError, match="stack of joints"):
         BatchedExactEstimator().estimate_many(np.ones((2, 2, 2)))

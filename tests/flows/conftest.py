@@ -17,7 +17,8 @@ datasets:
   xor:
     source: {kind: gate, gate: xor, n_samples: 600, seed: 1}
   latent:
-    source: {kind: latent_concept, n_redundant: 1, n_unique1: 1, n_unique2: 0, n_synergy: 1, dim1: 8, dim2: 6, n_samples: 900, seed: 3}
+    source: {kind: latent_concept, n_redundant: 1, n_unique1: 1, n_unique2: 0, n_synergy: 1, dim1: 8, dim2: 6,
+             n_samples: 900, seed: 3}
     featurize: {n_clusters: 6, n_components: 3}
   broken:
     source: {kind: npz, path: missing.npz}
@@ -34,8 +35,9 @@ class PipelineRun:
 
 @pytest.fixture(scope="session")
 def prefect_harness():
-    import flows  # noqa: F401  (Prefect startup settings before Prefect is imported)
     from prefect.testing.utilities import prefect_test_harness
+
+    import flows  # noqa: F401  (Prefect startup settings before Prefect is imported)
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
@@ -64,7 +66,9 @@ def tiny_params(root: Path, **overrides):
         compute=ComputeParams(n_workers=2),
         tracking=TrackingParams(tracking_uri=f"sqlite:///{root / 'mlflow.db'}"),
         results_dir=root / "results",
-        models=ModelParams(families=TINY_FAMILIES, train=TrainSettings(hidden=16, max_epochs=25, patience=4, batch_size=128, learning_rate=5e-3),
+        models=ModelParams(families=TINY_FAMILIES,
+                           train=TrainSettings(hidden=16, max_epochs=25, patience=4, batch_size=128,
+                                               learning_rate=5e-3),
                            reference=["xor"], top_k=1),
     )
     fields.update(overrides)

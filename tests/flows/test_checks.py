@@ -46,7 +46,7 @@ def test_tracking_uri_in_a_missing_folder(tmp_path):
 
 def test_unreachable_dask_address_fails_fast():
     start = time.perf_counter()
-    with pytest.raises(PreflightError, match="no Dask scheduler answers at tcp://127.0.0.1:9"):
+    with pytest.raises(PreflightError, match=r"no Dask scheduler answers at tcp://127\.0\.0\.1:9"):
         check_dask_address("tcp://127.0.0.1:9", timeout=2)
     assert time.perf_counter() - start < 15
 

@@ -20,7 +20,8 @@ def mlflow_runs(run):
 
     client = MlflowClient(tracking_uri=run.params.tracking.tracking_uri)
     experiment = client.get_experiment_by_name("pidengine-benchmark")
-    runs = client.search_runs([experiment.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run.summary.parent_run_id}'")
+    runs = client.search_runs([experiment.experiment_id],
+                              filter_string=f"tags.mlflow.parentRunId = '{run.summary.parent_run_id}'")
     return client, {(r.data.tags["dataset"], r.data.tags["estimator"]): r for r in runs if "estimator" in r.data.tags}
 
 
@@ -30,7 +31,8 @@ def model_runs(run):
     client = MlflowClient(tracking_uri=run.params.tracking.tracking_uri)
     experiment = client.get_experiment_by_name("pidengine-benchmark")
     runs = client.search_runs([experiment.experiment_id],
-                              filter_string=f"tags.mlflow.parentRunId = '{run.summary.parent_run_id}' and tags.kind = 'model'")
+                              filter_string=f"tags.mlflow.parentRunId = '{run.summary.parent_run_id}' "
+                                            "and tags.kind = 'model'")
     return client, {(r.data.tags["dataset"], r.data.tags["family"]): r for r in runs}
 
 
@@ -51,7 +53,7 @@ def test_flow_ends_failed_with_a_summary_of_every_pair(pipeline_run):
 
 
 def test_logged_exact_metrics_equal_the_library(pipeline_run):
-    client, runs = mlflow_runs(pipeline_run)
+    _client, runs = mlflow_runs(pipeline_run)
     for name in ("xor", "latent"):
         codes = DatasetStore(pipeline_run.root / "data", name).open("codes").load()
         table = joint_of_codes(codes)
@@ -98,7 +100,9 @@ def test_logged_crossfit_metrics_carry_plugin_and_significance(pipeline_run):
     assert xor["pid.synergy_bits"] == pytest.approx(1.0, abs=0.15)
     assert (xor["significant.synergy"], xor["significant.redundancy"], xor["significant.unique1"]) == (1.0, 0.0, 0.0)
     exact = runs[("xor", "exact")].data.metrics
-    assert (exact["significant.synergy"], exact["significant.redundancy"], exact["significant.unique1"]) == (1.0, 0.0, 0.0)
+    assert (
+        exact["significant.synergy"], exact["significant.redundancy"], exact["significant.unique1"]
+    ) == (1.0, 0.0, 0.0)
 
 
 def test_runs_tags_params_and_artifacts(pipeline_run):
@@ -110,7 +114,8 @@ def test_runs_tags_params_and_artifacts(pipeline_run):
     assert good.data.tags["code_version"] and good.data.tags["flow_run_id"]
     assert good.data.params["exact.n_bootstrap"] == "10"
     assert {a.path for a in client.list_artifacts(good.info.run_id)} == {"pid.json", "pid.csv", "pid.png"}
-    document = json.loads(open(client.download_artifacts(good.info.run_id, "pid.json")).read())
+    with open(client.download_artifacts(good.info.run_id, "pid.json")) as handle:
+        document = json.loads(handle.read())
     assert document["units"] == "bits" and [row["part"] for row in document["table"]] == list(PARTS)
 
     failed = runs[("broken", "exact")]
@@ -135,13 +140,17 @@ def test_one_model_run_per_pair_equal_to_the_library(pipeline_run):
     from pidengine.stages import model_inputs
     from tests.flows.conftest import TINY_FAMILIES
 
-    client, runs = model_runs(pipeline_run)
+    _client, runs = model_runs(pipeline_run)
     assert set(runs) == {(d, f) for d in ("xor", "latent", "broken") for f in TINY_FAMILIES}
-    assert {k: r.info.status for k, r in runs.items() if k[0] == "broken"} == {("broken", f): "FAILED" for f in TINY_FAMILIES}
+    assert {k: r.info.status for k, r in runs.items() if k[0] == "broken"} == {
+        ("broken", f): "FAILED" for f in TINY_FAMILIES
+    }
     assert "missing.npz" in runs[("broken", "elementwise")].data.tags["error"]
     assert all(r.info.status == "FINISHED" for k, r in runs.items() if k[0] != "broken")
     entry = load_catalog(pipeline_run.root / "catalog.yaml").entries["latent"]
-    again = evaluate_family(model_inputs(entry, pipeline_run.root / "data"), "elementwise", pipeline_run.params.models.train)
+    again = evaluate_family(
+        model_inputs(entry, pipeline_run.root / "data"), "elementwise", pipeline_run.params.models.train
+    )
     metrics = runs[("latent", "elementwise")].data.metrics
     assert metrics["accuracy.test"] == pytest.approx(again.test_accuracy, abs=1e-12)
     for part in PARTS:
@@ -158,7 +167,8 @@ def test_selection_from_the_reference_table(pipeline_run):
 
     summary = pipeline_run.summary
     table = ReferenceTable.load(pipeline_run.root / "data" / "reference")
-    assert [row.dataset for row in table.rows] == ["xor"] and summary.reference_path.endswith(f"reference-{table.key}.json")
+    assert [row.dataset for row in table.rows] == ["xor"]
+    assert summary.reference_path.endswith(f"reference-{table.key}.json")
     # xor's best family (by accuracy) is what latent is recommended, and the score follows from the logged accuracies.
     assert summary.selection.recommendations["latent"].families == (table.rows[0].ranked_families()[0],)
     _, runs = model_runs(pipeline_run)
@@ -175,7 +185,8 @@ def test_selection_from_the_reference_table(pipeline_run):
     artifacts = {a.path for a in mlflow_client.list_artifacts(parent.info.run_id)}
     assert {"models.json", "recommendations.json", "reference", "analysis"} <= artifacts
     logged = mlflow_client.download_artifacts(parent.info.run_id, f"reference/reference-{table.key}.json")
-    assert ReferenceTable.from_json(open(logged).read()) == table
+    with open(logged) as handle:
+        assert ReferenceTable.from_json(handle.read()) == table
     assert "Model selection" in summary.table() and "elementwise" in summary.table()
 
 

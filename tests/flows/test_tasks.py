@@ -11,9 +11,9 @@ import pytest
 from pidengine.catalog import load_catalog
 from pidengine.exceptions import ConfigError
 from pidengine.models.training import TrainSettings
+from tasks._cache import load_or_compute
 from tasks._retry import is_transient
 from tasks.data import StageFailed, build_dataset
-from tasks._cache import load_or_compute
 from tasks.models import train_models
 
 CATALOG = """

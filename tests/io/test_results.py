@@ -51,7 +51,9 @@ def test_a_pickle_planted_in_the_cache_is_never_executed(tmp_path):
     marker = tmp_path / "executed"
     payload = _Payload()
     payload.marker = str(marker)
-    planted = {"result": base64.b64encode(pickle.dumps(payload)).decode(), "metadata": {"serializer": {"type": "pickle"}}}
+    planted = {
+        "result": base64.b64encode(pickle.dumps(payload)).decode(), "metadata": {"serializer": {"type": "pickle"}}
+    }
     (tmp_path / "pid-x-exact-1.json").write_text(json.dumps(planted))
     with pytest.warns(IntegrityWarning):
         assert ResultCache(tmp_path, KEY).load("pid-x-exact-1") is None

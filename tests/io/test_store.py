@@ -90,7 +90,10 @@ def test_killed_writer_never_exposes_a_partial_store(tmp_path):
 
 
 def test_concurrent_writers_of_one_key_leave_one_complete_version(tmp_path):
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER.replace("4000", "400"), str(tmp_path), "same"]) for _ in range(3)]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER.replace("4000", "400"), str(tmp_path), "same"])
+        for _ in range(3)
+    ]
     assert [w.wait(timeout=120) for w in writers] == [0, 0, 0]
     store = DatasetStore(tmp_path, "d")
     assert store.current_key("raw") == "same"
@@ -102,7 +105,9 @@ def test_concurrent_writers_of_one_key_leave_one_complete_version(tmp_path):
 def test_content_hash_sees_values_dtype_and_shape():
     a = np.arange(6)
     assert content_hash(a) == content_hash(a.copy())
-    assert len({content_hash(a), content_hash(a.astype(float)), content_hash(a.reshape(2, 3)), content_hash(a + 1)}) == 4
+    assert len(
+        {content_hash(a), content_hash(a.astype(float)), content_hash(a.reshape(2, 3)), content_hash(a + 1)}
+    ) == 4
     assert content_hash(np.array(["x"], dtype=object)) == content_hash(np.array(["x"], dtype=object))
 
 
@@ -151,5 +156,5 @@ def test_a_store_whose_checksums_cannot_be_trusted_is_refused(tmp_path, damage):
 
 def test_an_unknown_dataset_is_named_with_the_closest_one(tmp_path):
     DatasetStore(tmp_path, "digits-halves").publish("raw", "k1", small(1.0))
-    with pytest.raises(StoreError, match="no dataset 'digits-halfs' under .*did you mean 'digits-halves'"):
+    with pytest.raises(StoreError, match=r"no dataset 'digits-halfs' under .*did you mean 'digits-halves'"):
         DatasetStore(tmp_path, "digits-halfs").open("raw")

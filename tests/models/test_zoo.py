@@ -32,7 +32,9 @@ def splits(data, n):
 
 @pytest.fixture(scope="module")
 def xor_data():
-    return latent_concept(1500, n_redundant=0, n_unique1=0, n_unique2=0, n_synergy=1, dim1=6, dim2=6, noise=0.2, random_state=0)
+    return latent_concept(
+        1500, n_redundant=0, n_unique1=0, n_unique2=0, n_synergy=1, dim1=6, dim2=6, noise=0.2, random_state=0
+    )
 
 
 def test_additive_fusion_cannot_learn_xor_but_interactions_can(xor_data):
