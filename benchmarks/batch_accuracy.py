@@ -24,7 +24,7 @@ import torch
 
 from pidengine import BatchEstimator, ExactEstimator
 from pidengine.datasets import SyntheticDataset, gate_samples, gaussian_mixture, latent_concept
-from pidengine.estimators.batch import PARTS
+from pidengine.parts import PARTS
 
 SHORT = {"redundancy": "R", "unique1": "U1", "unique2": "U2", "synergy": "S", "total": "total"}
 

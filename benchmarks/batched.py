@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from pidengine import ExactEstimator
-from pidengine.estimators.base import ATOMS
 from pidengine.estimators.batched import BatchedExactEstimator
+from pidengine.parts import ATOMS
 
 
 def timed(function, repeats: int):

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from pidengine import ExactEstimator
-from pidengine.estimators.base import ATOMS
+from pidengine.parts import ATOMS
 
 DEFAULT_SHAPES = ["20x20x4", "50x50x4", "100x100x4", "150x150x4", "200x200x4"]
 

@@ -16,11 +16,10 @@ from pathlib import Path
 
 from pidengine import ExactEstimator
 from pidengine.catalog import DEFAULT_CATALOG, load_catalog
-from pidengine.estimators.base import ATOMS
 from pidengine.io.store import DatasetStore
+from pidengine.parts import ATOMS, PARTS
 from pidengine.stages import encode, featurize, ingest, joint_of_codes
 
-PARTS = (*ATOMS, "total")
 SHORT = {"redundancy": "R", "unique1": "U1", "unique2": "U2", "synergy": "S", "total": "I"}
 
 

@@ -46,8 +46,9 @@ import torch
 
 from pidengine.bootstrap import bootstrap_pid
 from pidengine.datasets.hidden_codes import hidden_codes
-from pidengine.estimators.crossfit import PARTS, CrossFitEstimator
+from pidengine.estimators.crossfit import CrossFitEstimator
 from pidengine.features.discretize import ModalityFeaturizer
+from pidengine.parts import PARTS
 from pidengine.quantify import ExactSettings
 
 SETS: dict[str, dict] = {

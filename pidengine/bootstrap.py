@@ -16,13 +16,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from pidengine.estimators import BasePIDEstimator, ExactEstimator, PIDResult, get_estimator
-from pidengine.estimators.base import ATOMS
 from pidengine.estimators.batched import BatchedExactEstimator
 from pidengine.estimators.intervals import basic_bootstrap
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError
 from pidengine.joint import JointTable, joint_from_samples
+from pidengine.parts import PARTS
 
-PARTS = (*ATOMS, "total")
 # Resamples drawn and solved together by the batched exact estimator (bounds memory whatever their number).
 BATCH_SIZE = 500
 MAX_TABLES = 100_000  # resamples or permutations: at ~1 ms a table, more would run for hours

@@ -21,7 +21,6 @@ import numpy as np
 
 from pidengine.catalog import DEFAULT_CATALOG, load_catalog
 from pidengine.estimators import ESTIMATORS, get_estimator
-from pidengine.estimators.base import ATOMS
 from pidengine.exceptions import (
     ConfigError,
     ConvergenceWarning,
@@ -29,6 +28,7 @@ from pidengine.exceptions import (
     SparseTableWarning,
 )
 from pidengine.io.numpy_files import load_array, load_arrays
+from pidengine.parts import ATOMS
 from pidengine.quantify import ESTIMATOR_NAMES
 
 if TYPE_CHECKING:

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from pidengine.exceptions import InvalidJointError, SparseTableWarning
+from pidengine.parts import LN2
 
 AXIS_NAMES = ("x1", "x2", "y")
 
@@ -109,7 +110,7 @@ def miller_bias_bits(n_pairs: int, n_labels: int, n_samples: int) -> float:
     >>> round(miller_bias_bits(4, 2, 1000), 6)
     0.002164
     """
-    return (n_pairs - 1) * (n_labels - 1) / (2 * n_samples * math.log(2))
+    return (n_pairs - 1) * (n_labels - 1) / (2 * n_samples * LN2)
 
 
 def _show_float(value: float) -> str:

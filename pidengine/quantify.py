@@ -26,10 +26,13 @@ Every value is in bits. Nothing here imports an orchestrator or a tracking clien
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import importlib
 import importlib.util
 import json
+import re
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -42,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pidengine import __version__
 from pidengine.estimators.base import MAX_TOL
 from pidengine.exceptions import ConfigError
+from pidengine.parts import PARTS
 
 if TYPE_CHECKING:  # the store imports xarray and zarr: loaded by the functions that read one
     from pidengine.io.store import DatasetStore
@@ -50,16 +54,16 @@ ESTIMATOR_NAMES = ("exact", "batch", "crossfit")
 EstimatorName = Literal["exact", "batch", "crossfit"]
 # What `pidengine run` computes unless told: crossfit costs 10-200 s a dataset on two cores and would double `make run`.
 DEFAULT_ESTIMATORS = ("exact", "batch")
-PARTS = ("redundancy", "unique1", "unique2", "synergy", "total")
-# Source files whose change can change a result; their hash is part of every cache key (see `code_fingerprint`).
-_CODE_MODULES = {
-    "exact": ("pidengine.quantify", "pidengine.joint", "pidengine.bootstrap", "pidengine.estimators.base",
-              "pidengine.estimators.exact", "pidengine.estimators.batched"),
-    "batch": ("pidengine.quantify", "pidengine.estimators.batch", "pidengine.estimators.sinkhorn"),
-    "crossfit": ("pidengine.quantify", "pidengine.joint", "pidengine.info.measures", "pidengine.optim",
-                 "pidengine.estimators.base", "pidengine.estimators.exact", "pidengine.estimators.batched",
-                 "pidengine.estimators.posterior", "pidengine.estimators.crossfit"),
+# The modules an estimator's result comes from; the cache key hashes these and every pidengine module they import
+# (see `code_fingerprint`), so the list names only where each estimator starts.
+_CODE_ROOTS = {
+    "exact": ("pidengine.quantify", "pidengine.bootstrap", "pidengine.estimators.exact"),
+    "batch": ("pidengine.quantify", "pidengine.estimators.batch"),
+    "crossfit": ("pidengine.quantify", "pidengine.estimators.crossfit"),
 }
+# pidengine.quantify dispatches to every estimator and stage by lazy imports: its own source is hashed, but only
+# the imports it makes at module level are followed (otherwise each estimator's key would cover all the others).
+_NOT_FOLLOWED_LAZILY = frozenset({"pidengine.quantify"})
 
 
 class _Settings(BaseModel):
@@ -201,19 +205,68 @@ def estimator_availability(name: str) -> str | None:
 
 
 def code_fingerprint(name: str) -> str:
-    """Hash of the package version and the sources of the modules behind estimator ``name``."""
+    """Hash of the package version and the sources behind estimator ``name``."""
     _check_name(name)
-    return source_fingerprint(_CODE_MODULES[name])
+    return source_fingerprint(_CODE_ROOTS[name])
 
 
-def source_fingerprint(modules: tuple[str, ...]) -> str:
-    """Hash of the package version and the source files of ``modules`` (a change of code changes the key)."""
+def source_fingerprint(roots: tuple[str, ...]) -> str:
+    """Hash of the package version and the source of every module in :func:`module_closure` of ``roots``: a change
+    of code anywhere a result can come from changes the key."""
     digest = hashlib.sha256(__version__.encode())
-    for module_name in modules:
-        spec = importlib.util.find_spec(module_name)
-        if spec is not None and spec.origin and Path(spec.origin).is_file():
-            digest.update(Path(spec.origin).read_bytes())
+    for module_name in sorted(module_closure(roots)):
+        digest.update(module_name.encode() + b"\0" + _source(module_name) + b"\0")
     return digest.hexdigest()[:16]
+
+
+def module_closure(roots: tuple[str, ...]) -> frozenset[str]:
+    """``roots`` and every pidengine module they import, directly or through others: module-level and lazy
+    imports, and modules named in strings (the lazy exports of packages, the estimator registry)."""
+    return _closure(tuple(sorted(roots)))
+
+
+@functools.cache
+def _closure(roots: tuple[str, ...]) -> frozenset[str]:
+    seen: set[str] = set()
+    pending = list(roots)
+    while pending:
+        module_name = pending.pop()
+        if module_name in seen or importlib.util.find_spec(module_name) is None:
+            continue
+        seen.add(module_name)
+        pending += _imported(module_name, lazily=module_name not in _NOT_FOLLOWED_LAZILY)
+    return frozenset(seen)
+
+
+def _imported(module_name: str, lazily: bool) -> list[str]:
+    """The pidengine modules that ``module_name`` imports or names (only those at module level unless ``lazily``)."""
+    tree = ast.parse(_source(module_name))
+    nodes = ast.walk(tree) if lazily else iter(tree.body)
+    found = []
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from package import name`: name may be a submodule
+            found += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        elif lazily and isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found += _MODULE_NAME.findall(node.value)
+    return [name for name in found if name.split(".")[0] == "pidengine" and _is_module(name)]
+
+
+_MODULE_NAME = re.compile(r"^(pidengine(?:\.\w+)+)(?::\w+)?$")
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a name below a module that is not a package (`from pidengine.x import function`)
+        return False
+
+
+def _source(module_name: str) -> bytes:
+    spec = importlib.util.find_spec(module_name)
+    return Path(spec.origin).read_bytes() if spec and spec.origin and Path(spec.origin).is_file() else b""
 
 
 def input_key(data_dir: str | Path, dataset: str, estimator: str, use_encoded: bool = False) -> str:

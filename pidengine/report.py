@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
-PARTS = ("redundancy", "unique1", "unique2", "synergy", "total")
-ATOMS = PARTS[:4]
+from pidengine.parts import ATOMS, PARTS
+
 SHORT = {"redundancy": "R", "unique1": "U1", "unique2": "U2", "synergy": "S", "total": "total"}
 COLOURS = {"redundancy": "#4c72b0", "unique1": "#55a868", "unique2": "#c44e52", "synergy": "#8172b2"}
 Status = Literal["ok", "failed", "not available"]

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pidengine.estimators.base import ATOMS
 from pidengine.exceptions import ConfigError, InvalidJointError
 from pidengine.io.results import KEY_VARIABLE, signature, verify
 from pidengine.io.store import publish_file
+from pidengine.parts import ATOMS
 
 REFERENCE_FORMAT = "pidengine-reference/1"
 REFERENCE_STEM = "reference"

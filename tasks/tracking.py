@@ -19,6 +19,7 @@ from typing import Any
 from prefect import task
 
 from pidengine import report
+from pidengine.parts import ATOMS, PARTS
 from pidengine.report import RunRecord
 from tasks._retry import is_transient, retry_transient
 
@@ -185,7 +186,7 @@ def log_summary(
         if agreement:
             (Path(folder) / "agreement.csv").write_text(report.agreement_frame(agreement).to_csv(index=False))
         if ok:
-            bars = [(f"{r.dataset} / {r.estimator}", {p: float(r.values[p]) for p in report.ATOMS}) for r in ok]
+            bars = [(f"{r.dataset} / {r.estimator}", {p: float(r.values[p]) for p in ATOMS}) for r in ok]
             intervals = [_intervals(r) for r in ok]
             figure = report.stacked_bar_figure(bars, title="PID per dataset and estimator (bits)", errors=intervals,
                                                insignificant=[report.insignificant_parts(r) for r in ok])
@@ -208,26 +209,26 @@ def pid_metrics(record: RunRecord) -> dict[str, float]:
     if record.status != "ok":
         return metrics
     values = record.values
-    for part in report.PARTS:
+    for part in PARTS:
         metrics[f"pid.{part}_bits"] = float(values[part])
         for suffix in ("low", "high", "std"):
             if report.is_finite_number(values.get(f"{part}_{suffix}")):
                 metrics[f"pid.{part}_{suffix}_bits"] = float(values[f"{part}_{suffix}"])
     if record.true_pid:
-        truth = {**record.true_pid, "total": sum(record.true_pid[p] for p in report.ATOMS)}
-        for part in report.PARTS:
+        truth = {**record.true_pid, "total": sum(record.true_pid[p] for p in ATOMS)}
+        for part in PARTS:
             if part in truth:
                 metrics[f"true.{part}_bits"] = float(truth[part])
                 metrics[f"abs_error.{part}_bits"] = abs(float(values[part]) - float(truth[part]))
-    for part in report.PARTS:
+    for part in PARTS:
         if report.is_finite_number(values.get(f"shuffled_{part}")):
             metrics[f"shuffled.{part}_bits"] = float(values[f"shuffled_{part}"])
         if report.is_finite_number(values.get(f"plugin_{part}")):
             metrics[f"plugin.{part}_bits"] = float(values[f"plugin_{part}"])
         if isinstance(values.get(f"{part}_significant"), bool):
             metrics[f"significant.{part}"] = float(values[f"{part}_significant"])
-    parts_keys = {f"{p}_{s}" for p in report.PARTS for s in ("low", "high", "std", "significant")} | set(report.PARTS)
-    parts_keys |= {f"{prefix}_{p}" for p in report.PARTS for prefix in ("shuffled", "plugin")}
+    parts_keys = {f"{p}_{s}" for p in PARTS for s in ("low", "high", "std", "significant")} | set(PARTS)
+    parts_keys |= {f"{prefix}_{p}" for p in PARTS for prefix in ("shuffled", "plugin")}
     for key, value in values.items():
         if key not in parts_keys and (report.is_finite_number(value) or isinstance(value, bool)):
             metrics[f"diag.{key}"] = float(value)

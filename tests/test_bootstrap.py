@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from pidengine import ConfigError
-from pidengine.bootstrap import PARTS, bootstrap_pid, permutation_null
+from pidengine.bootstrap import bootstrap_pid, permutation_null
 from pidengine.datasets import CANONICAL
 from pidengine.estimators import ExactEstimator
+from pidengine.parts import PARTS
 
 
 def sample_from(pmf: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

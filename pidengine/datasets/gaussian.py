@@ -27,8 +27,8 @@ from scipy.special import ndtr
 
 from pidengine.datasets.synthetic import SyntheticDataset, _check_positive
 from pidengine.estimators import ExactEstimator
-from pidengine.estimators.base import ATOMS
 from pidengine.exceptions import ConfigError
+from pidengine.parts import ATOMS
 
 Coordinates = Literal["cartesian", "polar"]
 _QUADRATURE_POINTS = 8

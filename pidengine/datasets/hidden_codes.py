@@ -48,8 +48,8 @@ from numpy.typing import NDArray
 
 from pidengine.datasets.synthetic import SyntheticDataset
 from pidengine.estimators import ExactEstimator
-from pidengine.estimators.base import ATOMS
 from pidengine.exceptions import ConfigError
+from pidengine.parts import ATOMS
 
 Layout = Literal["clusters", "cones", "halfspaces"]
 Law = Literal["latent", "random"]

@@ -19,8 +19,8 @@ from numpy.typing import NDArray
 
 from pidengine.datasets.canonical import CANONICAL
 from pidengine.estimators import ExactEstimator
-from pidengine.estimators.base import ATOMS
 from pidengine.exceptions import ConfigError
+from pidengine.parts import ATOMS
 
 
 @dataclass(frozen=True, eq=False)

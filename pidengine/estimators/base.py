@@ -43,9 +43,8 @@ from scipy.special import logsumexp
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError
 from pidengine.info import entropy, mutual_information
 from pidengine.joint import as_pmf, joint_from_samples
+from pidengine.parts import ATOMS, LN2
 
-LN2 = float(np.log(2.0))
-ATOMS = ("redundancy", "unique1", "unique2", "synergy")
 MAX_TOL = 1e-3  # bits: the loosest duality gap or marginal violation a certificate may accept
 
 

@@ -80,12 +80,11 @@ import torch.nn.functional as F
 from numpy.typing import ArrayLike, NDArray
 from torch import nn
 
-from pidengine.estimators.base import ATOMS
 from pidengine.estimators.progress import Progress, ProgressFn, check_progress
 from pidengine.estimators.sinkhorn import sinkhorn_log, sinkhorn_unrolled
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
+from pidengine.parts import ATOMS, PARTS, nats_to_bits
 
-PARTS = (*ATOMS, "total")
 CLASSIFIERS = ("x1", "x2", "x1x2")
 # Probabilities from a user's classifier are floored here (then renormalised), so every log is finite.
 PROB_FLOOR = 1e-12
@@ -106,11 +105,6 @@ _TRAIN_SINKHORN_MAX_ITER = 50
 _VALIDATION_SINKHORN_TOL = 1e-4
 
 ProbaFn = Callable[..., Any]
-
-
-def _bits(nats: float | torch.Tensor) -> float:
-    """The one conversion from nats (torch code) to bits (everything public)."""
-    return float(nats) / math.log(2.0)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -373,7 +367,10 @@ def _quality(log_p: torch.Tensor, codes: torch.Tensor, log_prior: torch.Tensor) 
     prior_picked = log_prior[codes]
     difference = prior_picked - picked  # per-sample log-loss of the classifier minus that of the prior
     se = difference.std() / math.sqrt(len(codes)) if len(codes) > 1 else torch.tensor(0.0)
-    return _Quality(_bits(-picked.mean()), _bits(_mean_entropy(log_p)), _bits(-prior_picked.mean()), _bits(se))
+    return _Quality(
+        nats_to_bits(-picked.mean()), nats_to_bits(_mean_entropy(log_p)), nats_to_bits(-prior_picked.mean()),
+        nats_to_bits(se),
+    )
 
 
 @dataclass
@@ -1082,7 +1079,7 @@ class BatchEstimator:
                 iters.append(res.n_iter)
                 mismatch.append(float(l1))
                 parts_nats = (h_y - h_1 - h_2 + h_q, h_2 - h_q, h_1 - h_q, h_q - h_12, h_y - h_12)
-                rows.append([_bits(v) for v in parts_nats])
+                rows.append([nats_to_bits(v) for v in parts_nats])
 
         estimates = np.asarray(rows, dtype=np.float64)
         converged = max(errors) <= self.sinkhorn_tol
@@ -1094,7 +1091,7 @@ class BatchEstimator:
                 f"{max(iters)} iterations); increase sinkhorn_max_iter (now {self.sinkhorn_max_iter}) or sinkhorn_tol",
                 ConvergenceWarning,
             )
-        prior_bits = _bits(h_y)
+        prior_bits = nats_to_bits(h_y)
         mean_ce = {name: float(np.mean([q.cross_entropy for q in v])) for name, v in quality.items()}
         mean_ent = {name: float(np.mean([q.mean_entropy for q in v])) for name, v in quality.items()}
         worse = {name: any(q.worse_than_prior for q in v) for name, v in quality.items()}

@@ -45,14 +45,14 @@ from sklearn.cluster import KMeans
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from pidengine.datasets.types import MultimodalData, is_text
-from pidengine.estimators.base import ATOMS, LN2, Certificate, PIDResult
+from pidengine.estimators.base import Certificate, PIDResult
 from pidengine.estimators.batched import BatchedExactEstimator
 from pidengine.estimators.intervals import basic_bootstrap
 from pidengine.estimators.posterior import PosteriorSettings, fit_posterior
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
 from pidengine.info import entropy
+from pidengine.parts import ATOMS, LN2, PARTS
 
-PARTS = (*ATOMS, "total")
 MAX_CODES = 64
 _KL_ITERATIONS = 50
 _PROBABILITY_FLOOR = 1e-6  # posteriors are clipped here before logs: a calibrated net never claims more certainty

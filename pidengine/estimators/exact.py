@@ -55,6 +55,7 @@ from numpy.typing import NDArray
 from pidengine.estimators.base import BasePIDEstimator, OnFailure, Solution, certificate_figures
 from pidengine.estimators.progress import Progress, ProgressFn, check_progress
 from pidengine.exceptions import ConfigError
+from pidengine.parts import LN2
 
 # Fraction of the distance to the boundary of w > 0, u > 0 that a step may cover.
 STEP_TO_BOUNDARY = 0.99
@@ -146,7 +147,7 @@ def path_following(
     u = torch.where(valid, 1.0 - e.sum(-1), 1.0)
     w = vf * torch.exp(shift)[:, None, None]
 
-    tolerances = (tol * np.log(2.0), marginal_tol)
+    tolerances = (tol * LN2, marginal_tol)
     static = (p1, p2, m1, m2, allowed, valid, free2, vf)
     done = torch.zeros(n_batch, dtype=torch.bool, device=device)
     broken = torch.zeros_like(done)
@@ -180,7 +181,7 @@ def path_following(
         lam[idx], mu[idx], w[idx], u[idx], e[idx] = new
         if report is not None and bool((~converged).any()):
             running = idx[~converged]
-            report(iteration, float((w[running] * u[running] * vf[running]).sum(dim=(1, 2)).amax() / np.log(2.0)))
+            report(iteration, float((w[running] * u[running] * vf[running]).sum(dim=(1, 2)).amax() / LN2))
 
     arrays = [x.cpu().numpy() for x in (lam, mu, w, u, done, broken, accepted, n_iter)]
     iterates = []

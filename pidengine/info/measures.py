@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from pidengine.joint import as_pmf
+from pidengine.parts import nats_to_bits
 
 
 def _neg_entropy_nats(pmf: NDArray[np.float64]) -> float:
@@ -38,7 +39,7 @@ def entropy(p: ArrayLike) -> float:
     >>> entropy([0.5, 0.5])
     1.0
     """
-    return float(-_neg_entropy_nats(as_pmf(p, name="distribution")) / np.log(2))
+    return nats_to_bits(-_neg_entropy_nats(as_pmf(p, name="distribution")))
 
 
 def mutual_information(p_xy: ArrayLike) -> float:
@@ -63,7 +64,7 @@ def mutual_information(p_xy: ArrayLike) -> float:
     """
     pmf = as_pmf(p_xy, ndim=2, name="distribution")
     nats = _neg_entropy_nats(pmf) - _neg_entropy_nats(pmf.sum(1)) - _neg_entropy_nats(pmf.sum(0))
-    return float(nats / np.log(2))
+    return nats_to_bits(nats)
 
 
 def conditional_mutual_information(p_xyz: ArrayLike) -> float:
@@ -94,4 +95,4 @@ def conditional_mutual_information(p_xyz: ArrayLike) -> float:
         - _neg_entropy_nats(pmf.sum(1))
         - _neg_entropy_nats(pmf.sum(0))
     )
-    return float(nats / np.log(2))
+    return nats_to_bits(nats)

@@ -6,8 +6,8 @@ import torch
 
 from pidengine import EstimationError, ExactEstimator, InvalidJointError
 from pidengine.datasets import CANONICAL
-from pidengine.estimators.base import ATOMS
 from pidengine.estimators.batched import BatchedExactEstimator
+from pidengine.parts import ATOMS
 from tests.reference import dirichlet_joint
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from pidengine.datasets.hidden_codes import hidden_codes
-from pidengine.estimators.crossfit import PARTS, CrossFitEstimator, code_pair_posteriors, kl_kmeans
+from pidengine.estimators.crossfit import CrossFitEstimator, code_pair_posteriors, kl_kmeans
 from pidengine.estimators.posterior import PosteriorSettings
 from pidengine.exceptions import ConfigError, InvalidJointError
+from pidengine.parts import PARTS
 
 FAST = PosteriorSettings(capacities=((1, 32),), max_epochs=60, patience=8)
 

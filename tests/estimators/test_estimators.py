@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pidengine import CVXEstimator, ExactEstimator, InvalidJointError
-from pidengine.estimators.base import ATOMS
+from pidengine.parts import ATOMS
 from tests.reference import dirichlet_joint, reference_pid
 
 ATOL = 1e-6  # bits

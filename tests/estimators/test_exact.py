@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from pidengine import ConfigError, ConvergenceWarning, CVXEstimator, EstimationError, ExactEstimator, get_estimator
-from pidengine.estimators.base import ATOMS
 from pidengine.estimators.exact import _subtract_lower_gram
 from pidengine.estimators.progress import Progress
+from pidengine.parts import ATOMS
 from tests.reference import dirichlet_joint, reference_pid
 
 ATOL = 1e-6  # bits
