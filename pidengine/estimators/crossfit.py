@@ -11,9 +11,10 @@ Steps, for ``n_folds`` stratified folds:
 
 1. **Cross-fitted posteriors.** For each fold, classifiers of :math:`y` from :math:`x_1`, from :math:`x_2` and
    from both (:func:`~pidengine.estimators.posterior.fit_posterior`: input scaling, capacity and epochs chosen on
-   validation cross-entropy, temperature-scaled; for both, a fusion network of per-modality encoders is a
-   candidate) are trained on the other folds and predict the fold. No sample's posterior saw its own label, so a
-   table built from them has only the plug-in bias of a table of that size.
+   validation cross-entropy, temperature-scaled; for both, fusion networks of per-modality encoders, one with
+   the outer product of the encodings, are candidates) are trained on the other folds and predict the fold. No
+   sample's posterior saw its own label, so a table built from them has only the plug-in bias of a table of that
+   size.
 2. **Codes.** Each modality's posteriors are clustered into ``n_codes`` codes by k-means in the KL divergence
    (Dhillon et al. 2003: the clustering that loses least :math:`I(X_i; Y)`); ``n_codes="auto"`` takes the most
    codes whose plug-in bias on :math:`I(C_i; Y)`, :math:`(k - 1)(|Y| - 1) / (2 n \ln 2)`, stays under
