@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -26,6 +29,25 @@ from flows.params import (
 )
 
 EXIT_FAILED = 2
+
+
+@contextmanager
+def interrupts_end_the_flow() -> Iterator[list[int]]:
+    """SIGTERM interrupts the flow as Ctrl-C does (Python's default would end the process at once, leaving the
+    flow's MLflow runs RUNNING): both raise KeyboardInterrupt in the flow, whose runs are then ended as KILLED.
+    Yields the list that receives the signal's number."""
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: Any) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def params_from_args(args: argparse.Namespace) -> BenchmarkParams:
@@ -71,7 +93,14 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     flow, flow_params = _flow_and_params(args.flow, params)
-    state = flow(flow_params, return_state=True)
+    with interrupts_end_the_flow() as received:
+        try:
+            state = flow(flow_params, return_state=True)
+        except KeyboardInterrupt:
+            signum = received[-1] if received else signal.SIGINT
+            print(f"pidengine: interrupted ({signal.Signals(signum).name}); the flow's MLflow runs were ended as "
+                  "KILLED", file=sys.stderr)
+            return 128 + signum
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, BaseException) or summary is None:
         print(f"pidengine: error: the {args.flow} flow crashed: {state.message or summary}", file=sys.stderr)

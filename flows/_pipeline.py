@@ -327,24 +327,39 @@ def run_pipeline(kind: str, params: QuantifyParams, stages: list[str]) -> Pipeli
         f"({params.compute.n_workers} workers)", preflight.redact(ready.tracking_uri), experiment,
     )
     log = start_tracking(params, ready, kind, experiment)
-    with api_shared_with_workers():
-        stage_outcomes, records, model_outcomes = fan_out.with_options(task_runner=task_runner(params.compute))(
-            ready.entries, ready.catalog.base.resolve(), ready.data_dir, stages, ready.available, params.settings,
-            params.results_dir, params.use_cache, families, models.train if models else None, log,
-        )
-    for name, message in ready.broken.items():
-        stage_outcomes.append(StageOutcome(name, "catalog", error=message))
-        records += [RunRecord(name, e, "failed", error=f"invalid catalog entry: {message}") for e in ready.available]
-    records += [RunRecord(e.name, name, "not available", error=reason)
-                for e in ready.entries for name, reason in ready.unavailable.items()]
-    summary = PipelineSummary(kind, records, stage_outcomes, model_outcomes, tracking_uri=ready.tracking_uri,
-                              experiment=experiment, parent_run_id=log.parent_run_id)
-    if models and model_outcomes:
-        select_models(summary, models, ready)
-    finish_tracking(summary, log)
+    try:
+        with api_shared_with_workers():
+            stage_outcomes, records, model_outcomes = fan_out.with_options(task_runner=task_runner(params.compute))(
+                ready.entries, ready.catalog.base.resolve(), ready.data_dir, stages, ready.available, params.settings,
+                params.results_dir, params.use_cache, families, models.train if models else None, log,
+            )
+        for name, message in ready.broken.items():
+            stage_outcomes.append(StageOutcome(name, "catalog", error=message))
+            records += [RunRecord(name, e, "failed", error=f"invalid catalog entry: {message}")
+                        for e in ready.available]
+        records += [RunRecord(e.name, name, "not available", error=reason)
+                    for e in ready.entries for name, reason in ready.unavailable.items()]
+        summary = PipelineSummary(kind, records, stage_outcomes, model_outcomes, tracking_uri=ready.tracking_uri,
+                                  experiment=experiment, parent_run_id=log.parent_run_id)
+        if models and model_outcomes:
+            select_models(summary, models, ready)
+        finish_tracking(summary, log)
+    except BaseException as raised:  # Ctrl-C, SIGTERM (see flows._cli) or a crash: no run is left RUNNING
+        _end_open_runs(log, "FAILED" if isinstance(raised, Exception) else "KILLED")
+        raise
     summary.seconds = time.perf_counter() - start
     logger.info("summary\n%s", summary.table())
     return summary
+
+
+def _end_open_runs(log: ChildRunLog, status: str) -> None:
+    logger = get_run_logger()
+    try:
+        ended = tracking.end_open_runs(log.tracking_uri, log.parent_run_id, status)
+    except Exception as exc:  # the tracking server itself may be what failed; the original error is raised anyway
+        logger.warning("the MLflow runs of this flow could not be ended as %s: %s", status, describe(exc))
+    else:
+        logger.warning("the flow ended early: %d MLflow runs ended as %s", ended, status)
 
 
 def select_models(summary: PipelineSummary, models: ModelParams, ready: Prepared) -> None:
@@ -428,7 +443,7 @@ def start_tracking(params: QuantifyParams, ready: Prepared, kind: str, experimen
     """Open the flow run's parent run in MLflow (settings as params, provenance as tags) before any work."""
     context = FlowRunContext.get()
     flow_run_id = str(context.flow_run.id) if context and context.flow_run else ""
-    base_tags = {"flow": kind, "flow_run_id": flow_run_id, "code_version": code_version(),
+    base_tags = {**tracking.owner_tags(), "flow": kind, "flow_run_id": flow_run_id, "code_version": code_version(),
                  "catalog": str(Path(params.data.catalog).resolve()), "catalog_hash": _file_hash(params.data.catalog),
                  "pidengine_version": pidengine.__version__}
     parent_params = {"data.catalog": str(params.data.catalog), "data.data_dir": str(ready.data_dir),
@@ -443,6 +458,11 @@ def start_tracking(params: QuantifyParams, ready: Prepared, kind: str, experimen
         parent_params.update(tracking.flatten("models", params.models.model_dump(mode="json")))
         train_params = tracking.flatten("train", params.models.train.model_dump(mode="json"))
     run_name = f"{kind}-{context.flow_run.name}" if context and context.flow_run else kind
+    experiment_id = tracking.experiment_id(ready.tracking_uri, experiment_name)
+    orphaned = tracking.kill_orphaned_runs(ready.tracking_uri, experiment_id)
+    if orphaned:
+        get_run_logger().warning("ended %d runs left RUNNING by a process that no longer exists as KILLED: %s",
+                                 len(orphaned), ", ".join(orphaned))
     parent = tracking.start_parent_run(ready.tracking_uri, experiment_name, run_name, parent_params, base_tags)
     pid_params = {}
     for name in params.estimators:
@@ -451,7 +471,7 @@ def start_tracking(params: QuantifyParams, ready: Prepared, kind: str, experimen
     dataset_params = {name: {"dataset.source": entry.source.model_dump_json(),
                              "dataset.featurize": entry.featurize.model_dump_json()}
                       for name, entry in ready.catalog.entries.items()}
-    return ChildRunLog(ready.tracking_uri, tracking.experiment_id(ready.tracking_uri, experiment_name), parent,
+    return ChildRunLog(ready.tracking_uri, experiment_id, parent,
                        ready.data_dir, base_tags, pid_params, dataset_params, train_params)
 
 

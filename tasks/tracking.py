@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -198,6 +200,52 @@ def log_summary(
 @task(name="mlflow-end-parent", **_RETRIES)
 def end_parent_run(tracking_uri: str, parent_run_id: str, failed: bool) -> None:
     client(tracking_uri).set_terminated(parent_run_id, "FAILED" if failed else "FINISHED")
+
+
+def owner_tags() -> dict[str, str]:
+    """Tags naming the process that opens a run, so that a later run can tell a run left open by a process that no
+    longer exists (killed with -9, a crashed machine) from one still running."""
+    return {"host": socket.gethostname(), "pid": str(os.getpid())}
+
+
+def end_open_runs(tracking_uri: str, parent_run_id: str, status: str) -> int:
+    """End the parent run and every child still RUNNING as ``status`` (KILLED when the flow was interrupted, FAILED
+    when it crashed); returns how many.
+
+    A plain function, not a task: it runs while the flow is being torn down."""
+    mlflow_client = client(tracking_uri)
+    experiment = mlflow_client.get_run(parent_run_id).info.experiment_id
+    children = mlflow_client.search_runs(
+        [experiment], f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"
+    )
+    for run_id in [parent_run_id, *(run.info.run_id for run in children)]:
+        mlflow_client.set_terminated(run_id, status)
+    return 1 + len(children)
+
+
+def kill_orphaned_runs(tracking_uri: str, experiment_id: str) -> list[str]:
+    """End as KILLED the runs of ``experiment_id`` left RUNNING by a process of this host that no longer exists;
+    returns their names. Runs of live processes, and of other hosts, are left alone."""
+    mlflow_client = client(tracking_uri)
+    running = mlflow_client.search_runs(
+        [experiment_id], f"attributes.status = 'RUNNING' and tags.host = '{socket.gethostname()}'"
+    )
+    orphaned = [run for run in running if not _process_exists(run.data.tags.get("pid", ""))]
+    for run in orphaned:
+        mlflow_client.set_terminated(run.info.run_id, "KILLED")
+    return [run.info.run_name for run in orphaned]
+
+
+def _process_exists(pid: str) -> bool:
+    if not pid.isdigit():
+        return True  # not ours to judge: a run opened without the tag
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def pid_metrics(record: RunRecord) -> dict[str, float]:
