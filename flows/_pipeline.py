@@ -35,6 +35,7 @@ from pidengine.exceptions import PIDEngineError
 from pidengine.models.analysis import InteractionAnalysis, analyse
 from pidengine.models.sweep import ModelReport
 from pidengine.models.training import TrainSettings
+from pidengine.parts import PARTS
 from pidengine.report import RunRecord, accuracy_matrix, estimator_agreement, format_disagreements, format_summary
 from pidengine.selection import ReferenceTable, Selection, build_reference, select
 from pidengine.stages import StageReport
@@ -368,7 +369,7 @@ def select_models(summary: PipelineSummary, models: ModelParams, ready: Prepared
     The reference table is built from this run's reference datasets (the synthetic entries by default) and published,
     versioned, under ``<data_dir>/reference``; a run without reference datasets uses the table published last.
     """
-    pids = {r.dataset: {p: float(r.values[p]) for p in q.PARTS} for r in summary.records
+    pids = {r.dataset: {p: float(r.values[p]) for p in PARTS} for r in summary.records
             if r.estimator == "exact" and r.status == "ok"}
     reports = [m.report for m in summary.models if m.report is not None]
     accuracy: dict[str, dict[str, float]] = {}
