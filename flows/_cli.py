@@ -86,10 +86,13 @@ def run(args: argparse.Namespace) -> int:
     from pidengine.catalog import load_catalog
 
     load_catalog(params.data.catalog).select(params.data.datasets)
-    preflight.check_tracking_uri(params.tracking.tracking_uri)
+    preflight.check_tracking_uri(preflight.with_credentials(params.tracking.tracking_uri))
     if params.compute.dask_address:
         preflight.check_dask_address(params.compute.dask_address)
-    preflight.check_prefect_api()
+    if preflight.check_prefect_api() is None:
+        from flows._server_watch import stop_temporary_server_with_this_process
+
+        stop_temporary_server_with_this_process()
 
     start = time.perf_counter()
     flow, flow_params = _flow_and_params(args.flow, params)

@@ -140,7 +140,7 @@ def prepare(
     catalog = load_catalog(data.catalog)
     entries = catalog.select(data.datasets)
     broken = {} if data.datasets else dict(catalog.errors)
-    tracking_uri = preflight.check_tracking_uri(tracking_params.tracking_uri)
+    tracking_uri = preflight.check_tracking_uri(preflight.with_credentials(tracking_params.tracking_uri))
     if compute.dask_address:
         preflight.check_dask_address(compute.dask_address)
     unavailable = {name: reason for name in estimators if (reason := q.estimator_availability(name)) is not None}
@@ -340,8 +340,9 @@ def run_pipeline(kind: str, params: QuantifyParams, stages: list[str]) -> Pipeli
                         for e in ready.available]
         records += [RunRecord(e.name, name, "not available", error=reason)
                     for e in ready.entries for name, reason in ready.unavailable.items()]
-        summary = PipelineSummary(kind, records, stage_outcomes, model_outcomes, tracking_uri=ready.tracking_uri,
-                                  experiment=experiment, parent_run_id=log.parent_run_id)
+        summary = PipelineSummary(kind, records, stage_outcomes, model_outcomes,
+                                  tracking_uri=preflight.redact(ready.tracking_uri), experiment=experiment,
+                                  parent_run_id=log.parent_run_id)
         if models and model_outcomes:
             select_models(summary, models, ready)
         finish_tracking(summary, log)

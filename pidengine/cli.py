@@ -24,6 +24,7 @@ from pidengine.estimators import ESTIMATORS, get_estimator
 from pidengine.exceptions import (
     ConfigError,
     ConvergenceWarning,
+    InvalidJointError,
     PIDEngineError,
     SparseTableWarning,
 )
@@ -60,6 +61,10 @@ def _local_path(value: str) -> Path:
 
 def _read_samples(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     arrays = load_arrays(path, ("x1", "x2", "y"))
+    labels = np.unique(arrays["y"])
+    if labels.size == 1:  # the PID would be 0 bits in every part: a wrong column, more likely than a real answer
+        raise InvalidJointError(f"y in {path} has a single value ({labels[0].item()!r}); PID needs samples of at "
+                                "least two labels: check that y is the label column")
     return arrays["x1"], arrays["x2"], arrays["y"]
 
 

@@ -227,10 +227,11 @@ def kill_orphaned_runs(tracking_uri: str, experiment_id: str) -> list[str]:
     """End as KILLED the runs of ``experiment_id`` left RUNNING by a process of this host that no longer exists;
     returns their names. Runs of live processes, and of other hosts, are left alone."""
     mlflow_client = client(tracking_uri)
-    running = mlflow_client.search_runs(
-        [experiment_id], f"attributes.status = 'RUNNING' and tags.host = '{socket.gethostname()}'"
-    )
-    orphaned = [run for run in running if not _process_exists(run.data.tags.get("pid", ""))]
+    # The host is compared here, not in the filter string, where a hostname with a quote would break the query.
+    running = mlflow_client.search_runs([experiment_id], "attributes.status = 'RUNNING'")
+    host = socket.gethostname()
+    orphaned = [run for run in running
+                if run.data.tags.get("host") == host and not _process_exists(run.data.tags.get("pid", ""))]
     for run in orphaned:
         mlflow_client.set_terminated(run.info.run_id, "KILLED")
     return [run.info.run_name for run in orphaned]

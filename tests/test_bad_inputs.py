@@ -29,6 +29,7 @@ def files(tmp_path):
     codes = np.arange(40) % 2
     np.savez(tmp_path / "archive.npz", x1=codes, x2=codes, y=codes)
     np.savez(tmp_path / "empty.npz")
+    np.savez(tmp_path / "one-class.npz", x1=codes, x2=codes, y=np.zeros_like(codes))
     np.savez(tmp_path / "no-y.npz", x1=codes, x2=codes)
     np.savez(tmp_path / "floats.npz", x1=np.linspace(0, 1, 40), x2=codes, y=codes)
     np.savez(tmp_path / "lengths.npz", x1=codes, x2=codes[:-1], y=codes)
@@ -77,6 +78,8 @@ PID = [
     ("continuous samples", "--samples {t}/floats.npz", "non-integer float values"),
     ("unequal lengths", "--samples {t}/lengths.npz", "different lengths"),
     ("NaN samples", "--samples {t}/nan-samples.npz", "contain NaN or inf"),
+    ("one class", "--samples {t}/one-class.npz", "single value (0)"),
+    ("one class, bootstrap", "--samples {t}/one-class.npz --bootstrap 10", "at least two labels"),
     ("one resample", "--samples {t}/archive.npz --bootstrap 1", "n_resamples must be an integer from 2"),
     ("unbounded resamples", "--samples {t}/archive.npz --bootstrap 1000000000", "from 2 to 100000"),
     ("negative resamples", "--samples {t}/archive.npz --bootstrap -5", "must be an integer"),

@@ -3,9 +3,14 @@ that no longer exists is ended by the next run on the same host."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import textwrap
+import time
 
+import psutil
 import pytest
 from mlflow import MlflowClient
 
@@ -31,11 +36,12 @@ def test_runs_of_a_vanished_process_on_this_host_are_ended_as_killed(store):
     client.create_run(experiment, run_name="still running", tags=mine)
     client.create_run(experiment, run_name="other host", tags={"host": "elsewhere", "pid": _dead_pid()})
     client.create_run(experiment, run_name="no owner", tags={"host": mine["host"]})
+    client.create_run(experiment, run_name="quoted host", tags={"host": "it's", "pid": _dead_pid()})
 
     assert tracking.kill_orphaned_runs(uri, experiment) == ["killed -9"]
     status = {run.info.run_name: run.info.status for run in client.search_runs([experiment])}
     assert status == {"killed -9": "KILLED", "still running": "RUNNING", "other host": "RUNNING",
-                      "no owner": "RUNNING"}
+                      "no owner": "RUNNING", "quoted host": "RUNNING"}
 
 
 def test_an_interrupted_flow_ends_its_parent_and_open_children(store):
@@ -76,3 +82,69 @@ def test_the_pipeline_ends_its_runs_when_the_fan_out_is_interrupted(prefect_harn
     (run,) = client.search_runs([tracking.experiment_id(params.tracking.tracking_uri, "pidengine-quantify")])
     assert run.info.status == ("KILLED" if interrupt is KeyboardInterrupt else "FAILED")
     assert run.data.tags["host"] and run.data.tags["pid"].isdigit()
+
+
+def _sleeper(**kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], **kwargs)
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_watcher_stops_the_server_when_its_parent_is_killed_and_only_then():
+    parent, server = _sleeper(), _sleeper()
+    watcher = subprocess.Popen([sys.executable, "-m", "flows._server_watch", str(parent.pid), str(server.pid)])
+    try:
+        time.sleep(1.5)
+        assert server.poll() is None and watcher.poll() is None  # the parent lives: nothing is stopped
+        parent.kill()
+        parent.wait()
+        assert server.wait(timeout=10) == -signal.SIGTERM
+        assert watcher.wait(timeout=10) == 0
+    finally:
+        for process in (parent, server, watcher):
+            process.kill()
+
+
+def test_the_watcher_ends_with_the_server_and_leaves_the_parent_alone():
+    parent, server = _sleeper(), _sleeper()
+    watcher = subprocess.Popen([sys.executable, "-m", "flows._server_watch", str(parent.pid), str(server.pid)])
+    try:
+        server.kill()
+        server.wait()
+        assert watcher.wait(timeout=10) == 0
+        assert parent.poll() is None
+    finally:
+        for process in (parent, server, watcher):
+            process.kill()
+
+
+def test_prefects_temporary_server_does_not_outlive_a_process_killed_with_minus_9(tmp_path):
+    """The real thing: a process starts Prefect's temporary server as ``pidengine run`` does, then gets kill -9."""
+    script = textwrap.dedent("""
+        from flows._server_watch import stop_temporary_server_with_this_process
+        import time
+        print(stop_temporary_server_with_this_process(), flush=True)
+        time.sleep(300)
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
+               PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        server_pid = int(parent.stdout.readline())
+        assert "uvicorn" in " ".join(psutil.Process(server_pid).cmdline())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert _gone_within(server_pid, 15)
+    finally:
+        parent.kill()
