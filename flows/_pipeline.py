@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -444,8 +445,10 @@ class ChildRunLog:
 def start_tracking(params: QuantifyParams, ready: Prepared, kind: str, experiment_name: str) -> ChildRunLog:
     """Open the flow run's parent run in MLflow (settings as params, provenance as tags) before any work."""
     context = FlowRunContext.get()
-    flow_run_id = str(context.flow_run.id) if context and context.flow_run else ""
-    base_tags = {**tracking.owner_tags(), "flow": kind, "flow_run_id": flow_run_id, "code_version": code_version(),
+    flow_run = context.flow_run if context else None
+    base_tags = {**tracking.owner_tags(), "kind": "flow", "flow": kind,
+                 "flow_run_id": str(flow_run.id) if flow_run else "",
+                 "flow_run_name": flow_run.name if flow_run else "", "code_version": code_version(),
                  "catalog": str(Path(params.data.catalog).resolve()), "catalog_hash": _file_hash(params.data.catalog),
                  "pidengine_version": pidengine.__version__}
     parent_params = {"data.catalog": str(params.data.catalog), "data.data_dir": str(ready.data_dir),
@@ -459,7 +462,7 @@ def start_tracking(params: QuantifyParams, ready: Prepared, kind: str, experimen
     if isinstance(params, BenchmarkParams):
         parent_params.update(tracking.flatten("models", params.models.model_dump(mode="json")))
         train_params = tracking.flatten("train", params.models.train.model_dump(mode="json"))
-    run_name = f"{kind}-{context.flow_run.name}" if context and context.flow_run else kind
+    run_name = params.tracking.run_name or f"{kind} {datetime.now().astimezone():%Y-%m-%d %H:%M}"
     experiment_id = tracking.experiment_id(ready.tracking_uri, experiment_name)
     orphaned = tracking.kill_orphaned_runs(ready.tracking_uri, experiment_id)
     if orphaned:

@@ -42,6 +42,9 @@ class TrackingParams(_Params):
 
     tracking_uri: str = DEFAULT_TRACKING_URI
     experiment: str | None = Field(None, description="default: one experiment per flow kind")
+    run_name: str | None = Field(None, max_length=250,
+                                 description="the parent run's name; default: the flow and its start, "
+                                             "'benchmark 2026-11-30 04:12'")
 
 
 class DataParams(_Params):

@@ -307,6 +307,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True)
         help="MLflow tracking URI (default: %(default)s, in the working directory)",
     )
     parser.add_argument("--experiment", metavar="NAME", help="MLflow experiment (default: one per flow kind)")
+    parser.add_argument("--run-name", metavar="NAME",
+                        help="name of the parent MLflow run (default: the flow and its start time, "
+                             "'benchmark 2026-11-30 04:12')")
     parser.add_argument(
         "--dask-address", metavar="tcp://HOST:8786", help="run tasks on this Dask scheduler (default: a local cluster)"
     )

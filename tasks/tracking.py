@@ -2,7 +2,8 @@
 
 They run in the flow's own process (called, not submitted), one after another: an SQLite tracking store then has a
 single writer, and artifacts are written where the flow runs. Keys are dotted and carry their unit
-(``pid.synergy_bits``); every number a child logs is the estimator's own figure, unrounded.
+(``pid.synergy_bits``); every number a child logs is the estimator's own figure, except that a figure smaller than
+what the estimate resolves (an exact estimate's certified duality gap, else 1e-12 bits) is logged as 0.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from tasks._retry import is_transient, retry_transient
 
 _RETRIES = dict(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient)
 _MAX_TAG = 5000
+# MLflow 3 opens an experiment on its GenAI traces page unless this tag names the model-training view (the runs).
+_EXPERIMENT_KIND, _MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
+# Below this many bits a figure is floating-point noise (4.4e-16), logged as 0 so that the runs table reads 0.
+_NOISE_BITS = 1e-12
 _MAX_PARAM = 6000
 
 
@@ -43,12 +48,15 @@ def experiment_id(tracking_uri: str, name: str) -> str:
     mlflow_client = client(tracking_uri)
     found = mlflow_client.get_experiment_by_name(name)
     if found is not None:
+        if _EXPERIMENT_KIND not in found.tags:  # made before the tag was set, or by hand; a user's choice is kept
+            mlflow_client.set_experiment_tag(found.experiment_id, _EXPERIMENT_KIND, _MODEL_TRAINING)
         return found.experiment_id
     location = None
     if tracking_uri.startswith("sqlite:///"):
         location = (Path(tracking_uri[len("sqlite:///"):]).parent / "mlruns" / name).resolve().as_uri()
     try:
-        return mlflow_client.create_experiment(name, artifact_location=location)
+        return mlflow_client.create_experiment(name, artifact_location=location,
+                                               tags={_EXPERIMENT_KIND: _MODEL_TRAINING})
     except MlflowException:  # created concurrently
         return mlflow_client.get_experiment_by_name(name).experiment_id
 
@@ -126,6 +134,7 @@ def log_pid_run(
     all_tags = {
         **tags,
         "mlflow.parentRunId": parent_run_id,
+        "kind": "pid",
         "dataset": record.dataset,
         "estimator": record.estimator,
         "content_hash": record.content_hash,
@@ -134,7 +143,10 @@ def log_pid_run(
     }
     if record.error:
         all_tags["error"] = record.error[-_MAX_TAG:]
-    run = mlflow_client.create_run(experiment, run_name=f"{record.dataset}/{record.estimator}", tags=_tags(all_tags))
+    # A fresh estimate's run starts when its computation did, so that MLflow's Duration column shows it.
+    start_ms = None if record.cached else int((time.time() - record.seconds) * 1000)
+    run = mlflow_client.create_run(experiment, start_time=start_ms, run_name=f"{record.dataset}/{record.estimator}",
+                                   tags=_tags(all_tags))
     run_id = run.info.run_id
     metrics = [Metric(k, v, 0, 0) for k, v in pid_metrics(record).items()]
     mlflow_client.log_batch(run_id, metrics=metrics, params=[Param(k, _param(v)) for k, v in params.items()])
@@ -180,7 +192,7 @@ def log_summary(
     mlflow_client.log_batch(
         parent_run_id,
         metrics=[Metric(k, float(v), 0, 0) for k, v in counts.items()],
-        tags=[RunTag(k, v) for k, v in _tags(extra_tags).items()],
+        tags=[RunTag(k, v) for k, v in _tags({**extra_tags, "mlflow.note.content": _description(records)}).items()],
     )
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "summary.csv").write_text(frame.to_csv(index=False))
@@ -195,6 +207,18 @@ def log_summary(
             figure.savefig(Path(folder) / "summary.png", dpi=110)
         for path in sorted(Path(folder).iterdir()):
             mlflow_client.log_artifact(parent_run_id, str(path))
+
+
+def _description(records: Sequence[RunRecord]) -> str:
+    """The parent run's description (MLflow shows it as Markdown on the run page): the summary table, cut at a
+    whole line where the tag's size limit would cut it."""
+    table = report.format_summary(records)
+    frame = "```\n{}\n```"
+    ending = "\n... (the whole table: summary.txt among the artifacts)"
+    if len(frame.format(table)) <= _MAX_TAG:
+        return frame.format(table)
+    kept = table[: _MAX_TAG - len(frame.format(ending))].rsplit("\n", 1)[0]
+    return frame.format(kept + ending)
 
 
 @task(name="mlflow-end-parent", **_RETRIES)
@@ -276,12 +300,21 @@ def pid_metrics(record: RunRecord) -> dict[str, float]:
             metrics[f"plugin.{part}_bits"] = float(values[f"plugin_{part}"])
         if isinstance(values.get(f"{part}_significant"), bool):
             metrics[f"significant.{part}"] = float(values[f"{part}_significant"])
+    resolution = max(_NOISE_BITS, _certified_gap(values))
+    metrics = {key: 0.0 if key.endswith("_bits") and abs(value) < resolution else value
+               for key, value in metrics.items()}
     parts_keys = {f"{p}_{s}" for p in PARTS for s in ("low", "high", "std", "significant")} | set(PARTS)
     parts_keys |= {f"{prefix}_{p}" for p in PARTS for prefix in ("shuffled", "plugin")}
     for key, value in values.items():
         if key not in parts_keys and (report.is_finite_number(value) or isinstance(value, bool)):
             metrics[f"diag.{key}"] = float(value)
     return metrics
+
+
+def _certified_gap(values: dict[str, Any]) -> float:
+    """The duality gap in bits of a certified exact estimate (a figure smaller than it is not resolved), else 0."""
+    gap = values.get("duality_gap_bits")
+    return float(gap) if values.get("certified") is True and report.is_finite_number(gap) else 0.0
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:

@@ -73,3 +73,16 @@ def test_a_result_failing_its_check_is_logged_and_recomputed(tmp_path, caplog):
     assert f"{path} fails its integrity check" in caplog.text
     assert load_or_compute(tmp_path, "pid-x", True, compute, dict, dict) == ({"synergy": 1.0}, True)
     assert load_or_compute(tmp_path, "pid-x", False, compute, dict, dict).from_cache is False and len(calls) == 3
+
+
+def test_figures_below_what_the_estimate_resolves_are_logged_as_zero():
+    from pidengine.report import RunRecord
+    from tasks.tracking import pid_metrics
+
+    parts = {"redundancy": 3.08e-8, "unique1": 4.4e-16, "unique2": 0.25, "synergy": 0.75, "total": 1.0}
+    certified = RunRecord("d", "exact", "ok", {**parts, "certified": True, "duality_gap_bits": 1e-7})
+    metrics = pid_metrics(certified)
+    assert (metrics["pid.redundancy_bits"], metrics["pid.unique1_bits"]) == (0.0, 0.0)
+    assert (metrics["pid.unique2_bits"], metrics["diag.duality_gap_bits"]) == (0.25, 1e-7)  # the rest as it is
+    uncertified = pid_metrics(RunRecord("d", "batch", "ok", parts))
+    assert (uncertified["pid.redundancy_bits"], uncertified["pid.unique1_bits"]) == (3.08e-8, 0.0)
