@@ -1,4 +1,4 @@
-"""Tables and figures of pipeline results: the PID table of one run, the summary across datasets, a stacked bar plot.
+"""Tables and figures of pipeline results: the PID table of one run, the summary across datasets, their figures.
 
 Pure functions over plain records (no tracking client, no orchestrator): the pipeline logs what they return, and a
 notebook can call them on its own results. All values are in bits.
@@ -18,7 +18,9 @@ import pandas as pd
 from pidengine.parts import ATOMS, PARTS
 
 SHORT = {"redundancy": "R", "unique1": "U1", "unique2": "U2", "synergy": "S", "total": "total"}
-COLOURS = {"redundancy": "#4c72b0", "unique1": "#55a868", "unique2": "#c44e52", "synergy": "#8172b2"}
+# One colour per estimator of a dataset, in the order of its runs (matplotlib's tab10, colour-blind friendly enough
+# for the three or four estimators a dataset has).
+ESTIMATOR_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
 Status = Literal["ok", "failed", "not available"]
 # Differences between estimators smaller than this are not reported as disagreement, however narrow their intervals:
 # two estimators of a deterministic gate both have zero-width intervals and differ by solver tolerance.
@@ -46,15 +48,21 @@ class RunRecord:
 
 
 def pid_table(values: dict[str, Any], true_pid: dict[str, float] | None = None) -> list[dict[str, Any]]:
-    """One row per part: ``part``, ``bits`` and, where known, ``low``, ``high``, ``std`` and ``true_bits``."""
+    """One row per part: ``part``, ``bits`` and, where known, ``low``, ``high``, ``std``, ``shuffled_bits`` (the
+    estimate on permuted labels), ``significant`` and ``true_bits``."""
+    truth = {**true_pid, "total": sum(true_pid[p] for p in ATOMS)} if true_pid else {}
     rows = []
     for part in PARTS:
         row: dict[str, Any] = {"part": part, "bits": float(values[part])}
         for suffix in ("low", "high", "std"):
             if values.get(f"{part}_{suffix}") is not None:
                 row[suffix] = float(values[f"{part}_{suffix}"])
-        if true_pid is not None and part in true_pid:
-            row["true_bits"] = float(true_pid[part])
+        if values.get(f"shuffled_{part}") is not None:
+            row["shuffled_bits"] = float(values[f"shuffled_{part}"])
+        if isinstance(values.get(f"{part}_significant"), bool):
+            row["significant"] = values[f"{part}_significant"]
+        if part in truth:
+            row["true_bits"] = float(truth[part])
         rows.append(row)
     return rows
 
@@ -70,7 +78,8 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def summary_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
-    """One row per (dataset, estimator): status, R, U1, U2, S, total (bits), intervals, truth, seconds, error."""
+    """One row per (dataset, estimator): status, R, U1, U2, S, total (bits), intervals, shuffled-label floor,
+    significance, truth, seconds, error."""
     rows = []
     for record in records:
         row: dict[str, Any] = {"dataset": record.dataset, "estimator": record.estimator, "status": record.status}
@@ -80,6 +89,10 @@ def summary_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
             for suffix in ("low", "high"):
                 value = record.values.get(f"{part}_{suffix}")
                 row[f"{part}_{suffix}"] = float(value) if value is not None else math.nan
+        for part in PARTS:
+            null, flag = record.values.get(f"shuffled_{part}"), record.values.get(f"{part}_significant")
+            row[f"shuffled_{part}"] = float(null) if null is not None else math.nan
+            row[f"significant_{part}"] = flag if isinstance(flag, bool) else None
         for part in ATOMS:
             row[f"true_{part}"] = float(record.true_pid[part]) if record.true_pid else math.nan
         row.update(seconds=record.seconds, cached=record.cached, error=record.error, run_id=record.run_id)
@@ -192,80 +205,122 @@ def is_finite_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def stacked_bar_figure(
-    bars: Sequence[tuple[str, dict[str, float]]],
-    title: str = "Partial information decomposition",
-    errors: Sequence[dict[str, tuple[float, float]] | None] | None = None,
-    insignificant: Sequence[set[str]] | None = None,
-):
-    """A stacked bar per label: R, U1, U2, S (bits) stacked upward; a negative part is drawn below zero.
+def pid_figure(records: Sequence[RunRecord], title: str = ""):
+    """One dataset's PID: per part, a bar per estimator with its interval and its shuffled-label floor, and the
+    truth where it is known.
 
     Parameters
     ----------
-    bars : sequence of (label, {part: bits})
-    title : str
-    errors : sequence of {part: (low, high)} or None, optional
-        Intervals of the total, drawn as an error bar on each stack.
-    insignificant : sequence of sets of part names, optional
-        Per bar, the parts whose interval does not clear the null: drawn hatched and pale.
+    records : sequence of RunRecord
+        The runs of one dataset (those not ``ok`` are left out).
+    title : str, optional
+        Default: the dataset's name.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Built without pyplot (no display needed); save it with ``fig.savefig``.
+        Built without pyplot (no display needed); save it with ``fig.savefig``. Parts whose interval does not clear
+        their null are drawn hatched and pale; the legend sits beside the axes, never over a bar.
     """
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
-    width = max(4.0, 0.55 * len(bars) + 2.0)
-    fig = Figure(figsize=(width, 4.2), layout="constrained")
+    ok = [r for r in records if r.status == "ok"]
+    fig = Figure(figsize=(8.0, 3.6), layout="constrained")
     ax = fig.add_subplot()
-    positions = range(len(bars))
-    up = [0.0] * len(bars)
-    down = [0.0] * len(bars)
-    for part in ATOMS:
-        heights = [float(values.get(part, 0.0)) for _, values in bars]
-        bottoms = [up[i] if h >= 0 else down[i] for i, h in enumerate(heights)]
-        faint = [bool(insignificant and part in insignificant[i]) for i in positions]
-        drawn = ax.bar(positions, heights, bottom=bottoms, color=COLOURS[part], label=SHORT[part], width=0.7)
-        for patch, is_faint in zip(drawn, faint):
-            if is_faint:
+    slot = 0.8 / max(len(ok), 1)
+    handles = []
+    for j, record in enumerate(ok):
+        colour = ESTIMATOR_COLOURS[j % len(ESTIMATOR_COLOURS)]
+        xs = [i - 0.4 + slot * (j + 0.5) for i in range(len(PARTS))]
+        heights = [float(record.values[p]) for p in PARTS]
+        faint = insignificant_parts(record)
+        drawn = ax.bar(xs, heights, slot * 0.9, color=colour)
+        for patch, part in zip(drawn, PARTS):
+            if part in faint:
                 patch.set_alpha(0.35)
                 patch.set_hatch("///")
-        for i, h in enumerate(heights):
-            if h >= 0:
-                up[i] += h
-            else:
-                down[i] += h
-    if errors is not None:
-        for i, interval in enumerate(errors):
-            if interval and "total" in interval:
-                low, high = interval["total"]  # a percentile interval need not contain the point estimate
-                ax.vlines(i, low, high, color="black", linewidth=1.0)
-                ax.hlines([low, high], i - 0.12, i + 0.12, color="black", linewidth=1.0)
+        for x, part in zip(xs, PARTS):
+            low, high = record.values.get(f"{part}_low"), record.values.get(f"{part}_high")
+            if is_finite_number(low) and is_finite_number(high):  # a percentile interval may miss its estimate
+                ax.vlines(x, float(low), float(high), color="black", linewidth=1.0)
+            null = record.values.get(f"shuffled_{part}")
+            if is_finite_number(null):
+                ax.hlines(float(null), x - slot * 0.45, x + slot * 0.45, color="0.25", linewidth=1.4,
+                          linestyles=(0, (1, 1)))
+        handles.append(Patch(color=colour, label=record.estimator))
+    truth = next((r.true_pid for r in ok if r.true_pid), None)
+    if truth:
+        known = {**truth, "total": sum(truth[p] for p in ATOMS)}
+        for i, part in enumerate(PARTS):
+            ax.hlines(known[part], i - 0.45, i + 0.45, color="black", linewidth=2.0)
+        handles.append(Line2D([], [], color="black", linewidth=2.0, label="truth"))
+    if any(is_finite_number(r.values.get(f"{p}_low")) for r in ok for p in PARTS):
+        handles.append(Line2D([], [], color="black", linewidth=1.0, label="95 % interval"))
+    if any(is_finite_number(r.values.get(f"shuffled_{p}")) for r in ok for p in PARTS):
+        handles.append(Line2D([], [], color="0.25", linewidth=1.4, linestyle=(0, (1, 1)),
+                              label="shuffled labels"))
+    if any(insignificant_parts(r) for r in ok):
+        handles.append(Patch(facecolor="white", edgecolor="0.4", hatch="///", label="not significant"))
     ax.axhline(0.0, color="black", linewidth=0.6)
-    ax.set_xticks(
-        list(positions), [label for label, _ in bars], rotation=60 if len(bars) > 3 else 0,
-        ha="right" if len(bars) > 3 else "center", fontsize=8,
-    )
+    ax.set_xticks(range(len(PARTS)), [f"{p}\n({SHORT[p]})" if p != "total" else p for p in PARTS], fontsize=9)
     ax.set_ylabel("bits")
-    if insignificant and any(insignificant):
-        title += "\nhatched: not significant (its interval does not clear the null)"
-    ax.set_title(title, fontsize=10)
-    ax.legend(ncols=4, fontsize=8, loc="upper right")
+    ax.set_title(title or (ok[0].dataset if ok else ""), fontsize=10)
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+def summary_figure(records: Sequence[RunRecord], title: str = "PID per dataset and estimator"):
+    """Every (dataset, estimator) as a row of a heat map: R, U1, U2 and S coloured by their share of the total,
+    the bits written in each cell; a truth row under each synthetic dataset. Legible at 1,000 px for any number
+    of datasets (the figure grows in height, not width).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Values in brackets (and grey) did not clear their null; ``n/a`` marks a part that is not defined.
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    rows: list[tuple[str, dict[str, float], set[str]]] = []
+    ok = [r for r in records if r.status == "ok"]
+    for index, record in enumerate(ok):
+        rows.append((f"{record.dataset} / {record.estimator}", {p: float(record.values[p]) for p in PARTS},
+                     insignificant_parts(record)))
+        last_of_dataset = index + 1 == len(ok) or ok[index + 1].dataset != record.dataset
+        if record.true_pid and last_of_dataset:
+            known = {**record.true_pid, "total": sum(record.true_pid[p] for p in ATOMS)}
+            rows.append((f"{record.dataset} / truth", known, set()))
+    shares = np.array([[values[p] / values["total"] if values["total"] > 1e-9 else 0.0 for p in ATOMS]
+                       for _, values, _ in rows]).reshape(len(rows), len(ATOMS))
+    fig = Figure(figsize=(8.0, 1.3 + 0.26 * len(rows)), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(np.clip(shares, 0.0, 1.0), cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto",
+                      extent=(-0.5, len(ATOMS) - 0.5, len(rows) - 0.5, -0.5))
+    for i, (label, values, faint) in enumerate(rows):
+        for j, part in enumerate(PARTS):
+            text = f"{values[part]:.3f}" if abs(values[part]) >= 0.0005 else "0.000"  # never "-0.000"
+            dark = j < len(ATOMS) and shares[i, j] > 0.6
+            colour = ("0.8" if dark else "0.55") if part in faint else ("white" if dark else "black")
+            ax.text(j, i, f"({text})" if part in faint else text, ha="center", va="center", fontsize=8,
+                    color=colour, fontweight="bold" if label.endswith("/ truth") else "normal")
+    for i in range(1, len(rows)):
+        if rows[i][0].split(" / ")[0] != rows[i - 1][0].split(" / ")[0]:
+            ax.axhline(i - 0.5, color="0.3", linewidth=0.8)
+    ax.set_xlim(-0.5, len(PARTS) - 0.5)
+    ax.set_xticks(range(len(PARTS)), [SHORT[p] for p in PARTS], fontsize=9)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(len(rows)), [label for label, _, _ in rows], fontsize=8)
+    ax.set_title(f"{title} (bits); colour: share of the total; (grey): not significant", fontsize=9)
+    fig.colorbar(image, ax=ax, shrink=min(1.0, 6.0 / max(len(rows), 1)), label="share of the total")
     return fig
 
 
 def insignificant_parts(record: RunRecord) -> set[str]:
     """The parts whose ``<part>_significant`` flag is False (an estimator without the flag has none)."""
     return {part for part in PARTS if record.values.get(f"{part}_significant") is False}
-
-
-def record_bars(record: RunRecord) -> list[tuple[str, dict[str, float]]]:
-    """The bars of one run's plot: the estimate, and the known truth when the source has one."""
-    bars = [(record.estimator, {p: float(record.values[p]) for p in ATOMS})]
-    if record.true_pid:
-        bars.append(("truth", {p: float(record.true_pid[p]) for p in ATOMS}))
-    return bars
 
 
 def accuracy_matrix(reports: Sequence[Any], failed: Sequence[tuple[str, str]] = ()) -> str:

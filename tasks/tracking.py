@@ -157,10 +157,8 @@ def log_pid_run(
                         "values": record.values, "true_pid_bits": record.true_pid, "settings": params}
             (Path(folder) / "pid.json").write_text(json.dumps(document, indent=2, default=str))
             (Path(folder) / "pid.csv").write_text(report.to_csv(rows))
-            bars = report.record_bars(record)
-            faint = [report.insignificant_parts(record)] + [set()] * (len(bars) - 1)  # the truth bar is not tested
-            figure = report.stacked_bar_figure(bars, title=f"{record.dataset}: PID (bits)", insignificant=faint)
-            figure.savefig(Path(folder) / "pid.png", dpi=110)
+            report.pid_figure([record], title=f"{record.dataset} / {record.estimator}").savefig(
+                Path(folder) / "pid.png", dpi=110)
         else:
             (Path(folder) / "error.txt").write_text(record.error or record.status)
         mlflow_client.log_artifacts(run_id, folder)
@@ -200,13 +198,13 @@ def log_summary(
         if agreement:
             (Path(folder) / "agreement.csv").write_text(report.agreement_frame(agreement).to_csv(index=False))
         if ok:
-            bars = [(f"{r.dataset} / {r.estimator}", {p: float(r.values[p]) for p in ATOMS}) for r in ok]
-            intervals = [_intervals(r) for r in ok]
-            figure = report.stacked_bar_figure(bars, title="PID per dataset and estimator (bits)", errors=intervals,
-                                               insignificant=[report.insignificant_parts(r) for r in ok])
-            figure.savefig(Path(folder) / "summary.png", dpi=110)
-        for path in sorted(Path(folder).iterdir()):
-            mlflow_client.log_artifact(parent_run_id, str(path))
+            report.summary_figure(ok).savefig(Path(folder) / "summary.png", dpi=110)
+            figures = Path(folder) / "figures"  # one per dataset, its estimators side by side
+            figures.mkdir()
+            for dataset in dict.fromkeys(r.dataset for r in ok):
+                report.pid_figure([r for r in ok if r.dataset == dataset]).savefig(figures / f"{dataset}.png",
+                                                                                   dpi=110)
+        mlflow_client.log_artifacts(parent_run_id, folder)
 
 
 def _description(records: Sequence[RunRecord]) -> str:
@@ -325,13 +323,6 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
             flat.update(flatten(f"{prefix}.{key}" if prefix else str(key), item))
         return flat
     return {prefix: value}
-
-
-def _intervals(record: RunRecord) -> dict[str, tuple[float, float]] | None:
-    low, high = record.values.get("total_low"), record.values.get("total_high")
-    if report.is_finite_number(low) and report.is_finite_number(high):
-        return {"total": (float(low), float(high))}
-    return None
 
 
 def _param(value: Any) -> str:

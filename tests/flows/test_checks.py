@@ -14,14 +14,15 @@ import yaml
 
 from flows.preflight import PreflightError, check_dask_address, check_tracking_uri
 from pidengine.cli import build_parser, main
+from pidengine.parts import PARTS
 from pidengine.report import (
     RunRecord,
     estimator_agreement,
     format_disagreements,
     format_summary,
-    insignificant_parts,
+    pid_figure,
     pid_table,
-    stacked_bar_figure,
+    summary_figure,
     summary_frame,
 )
 
@@ -99,15 +100,50 @@ def test_report_functions():
     truth = {"redundancy": 0.311, "unique1": 0.0, "unique2": 0.0, "synergy": 0.5}
     rows = pid_table(values, truth)
     assert [r["part"] for r in rows] == ["redundancy", "unique1", "unique2", "synergy", "total"]
-    assert rows[4]["low"] == 0.8 and rows[0]["true_bits"] == 0.311
+    assert rows[4]["low"] == 0.8 and rows[0]["true_bits"] == 0.311 and rows[4]["true_bits"] == pytest.approx(0.811)
+    flagged = pid_table({**values, "synergy_significant": False, "shuffled_synergy": 0.6})
+    assert (flagged[3]["significant"], flagged[3]["shuffled_bits"]) == (False, 0.6)  # exported beside the bits
+    assert "significant" not in flagged[0] and "shuffled_bits" not in flagged[0]  # not invented where unknown
     records = [RunRecord("and", "exact", "ok", values, truth, seconds=1.0),
                RunRecord("bad", "exact", "failed", error="ConfigError: no file")]
     text = format_summary(records)
     assert "truth" in text and "FAILED: ConfigError: no file" in text and "1 of 2 runs ok, 1 failed" in text
     frame = summary_frame(records)
     assert list(frame["status"]) == ["ok", "failed"] and frame.loc[0, "total_low"] == 0.8
-    figure = stacked_bar_figure([("and", values), ("truth", truth)], errors=[{"total": (0.8, 0.9)}, None])
-    assert len(figure.axes) == 1
+    assert {"shuffled_synergy", "significant_synergy"} <= set(frame.columns)
+
+
+def test_the_dataset_figure_shows_each_estimator_with_interval_floor_and_truth_and_no_legend_over_bars():
+    truth = {"redundancy": 0.311, "unique1": 0.0, "unique2": 0.0, "synergy": 0.5}
+    exact_values = {"redundancy": 0.3, "unique1": 0.01, "unique2": 0.0, "synergy": 0.5, "total": 0.81,
+                    **{f"{p}_{side}": v for p in PARTS for side, v in (("low", -0.1), ("high", 0.9))},
+                    **{f"shuffled_{p}": 0.05 for p in PARTS}}
+    batch_values = {"redundancy": 0.2, "unique1": 0.05, "unique2": 0.05, "synergy": 0.4, "total": 0.7}
+    figure = pid_figure([RunRecord("and", "exact", "ok", exact_values, truth),
+                         RunRecord("and", "batch", "ok", batch_values, truth),
+                         RunRecord("and", "crossfit", "failed", error="x")])
+    ax = figure.axes[0]
+    assert len(ax.patches) == 2 * len(PARTS)  # one bar per (estimator, part); the failed run is left out
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["exact", "batch", "truth", "95 % interval",
+                                                          "shuffled labels"]
+    figure.draw_without_rendering()
+    assert legend.get_window_extent().x0 >= ax.get_window_extent().x1  # beside the axes, never over a bar
+    assert ax.get_title() == "and"
+
+
+def test_the_summary_figure_grows_in_height_and_marks_truth_and_insignificant_parts():
+    values = {"redundancy": 0.3, "unique1": 0.02, "unique2": 0.0, "synergy": 0.5, "total": 0.82,
+              "unique1_significant": False}
+    truth = {"redundancy": 0.3, "unique1": 0.0, "unique2": 0.0, "synergy": 0.5}
+    records = [RunRecord(f"set{i}", "exact", "ok", values, truth if i == 0 else None) for i in range(30)]
+    figure = summary_figure(records)
+    ax = figure.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[:3] == ["set0 / exact", "set0 / truth", "set1 / exact"] and len(labels) == 31
+    assert figure.get_size_inches()[0] * 110 <= 1000  # 1,000 px wide at the dpi it is saved with
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[:5] == ["0.300", "(0.020)", "0.000", "0.500", "0.820"]
 
 
 def test_parts_that_are_not_significant_are_bracketed_and_hatched():
@@ -117,9 +153,9 @@ def test_parts_that_are_not_significant_are_bracketed_and_hatched():
     record = RunRecord("and", "crossfit", "ok", values)
     row = format_summary([record]).splitlines()[2]
     assert "0.300" in row and "(0.020)" in row and "(-0.010)" in row and "(0.500)" not in row
-    figure = stacked_bar_figure([("and", values)], insignificant=[insignificant_parts(record)])
-    hatched = {patch.get_facecolor()[:3] for patch in figure.axes[0].patches if patch.get_hatch()}
-    assert len(hatched) == 2  # U1 and U2 bars, each in its own colour
+    figure = pid_figure([record])
+    hatched = [part for part, patch in zip(PARTS, figure.axes[0].patches) if patch.get_hatch()]
+    assert hatched == ["unique1", "unique2"]
 
 
 def test_estimators_that_disagree_beyond_their_intervals_are_named():
