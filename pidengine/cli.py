@@ -113,6 +113,9 @@ def _cmd_pid(args: argparse.Namespace) -> int:
     from pidengine.bootstrap import bootstrap_pid
     from pidengine.joint import joint_from_samples
 
+    for path, suffixes in ((args.out, (".csv", ".json")), (args.plot, (".png",))):
+        if path is not None:  # checked before the work, which may be long
+            _check_output(path, suffixes)
     estimator = _estimator_from(args)
     if args.bootstrap and args.samples is None:
         raise ConfigError("--bootstrap resamples rows of samples: use it with --samples, not --joint")
@@ -132,6 +135,13 @@ def _cmd_pid(args: argparse.Namespace) -> int:
         result = estimator.estimate(table.pmf, n_samples=table.n_samples)
         source = args.samples
         payload = result.to_dict()
+    if args.out is not None:
+        _write_table(args.out, payload, source)
+    if args.plot is not None:
+        from pidengine.report import RunRecord, pid_figure
+
+        record = RunRecord(Path(source).name, result.estimator, "ok", payload)
+        _write_atomically(args.plot, lambda path: pid_figure([record]).savefig(path, dpi=110, format="png"))
     if args.json:
         print(json.dumps(payload))
     else:
@@ -141,6 +151,36 @@ def _cmd_pid(args: argparse.Namespace) -> int:
         title = f"PID of {source} ({shape}{samples}{resamples}), estimator {result.estimator}"
         print(_format_table(result, title, boot))
     return 0
+
+
+def _write_table(path: Path, payload: dict, source: Path) -> None:
+    """The PID table (a row per part with its interval, shuffled floor and significance where computed) as CSV, or
+    as JSON with every figure of the estimate, chosen by the file's suffix."""
+    from pidengine.report import pid_table, to_csv
+
+    rows = pid_table(payload)
+    if path.suffix == ".csv":
+        text = to_csv(rows)
+    else:
+        text = json.dumps({"source": str(source), "units": "bits", "table": rows, "values": payload}, indent=2)
+    _write_atomically(path, lambda temporary: temporary.write_text(text))
+
+
+def _check_output(path: Path, suffixes: tuple[str, ...]) -> None:
+    if path.suffix not in suffixes:
+        raise ConfigError(f"cannot write {path}: name a {' or '.join(suffixes)} file")
+    if not path.parent.is_dir():
+        raise ConfigError(f"cannot write {path}: folder {path.parent} does not exist; create it first")
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Write through a temporary file beside ``path`` and rename it: an interrupted write leaves the old file."""
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        write(temporary)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _cmd_examples(args: argparse.Namespace) -> int:
@@ -391,6 +431,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--progress", action="store_true", help="show the exact estimator's iterations (a bar on stderr; large joints)"
     )
     pid.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    pid.add_argument("--out", type=_local_path, metavar="FILE.csv|FILE.json",
+                     help="also write the table (intervals, shuffled floor, significance where computed)")
+    pid.add_argument("--plot", type=_local_path, metavar="FILE.png",
+                     help="also draw the parts, with intervals and shuffled floor where computed")
     pid.set_defaults(func=_cmd_pid)
 
     examples = sub.add_parser("examples", help="PID of textbook joints (AND, OR, XOR, ...) against closed forms")

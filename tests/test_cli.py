@@ -78,6 +78,40 @@ def test_bad_input_exits_nonzero_with_one_line(cli, tmp_path, content, args, mes
     assert "Traceback" not in out.stderr
 
 
+def test_pid_writes_its_table_and_figure_for_the_samples_given(cli, tmp_path):
+    import csv
+
+    data = gate_samples("and", 800, random_state=0)  # AND of two fair bits: R 0.311, S 0.5, no unique information
+    np.savez(tmp_path / "and.npz", x1=data.latent1, x2=data.latent2, y=data.y)
+    out = cli("pid", "--samples", str(tmp_path / "and.npz"), "--bootstrap", "50", "--permutations", "20",
+              "--out", str(tmp_path / "and.csv"), "--plot", str(tmp_path / "and.png"))
+    assert out.returncode == 0, out.stderr
+    rows = {row["part"]: row for row in csv.DictReader((tmp_path / "and.csv").open())}
+    assert list(rows) == ["redundancy", "unique1", "unique2", "synergy", "total"]
+    assert float(rows["synergy"]["bits"]) == pytest.approx(0.5, abs=0.06)
+    assert float(rows["redundancy"]["low"]) <= float(rows["redundancy"]["bits"]) <= float(rows["redundancy"]["high"])
+    assert (rows["synergy"]["significant"], rows["unique1"]["significant"]) == ("True", "False")
+    assert float(rows["total"]["shuffled_bits"]) < 0.05  # the permuted-label floor travels with the table
+    assert (tmp_path / "and.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = cli("pid", "--samples", str(tmp_path / "and.npz"), "--out", str(tmp_path / "and.json"))
+    document = json.loads((tmp_path / "and.json").read_text())
+    assert document["units"] == "bits" and document["table"][3]["part"] == "synergy"
+    assert not list(tmp_path.glob(".*partial"))
+
+
+@pytest.mark.parametrize(("option", "name", "message"), [
+    ("--out", "table.txt", "name a .csv or .json file"),
+    ("--out", "missing/table.csv", "folder"),
+    ("--plot", "figure.pdf", "name a .png file"),
+])
+def test_pid_refuses_an_output_it_cannot_write_before_any_work(cli, tmp_path, option, name, message):
+    data = gate_samples("xor", 200, random_state=0)
+    np.savez(tmp_path / "xor.npz", x1=data.latent1, x2=data.latent2, y=data.y)
+    out = cli("pid", "--samples", str(tmp_path / "xor.npz"), option, str(tmp_path / name))
+    assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert out.stdout == ""  # refused before the estimate
+
+
 def test_samples_of_different_lengths_exit_with_one_line(cli, tmp_path):
     path = tmp_path / "s.npz"
     np.savez(path, x1=np.arange(3), x2=np.arange(4), y=np.arange(3))
