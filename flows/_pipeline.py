@@ -351,7 +351,12 @@ def run_pipeline(kind: str, params: QuantifyParams, stages: list[str]) -> Pipeli
         _end_open_runs(log, "FAILED" if isinstance(raised, Exception) else "KILLED")
         raise
     summary.seconds = time.perf_counter() - start
-    logger.info("summary\n%s", summary.table())
+    # One line, not the table: `pidengine run` prints the table, which would otherwise reach the console twice; it is
+    # also the MLflow parent run's description (and summary.txt) for runs started by a deployment.
+    ok, failed = sum(r.status == "ok" for r in summary.records), summary.failed
+    logger.info("%d of %d estimates ok; failed: %s; the summary table is the description of MLflow run %s",
+                ok, len(summary.records), ", ".join(failed[:10]) + (" ..." if len(failed) > 10 else "") or "none",
+                log.parent_run_id)
     return summary
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -206,11 +207,19 @@ def _cmd_examples(args: argparse.Namespace) -> int:
 
 
 def _cmd_catalog_list(args: argparse.Namespace) -> int:
+    from pidengine.io.store import STAGES, DatasetStore
+
     catalog = load_catalog(args.catalog)
-    print(f"{'dataset':<26}{'source':<18}{'modalities':<44}description")
+    print(f"stores under {args.data_dir}/ ('-': not ingested)")
+    print(f"{'dataset':<26}{'stores':<12}{'samples':>8}{'labels':>7}  {'source':<18}{'modalities':<44}description")
     for entry in catalog.entries.values():
+        store = DatasetStore(args.data_dir, entry.name)
+        stores = " ".join(stage for stage in STAGES if store.exists(stage)) or "-"
+        raw = store.describe("raw") or {}
+        samples, labels = raw.get("sample", "-"), raw.get("labels") or "-"
         modalities = " | ".join(entry.modalities)
-        print(f"{entry.name:<26}{entry.source.kind:<18}{modalities:<44}{entry.description}")
+        print(f"{entry.name:<26}{stores:<12}{samples:>8}{labels:>7}  {entry.source.kind:<18}{modalities:<44}"
+              f"{entry.description}")
     for name in catalog.errors:
         print(f"{name:<26}{'INVALID':<18}(see `pidengine catalog validate`)")
     return 0
@@ -444,8 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     catalog = sub.add_parser("catalog", help="list or validate the datasets of a data catalog")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True, parser_class=_OneLineParser)
-    listing = catalog_sub.add_parser("list", help="one line per dataset: name, source kind, modalities, description")
-    _add_catalog_arguments(listing, data_dir=False)
+    listing = catalog_sub.add_parser(
+        "list", help="one line per dataset: its stores under the data folder, samples, labels, source, description")
+    _add_catalog_arguments(listing)
     listing.set_defaults(func=_cmd_catalog_list)
     validate = catalog_sub.add_parser(
         "validate", help="check every entry (schema, files, data packages); exit 2 if any is broken"
@@ -527,6 +537,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = _one_line_warnings(warnings.showwarning)
         try:
             return args.func(args)
+        except BrokenPipeError:  # `pidengine catalog list | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+            return 0
         except (PIDEngineError, OSError, ValueError, EOFError) as exc:
             print(f"pidengine: error: {_one_line(exc)}", file=sys.stderr)
             return EXIT_BAD_INPUT

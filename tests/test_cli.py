@@ -222,6 +222,9 @@ def test_ingest_and_featurize_go_on_past_a_broken_dataset(cli, tmp_path):
     assert featurized.returncode == 0 and "codes written" in featurized.stdout
     unknown = cli("ingest", *args, "--only", "nope")
     assert unknown.returncode == 2 and "no dataset 'nope'" in unknown.stderr
+    listing = {line.split()[0]: line.split()[1:] for line in cli("catalog", "list", *args).stdout.splitlines()[2:]}
+    assert listing["xor"][:4] == ["raw", "codes", "300", "2"]  # its stores, the catalog's n_samples, two labels
+    assert listing["missing-file"][0] == "-"  # never ingested
 
 
 def test_recommend_prints_the_nearest_references_and_their_best_families(cli, tmp_path):

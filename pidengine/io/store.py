@@ -99,6 +99,15 @@ class DatasetStore:
         """Whether version ``key`` of ``stage`` is published and intact (a stage with this key can skip its work)."""
         return self.current_key(stage) == key and self.exists(stage) and damage(self.link(stage).resolve()) is None
 
+    def describe(self, stage: str) -> dict[str, int] | None:
+        """The published version's sizes (``sample``, ``feature1``, ...) and number of ``labels``, read from its
+        metadata alone (for listings: no data read, no checksum checked); None when nothing is published."""
+        if not self.exists(stage):
+            return None
+        metadata = xr.open_zarr(self.link(stage), consolidated=False)
+        return {**{str(k): int(v) for k, v in metadata.sizes.items()},
+                "labels": len(metadata.attrs.get("label_names", []))}
+
     def open(self, stage: str) -> xr.Dataset:
         """The published version of ``stage``, lazily (dask-backed), after checking its files against their checksums.
 
