@@ -47,10 +47,15 @@ class RunRecord:
     run_id: str = ""
 
 
+def truth_with_total(true_pid: dict[str, float] | None) -> dict[str, float]:
+    """A known PID (four parts) with its total; empty when the source has no known PID."""
+    return {**true_pid, "total": sum(true_pid[p] for p in ATOMS)} if true_pid else {}
+
+
 def pid_table(values: dict[str, Any], true_pid: dict[str, float] | None = None) -> list[dict[str, Any]]:
     """One row per part: ``part``, ``bits`` and, where known, ``low``, ``high``, ``std``, ``shuffled_bits`` (the
     estimate on permuted labels), ``significant`` and ``true_bits``."""
-    truth = {**true_pid, "total": sum(true_pid[p] for p in ATOMS)} if true_pid else {}
+    truth = truth_with_total(true_pid)
     rows = []
     for part in PARTS:
         row: dict[str, Any] = {"part": part, "bits": float(values[part])}
@@ -125,10 +130,8 @@ def format_summary(records: Sequence[RunRecord]) -> str:
             lines.append(f"{'':<24}{'shuffled':<10}{null}")
         last_of_dataset = index + 1 == len(records) or records[index + 1].dataset != record.dataset
         if record.true_pid and last_of_dataset:
-            truth = (
-                "".join(f"{record.true_pid[p]:>8.3f}" for p in ATOMS)
-                + f"{sum(record.true_pid[p] for p in ATOMS):>8.3f}"
-            )
+            known = truth_with_total(record.true_pid)
+            truth = "".join(f"{known[p]:>8.3f}" for p in PARTS)
             lines.append(f"{'':<24}{'truth':<10}{truth}")
     ok = sum(r.status == "ok" for r in records)
     failed = sum(r.status == "failed" for r in records)
@@ -250,9 +253,8 @@ def pid_figure(records: Sequence[RunRecord], title: str = ""):
                 ax.hlines(float(null), x - slot * 0.45, x + slot * 0.45, color="0.25", linewidth=1.4,
                           linestyles=(0, (1, 1)))
         handles.append(Patch(color=colour, label=record.estimator))
-    truth = next((r.true_pid for r in ok if r.true_pid), None)
-    if truth:
-        known = {**truth, "total": sum(truth[p] for p in ATOMS)}
+    known = truth_with_total(next((r.true_pid for r in ok if r.true_pid), None))
+    if known:
         for i, part in enumerate(PARTS):
             ax.hlines(known[part], i - 0.45, i + 0.45, color="black", linewidth=2.0)
         handles.append(Line2D([], [], color="black", linewidth=2.0, label="truth"))
@@ -279,40 +281,39 @@ def summary_figure(records: Sequence[RunRecord], title: str = "PID per dataset a
     Returns
     -------
     matplotlib.figure.Figure
-        Values in brackets (and grey) did not clear their null; ``n/a`` marks a part that is not defined.
+        Values in brackets (and grey) did not clear their null.
     """
     import numpy as np
     from matplotlib.figure import Figure
 
-    rows: list[tuple[str, dict[str, float], set[str]]] = []
+    rows: list[tuple[str, str, dict[str, float], set[str]]] = []  # dataset, row name, bits per part, faint parts
     ok = [r for r in records if r.status == "ok"]
     for index, record in enumerate(ok):
-        rows.append((f"{record.dataset} / {record.estimator}", {p: float(record.values[p]) for p in PARTS},
+        rows.append((record.dataset, record.estimator, {p: float(record.values[p]) for p in PARTS},
                      insignificant_parts(record)))
         last_of_dataset = index + 1 == len(ok) or ok[index + 1].dataset != record.dataset
         if record.true_pid and last_of_dataset:
-            known = {**record.true_pid, "total": sum(record.true_pid[p] for p in ATOMS)}
-            rows.append((f"{record.dataset} / truth", known, set()))
+            rows.append((record.dataset, "truth", truth_with_total(record.true_pid), set()))
     shares = np.array([[values[p] / values["total"] if values["total"] > 1e-9 else 0.0 for p in ATOMS]
-                       for _, values, _ in rows]).reshape(len(rows), len(ATOMS))
+                       for _, _, values, _ in rows]).reshape(len(rows), len(ATOMS))
     fig = Figure(figsize=(8.0, 1.3 + 0.26 * len(rows)), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(np.clip(shares, 0.0, 1.0), cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto",
                       extent=(-0.5, len(ATOMS) - 0.5, len(rows) - 0.5, -0.5))
-    for i, (label, values, faint) in enumerate(rows):
+    for i, (_, name, values, faint) in enumerate(rows):
         for j, part in enumerate(PARTS):
             text = f"{values[part]:.3f}" if abs(values[part]) >= 0.0005 else "0.000"  # never "-0.000"
             dark = j < len(ATOMS) and shares[i, j] > 0.6
             colour = ("0.8" if dark else "0.55") if part in faint else ("white" if dark else "black")
             ax.text(j, i, f"({text})" if part in faint else text, ha="center", va="center", fontsize=8,
-                    color=colour, fontweight="bold" if label.endswith("/ truth") else "normal")
+                    color=colour, fontweight="bold" if name == "truth" else "normal")
     for i in range(1, len(rows)):
-        if rows[i][0].split(" / ")[0] != rows[i - 1][0].split(" / ")[0]:
+        if rows[i][0] != rows[i - 1][0]:  # a line between datasets
             ax.axhline(i - 0.5, color="0.3", linewidth=0.8)
     ax.set_xlim(-0.5, len(PARTS) - 0.5)
     ax.set_xticks(range(len(PARTS)), [SHORT[p] for p in PARTS], fontsize=9)
     ax.xaxis.tick_top()
-    ax.set_yticks(range(len(rows)), [label for label, _, _ in rows], fontsize=8)
+    ax.set_yticks(range(len(rows)), [f"{dataset} / {name}" for dataset, name, _, _ in rows], fontsize=8)
     ax.set_title(f"{title} (bits); colour: share of the total; (grey): not significant", fontsize=9)
     fig.colorbar(image, ax=ax, shrink=min(1.0, 6.0 / max(len(rows), 1)), label="share of the total")
     return fig

@@ -22,7 +22,7 @@ from typing import Any
 from prefect import task
 
 from pidengine import report
-from pidengine.parts import ATOMS, PARTS
+from pidengine.parts import PARTS
 from pidengine.report import RunRecord
 from tasks._retry import is_transient, retry_transient
 
@@ -286,7 +286,7 @@ def pid_metrics(record: RunRecord) -> dict[str, float]:
             if report.is_finite_number(values.get(f"{part}_{suffix}")):
                 metrics[f"pid.{part}_{suffix}_bits"] = float(values[f"{part}_{suffix}"])
     if record.true_pid:
-        truth = {**record.true_pid, "total": sum(record.true_pid[p] for p in ATOMS)}
+        truth = report.truth_with_total(record.true_pid)
         for part in PARTS:
             if part in truth:
                 metrics[f"true.{part}_bits"] = float(truth[part])
