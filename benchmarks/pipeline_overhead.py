@@ -45,8 +45,8 @@ def library_leg(catalog: Path, data_dir: Path, datasets: list[str], bootstrap: i
 
     from pidengine import stages
     from pidengine.catalog import load_catalog
+    from pidengine.models.settings import TrainSettings
     from pidengine.models.sweep import evaluate_family
-    from pidengine.models.training import TrainSettings
     from pidengine.models.zoo import FAMILIES
     from pidengine.quantify import EstimatorSettings, ExactSettings, quantify
 
@@ -101,7 +101,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="pidengine-overhead-"))
     env = {**os.environ, **ONE_THREAD}
     python = sys.executable
-    pidengine = [python, "-m", "pidengine.cli"]
+    pidengine = [python, "-m", "cli"]
     datasets = ["--datasets", *args.datasets] if args.datasets else []
     rows = []
     try:

@@ -34,8 +34,8 @@ from pidengine import quantify as q
 from pidengine.catalog import Catalog, CatalogEntry, load_catalog
 from pidengine.exceptions import PIDEngineError
 from pidengine.models.analysis import InteractionAnalysis, analyse
+from pidengine.models.settings import TrainSettings
 from pidengine.models.sweep import ModelReport
-from pidengine.models.training import TrainSettings
 from pidengine.parts import PARTS
 from pidengine.report import RunRecord, accuracy_matrix, estimator_agreement, format_disagreements, format_summary
 from pidengine.selection import ReferenceTable, Selection, build_reference, select
@@ -347,7 +347,7 @@ def run_pipeline(kind: str, params: QuantifyParams, stages: list[str]) -> Pipeli
         if models and model_outcomes:
             select_models(summary, models, ready)
         finish_tracking(summary, log)
-    except BaseException as raised:  # Ctrl-C, SIGTERM (see flows._cli) or a crash: no run is left RUNNING
+    except BaseException as raised:  # Ctrl-C, SIGTERM (see cli.run) or a crash: no run is left RUNNING
         _end_open_runs(log, "FAILED" if isinstance(raised, Exception) else "KILLED")
         raise
     summary.seconds = time.perf_counter() - start

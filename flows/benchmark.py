@@ -9,10 +9,12 @@
 
 ``pidengine run`` and ``make run`` run this flow. On its own::
 
-    python -m flows.benchmark --help
+    pidengine run --flow benchmark --help
 """
 
 from __future__ import annotations
+
+import sys
 
 from prefect import flow
 
@@ -29,6 +31,4 @@ def benchmark(params: BenchmarkParams = BenchmarkParams()) -> PipelineSummary:
 
 
 if __name__ == "__main__":
-    from flows._cli import main
-
-    main("benchmark")
+    sys.exit("python -m flows.benchmark is now: pidengine run --flow benchmark (see pidengine run --help)")

@@ -8,10 +8,12 @@ from the synthetic datasets, a recommendation and selection score per other data
 
 Datasets must be ingested first. Run it on its own::
 
-    python -m flows.models --help
+    pidengine run --flow models --help
 """
 
 from __future__ import annotations
+
+import sys
 
 from prefect import flow
 
@@ -27,6 +29,4 @@ def model_sweep(params: ModelSweepParams = ModelSweepParams()) -> PipelineSummar
 
 
 if __name__ == "__main__":
-    from flows._cli import main
-
-    main("models")
+    sys.exit("python -m flows.models is now: pidengine run --flow models (see pidengine run --help)")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pidengine.models.training import TrainSettings
-from pidengine.models.zoo import FAMILIES
+from pidengine.models.settings import TrainSettings
 from pidengine.quantify import DEFAULT_ESTIMATORS, EstimatorName, EstimatorSettings
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -31,10 +31,17 @@ class ComputeParams(_Params):
     ``flows``, see the data directory at the same path, and reach the Prefect API.
     """
 
-    dask_address: str | None = Field(None, pattern=r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
+    dask_address: str | None = None
     n_workers: int = Field(2, ge=1, le=256)
     threads_per_worker: int = Field(1, ge=1, le=64)
     dashboard: bool = Field(False, description="serve the local cluster's Dask dashboard on 127.0.0.1:8787")
+
+    @field_validator("dask_address")
+    @classmethod
+    def _scheduler_address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"(tcp|tls|inproc|ucx|ws|wss)://\S+", value):
+            raise ValueError(f"{value!r} is not a Dask scheduler address; give one like tcp://HOST:8786")
+        return value
 
 
 class TrackingParams(_Params):
@@ -87,6 +94,12 @@ class QuantifyParams(_Params):
         return value
 
 
+def _registered_families() -> list[str]:
+    from pidengine.models.zoo import FAMILIES  # here: the zoo needs torch, reading the parameters does not
+
+    return list(FAMILIES)
+
+
 class ModelParams(_Params):
     """The model sweep: every family trained on every dataset, then selection.
 
@@ -97,7 +110,7 @@ class ModelParams(_Params):
     ``train``: the training settings, sized for a 2-core CPU (see README).
     """
 
-    families: list[str] = Field(default_factory=lambda: list(FAMILIES))
+    families: list[str] = Field(default_factory=_registered_families)
     train: TrainSettings = TrainSettings()
     reference: list[str] = Field(default_factory=list)
     top_k: int = Field(3, ge=1, le=32)
@@ -105,9 +118,10 @@ class ModelParams(_Params):
     @field_validator("families")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        unknown = [name for name in value if name not in FAMILIES]
+        registered = _registered_families()
+        unknown = [name for name in value if name not in registered]
         if unknown:
-            raise ValueError(f"unknown model families {unknown}; registered: {sorted(FAMILIES)}")
+            raise ValueError(f"unknown model families {unknown}; registered: {sorted(registered)}")
         if len(set(value)) != len(value):
             raise ValueError(f"families must not repeat a name, got {value}")
         return value
@@ -116,7 +130,7 @@ class ModelParams(_Params):
 class BenchmarkParams(QuantifyParams):
     """Parameters of the benchmark flow (``pidengine run``): quantification and the model sweep with selection."""
 
-    models: ModelParams = ModelParams()
+    models: ModelParams = Field(default_factory=ModelParams)
 
     @model_validator(mode="after")
     def _selection_needs_exact(self) -> BenchmarkParams:

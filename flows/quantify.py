@@ -3,10 +3,12 @@ continuous features), on Dask; one MLflow run per (dataset, estimator). Datasets
 
 Run it on its own::
 
-    python -m flows.quantify --help
+    pidengine run --flow quantify --help
 """
 
 from __future__ import annotations
+
+import sys
 
 from prefect import flow
 
@@ -22,6 +24,4 @@ def quantify_datasets(params: QuantifyParams = QuantifyParams()) -> PipelineSumm
 
 
 if __name__ == "__main__":
-    from flows._cli import main
-
-    main("quantify")
+    sys.exit("python -m flows.quantify is now: pidengine run --flow quantify (see pidengine run --help)")

@@ -2,10 +2,12 @@
 
 Run it on its own::
 
-    python -m flows.refresh --help
+    pidengine run --flow refresh --help
 """
 
 from __future__ import annotations
+
+import sys
 
 from prefect import flow
 
@@ -24,6 +26,4 @@ def catalog_refresh(params: RefreshParams = RefreshParams()) -> PipelineSummary:
 
 
 if __name__ == "__main__":
-    from flows._cli import main
-
-    main("refresh")
+    sys.exit("python -m flows.refresh is now: pidengine run --flow refresh (see pidengine run --help)")

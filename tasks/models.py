@@ -18,8 +18,8 @@ from prefect import task
 
 from pidengine import stages
 from pidengine.catalog import CatalogEntry
+from pidengine.models.settings import TrainSettings
 from pidengine.models.sweep import ModelReport, cache_key, evaluate_family
-from pidengine.models.training import TrainSettings
 from tasks._cache import Cached, load_or_compute
 from tasks._retry import describe, is_transient, retry_transient
 

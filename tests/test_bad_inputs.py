@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from pidengine.cli import main
+from cli.main import main
 
 GOOD_CATALOG = "  xor:\n    source: {kind: gate, gate: xor, n_samples: 200}\n"
 
@@ -97,8 +97,9 @@ CATALOG = [
 RUN = [
     ("one resample", "run --catalog {t}/good.yaml --bootstrap 1", "n_bootstrap must be 0"),
     ("ftp tracking", "run --catalog {t}/good.yaml --tracking-uri ftp://x", "scheme 'ftp' is not one MLflow"),
-    ("no workers", "run --catalog {t}/good.yaml --workers 0", "n_workers"),
-    ("bad dask address", "run --catalog {t}/good.yaml --dask-address 127.0.0.1", "dask_address"),
+    ("no workers", "run --catalog {t}/good.yaml --workers 0", "--workers: Input should be greater than or equal to 1"),
+    ("bad dask address", "run --catalog {t}/good.yaml --dask-address 127.0.0.1",
+     "--dask-address: '127.0.0.1' is not a Dask scheduler address"),
     ("unknown dataset", "run --catalog {t}/good.yaml --datasets nope", "no dataset 'nope'"),
     ("results on a storage URL", "run --catalog {t}/good.yaml --results-dir s3://bucket/r", "is a storage URL"),
     ("data on a storage URL", "run --catalog {t}/good.yaml --data-dir file:///tmp/x", "is a storage URL"),

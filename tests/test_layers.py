@@ -5,36 +5,48 @@ from pathlib import Path
 
 import pytest
 
-LIBRARY = Path(__file__).resolve().parents[1] / "pidengine"
-ORCHESTRATION = ("prefect", "mlflow", "flows", "tasks", "dask.distributed")
-# The command line still lives in the library and hands `pidengine run` to the flows (issue 14 moves it up a floor).
-TOP_FLOOR = {LIBRARY / "cli.py"}
+ROOT = Path(__file__).resolve().parents[1]
+# The floors, top down: each may import the ones below it, never one above (lazy imports inside functions too).
+FLOORS = ("cli", "flows", "tasks", "pidengine")
+# Orchestration and tracking live above the library.
+ABOVE_THE_LIBRARY = ("prefect", "mlflow", "dask.distributed")
 
 
-def _imported_modules(path: Path) -> set[str]:
-    """Every module an ``import`` statement in ``path`` names, at any depth (lazy imports inside functions too)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+def _imports(path: Path) -> list[ast.ImportFrom | ast.Import]:
+    """Every absolute ``import`` statement in ``path``, at any depth."""
+    return [node for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+            if isinstance(node, ast.Import) or (isinstance(node, ast.ImportFrom) and node.module and not node.level)]
 
 
-@pytest.mark.parametrize("path", sorted(LIBRARY.rglob("*.py")), ids=lambda p: str(p.relative_to(LIBRARY)))
-def test_library_module_imports_no_orchestration_or_tracking(path):
-    if path in TOP_FLOOR:
-        pytest.skip("the command line is the top floor")
-    upward = sorted(m for m in _imported_modules(path)
-                    if any(m == layer or m.startswith(layer + ".") for layer in ORCHESTRATION))
-    assert not upward, f"{path.name} imports {upward}"
+def _modules(node: ast.ImportFrom | ast.Import) -> list[str]:
+    return [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module]
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == package or module.startswith(package + ".") for package in packages)
+
+
+MODULES = [(floor, path) for floor in FLOORS for path in sorted((ROOT / floor).rglob("*.py"))]
+
+
+@pytest.mark.parametrize(("floor", "path"), MODULES, ids=[str(path.relative_to(ROOT)) for _, path in MODULES])
+def test_no_module_imports_a_floor_above_its_own(floor, path):
+    above = FLOORS[: FLOORS.index(floor)] + (ABOVE_THE_LIBRARY if floor == "pidengine" else ())
+    upward = sorted(m for node in _imports(path) for m in _modules(node) if _within(m, above))
+    assert not upward, f"{path.relative_to(ROOT)} imports {upward}, above the {floor} floor"
+
+
+@pytest.mark.parametrize(("floor", "path"), MODULES, ids=[str(path.relative_to(ROOT)) for _, path in MODULES])
+def test_no_module_imports_another_floors_private_names(floor, path):
+    private = sorted(f"{node.module}.{alias.name}" for node in _imports(path) if isinstance(node, ast.ImportFrom)
+                     and not _within(node.module, (floor,)) for alias in node.names if alias.name.startswith("_"))
+    assert not private, f"{path.relative_to(ROOT)} imports private names of another floor: {private}"
 
 
 def test_command_line_starts_without_heavy_dependencies():
     # `pidengine --help` and `catalog list` must answer at once: no solver, network or array framework at start-up.
     code = (
-        "import sys, pidengine, pidengine.cli; pidengine.cli.build_parser(); "
+        "import sys, pidengine, cli.main; cli.main.build_parser(); "
         "print(','.join(m for m in ('torch', 'cvxpy', 'dask', 'sklearn', 'xarray', 'zarr', 'prefect', 'mlflow') "
         "if m in sys.modules))"
     )

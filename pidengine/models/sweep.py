@@ -14,7 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pidengine.models.evaluate import model_pid
-from pidengine.models.training import Split, TrainedModel, TrainSettings, train
+from pidengine.models.settings import TrainSettings
+from pidengine.models.training import Split, TrainedModel, train
 from pidengine.quantify import input_key, source_fingerprint
 
 MODALITIES = ("x1", "x2")

@@ -51,7 +51,7 @@ def tiny_params(root: Path, **overrides):
     small model families,
     with ``xor`` as the only reference dataset so ``latent`` gets a recommendation and a selection score."""
     from flows.params import BenchmarkParams, ComputeParams, DataParams, ModelParams, TrackingParams
-    from pidengine.models.training import TrainSettings
+    from pidengine.models.settings import TrainSettings
     from pidengine.quantify import BatchSettings, CrossFitSettings, EstimatorSettings, ExactSettings
 
     fields = dict(

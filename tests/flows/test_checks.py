@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cli.main import main
 from flows.preflight import PreflightError, check_dask_address, check_tracking_uri
-from pidengine.cli import build_parser, main
 from pidengine.parts import PARTS
 from pidengine.report import (
     RunRecord,
@@ -65,7 +65,7 @@ def test_cli_run_fails_before_any_work(tmp_path, capsys):
 
 def test_run_help_lists_the_parameters(capsys):
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["run", "--help"])
+        main(["run", "--help"])
     out = capsys.readouterr().out
     for option in ("--catalog", "--data-dir", "--datasets", "--estimators", "--tracking-uri", "--dask-address",
                    "--workers", "--results-dir", "--no-cache", "--flow"):
@@ -73,7 +73,7 @@ def test_run_help_lists_the_parameters(capsys):
 
 
 def test_library_modules_import_no_orchestration():
-    code = ("import sys, pidengine.quantify, pidengine.report, pidengine.cli; "
+    code = ("import sys, pidengine.quantify, pidengine.report, cli.main; "
             "print(','.join(m for m in ('prefect', 'mlflow', 'flows', 'tasks', 'distributed') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

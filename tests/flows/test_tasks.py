@@ -10,7 +10,7 @@ import pytest
 
 from pidengine.catalog import load_catalog
 from pidengine.exceptions import ConfigError
-from pidengine.models.training import TrainSettings
+from pidengine.models.settings import TrainSettings
 from tasks._cache import load_or_compute
 from tasks._retry import is_transient
 from tasks.data import StageFailed, build_dataset

@@ -5,7 +5,8 @@ import torch
 from pidengine import ConfigError, InvalidJointError
 from pidengine.datasets import latent_concept
 from pidengine.models.evaluate import model_pid
-from pidengine.models.training import Split, TrainSettings, train
+from pidengine.models.settings import TrainSettings
+from pidengine.models.training import Split, train
 from pidengine.models.zoo import FAMILIES, ModelShape, build, register_family
 
 FAST = TrainSettings(hidden=16, max_epochs=25, patience=4, batch_size=128, learning_rate=5e-3)

@@ -16,10 +16,11 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
+from cli._parsing import EXIT_BAD_INPUT, OneLineParser, local_path
 from pidengine.catalog import DEFAULT_CATALOG, load_catalog
 from pidengine.estimators import ESTIMATORS, get_estimator
 from pidengine.exceptions import (
@@ -31,7 +32,6 @@ from pidengine.exceptions import (
 )
 from pidengine.io.numpy_files import load_array, load_arrays
 from pidengine.parts import ATOMS
-from pidengine.quantify import ESTIMATOR_NAMES
 
 if TYPE_CHECKING:
     from pidengine.bootstrap import BootstrapResult
@@ -40,24 +40,8 @@ if TYPE_CHECKING:
 # Heavy modules (torch, cvxpy, dask, the data loaders) are imported by the commands that use them, so that
 # `pidengine --help` and `catalog list` answer at once.
 
-EXIT_BAD_INPUT = 2
 # Warnings pidengine issues about the input or the estimate, shown like its errors; any other keeps Python's format.
 OWN_WARNINGS = (ConvergenceWarning, SparseTableWarning)
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line on stderr like every other error."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"pidengine: error: {message} (see '{self.prog} --help')\n")
-
-
-def _local_path(value: str) -> Path:
-    """A path on this machine: storage URLs (s3://, gs://, memory://, file://) are refused, not made folder names."""
-    if "://" in value:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is a storage URL; pidengine reads and writes local (or mounted) folders only: pass a path")
-    return Path(value)
 
 
 def _read_samples(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -278,7 +262,7 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
 
 def _add_catalog_arguments(parser: argparse.ArgumentParser, data_dir: bool = True) -> None:
     parser.add_argument(
-        "--catalog", type=_local_path, default=DEFAULT_CATALOG, metavar="FILE",
+        "--catalog", type=local_path, default=DEFAULT_CATALOG, metavar="FILE",
         help="catalog file (default: %(default)s)",
     )
     if data_dir:
@@ -327,98 +311,30 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data-dir", type=_local_path, default=Path("data"), metavar="DIR", help="store root (default: %(default)s)"
+        "--data-dir", type=local_path, default=Path("data"), metavar="DIR", help="store root (default: %(default)s)"
     )
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    """The pipeline (Prefect flows, Dask, MLflow) is imported here only: the library never imports it."""
-    from flows._cli import run
+def _cmd_run(args: argparse.Namespace, arguments: Sequence[str]) -> int:
+    """The pipeline: Prefect, Dask and MLflow are imported for this command only."""
+    from cli import run
 
-    return run(args)
-
-
-def add_run_arguments(parser: argparse.ArgumentParser, flow_choice: bool = True) -> None:
-    """The parameters of ``pidengine run`` (and of ``python -m flows.<name>``)."""
-    _add_catalog_arguments(parser, data_dir=False)
-    _add_data_dir(parser)
-    parser.add_argument(
-        "--datasets", "--only", nargs="+", metavar="NAME", help="only these catalog entries (default: all valid ones)"
-    )
-    parser.add_argument(
-        "--estimators", nargs="+", choices=list(ESTIMATOR_NAMES), metavar="NAME",
-        help="estimators to run, of exact (discrete, on the codes), batch and crossfit (continuous features; "
-        "crossfit: codes learned from the label, bias-corrected, with a significance flag) (default: exact batch; "
-        "the models flow: exact)",
-    )
-    parser.add_argument(
-        "--tracking-uri", default="sqlite:///mlflow.db", metavar="URI",
-        help="MLflow tracking URI (default: %(default)s, in the working directory)",
-    )
-    parser.add_argument("--experiment", metavar="NAME", help="MLflow experiment (default: one per flow kind)")
-    parser.add_argument("--run-name", metavar="NAME",
-                        help="name of the parent MLflow run (default: the flow and its start time, "
-                             "'benchmark 2026-11-30 04:12')")
-    parser.add_argument(
-        "--dask-address", metavar="tcp://HOST:8786", help="run tasks on this Dask scheduler (default: a local cluster)"
-    )
-    parser.add_argument("--workers", type=int, default=2, metavar="N", help="local Dask worker processes (%(default)s)")
-    parser.add_argument(
-        "--threads-per-worker", type=int, default=1, metavar="N", help="threads per worker (%(default)s)"
-    )
-    parser.add_argument("--dashboard", action="store_true",
-                        help="serve the local cluster's Dask dashboard on http://127.0.0.1:8787 (off by default)")
-    parser.add_argument(
-        "--results-dir", type=_local_path, default=Path(".prefect-results"), metavar="DIR",
-        help="the signed result cache (default: %(default)s)",
-    )
-    parser.add_argument("--no-cache", action="store_true", help="recompute every estimate (and refresh the cache)")
-    parser.add_argument(
-        "--bootstrap", type=int, default=100, metavar="N",
-        help="bootstrap resamples of the exact estimate (%(default)s; 0: none)",
-    )
-    parser.add_argument("--batch-epochs", type=int, metavar="N", help="BATCH: most classifier epochs (default: 30)")
-    parser.add_argument(
-        "--batch-max-samples", type=int, metavar="N", help="BATCH: most train and test samples (default: 3000)"
-    )
-    parser.add_argument(
-        "--families", nargs="+", metavar="NAME",
-        help="model families of the sweep (default: all nine of the zoo, see README)",
-    )
-    parser.add_argument("--no-models", action="store_true", help="skip the model sweep and selection")
-    parser.add_argument("--train-epochs", type=int, metavar="N", help="models: most training epochs (default: 40)")
-    parser.add_argument(
-        "--train-max-samples", type=int, metavar="N", help="models: most training samples per dataset (default: 5000)"
-    )
-    parser.add_argument(
-        "--reference", nargs="+", metavar="NAME",
-        help="reference datasets of model selection (default: the synthetic entries of the catalog)",
-    )
-    parser.add_argument(
-        "--top-k", type=int, default=3, metavar="K", help="families recommended per dataset (%(default)s)"
-    )
-    if flow_choice:
-        parser.add_argument(
-            "--flow", choices=["benchmark", "quantify", "models", "refresh"], default="benchmark",
-            help="benchmark: ingest + featurise + estimate + model sweep and selection (default); quantify: featurise "
-            "+ estimate; models: featurise + exact PID + model sweep and selection; refresh: ingest",
-        )
-    parser.add_argument("--json", action="store_true", help="print the records as JSON instead of a table")
+    return run.run(run.build_parser().parse_args(arguments))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(
+    parser = OneLineParser(
         prog="pidengine",
         description="Partial Information Decomposition (redundancy, uniqueness, synergy; in bits).",
     )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     estimators = ["auto", *ESTIMATORS]
 
     pid = sub.add_parser("pid", help="PID of one discrete joint distribution or one set of samples")
     source = pid.add_mutually_exclusive_group(required=True)
-    source.add_argument("--joint", type=_local_path, metavar="FILE.npy", help="array of shape |X1| x |X2| x |Y|")
+    source.add_argument("--joint", type=local_path, metavar="FILE.npy", help="array of shape |X1| x |X2| x |Y|")
     source.add_argument(
-        "--samples", type=_local_path, metavar="FILE.npz",
+        "--samples", type=local_path, metavar="FILE.npz",
         help="arrays x1, x2, y of discrete samples (integer codes, strings or booleans; not continuous floats)",
     )
     pid.add_argument("--estimator", choices=estimators, default="auto", help="default: %(default)s")
@@ -440,9 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--progress", action="store_true", help="show the exact estimator's iterations (a bar on stderr; large joints)"
     )
     pid.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    pid.add_argument("--out", type=_local_path, metavar="FILE.csv|FILE.json",
+    pid.add_argument("--out", type=local_path, metavar="FILE.csv|FILE.json",
                      help="also write the table (intervals, shuffled floor, significance where computed)")
-    pid.add_argument("--plot", type=_local_path, metavar="FILE.png",
+    pid.add_argument("--plot", type=local_path, metavar="FILE.png",
                      help="also draw the parts, with intervals and shuffled floor where computed")
     pid.set_defaults(func=_cmd_pid)
 
@@ -452,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     examples.set_defaults(func=_cmd_examples)
 
     catalog = sub.add_parser("catalog", help="list or validate the datasets of a data catalog")
-    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True, parser_class=_OneLineParser)
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True, parser_class=OneLineParser)
     listing = catalog_sub.add_parser(
         "list", help="one line per dataset: its stores under the data folder, samples, labels, source, description")
     _add_catalog_arguments(listing)
@@ -480,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_dir(recommend)
     recommend.add_argument(
-        "--reference", type=_local_path, metavar="PATH",
+        "--reference", type=local_path, metavar="PATH",
         help="reference table file or folder (default: DATA_DIR/reference, published by pidengine run)",
     )
     recommend.add_argument("--top-k", type=int, default=3, metavar="K", help="families to recommend (%(default)s)")
@@ -490,15 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     recommend.set_defaults(func=_cmd_recommend)
 
-    run = sub.add_parser(
-        "run",
+    # Its options are read from the flows' parameters, which import the pipeline: `pidengine run` parses them itself.
+    sub.add_parser(
+        "run", add_help=False,
         help="the whole pipeline: refresh the catalog, quantify every dataset, train the model zoo, select, "
-        "log to MLflow",
-        description="Run the pipeline as Prefect flows on Dask: every (dataset, estimator) PID, every (dataset, model "
-        "family) with its model PID, and model selection, logged to MLflow.",
+        "log to MLflow (see pidengine run --help)",
     )
-    add_run_arguments(run)
-    run.set_defaults(func=_cmd_run)
     return parser
 
 
@@ -532,11 +445,14 @@ def _one_line(exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     with warnings.catch_warnings():  # restores showwarning on the way out (main also runs inside other programs)
         warnings.showwarning = _one_line_warnings(warnings.showwarning)
         try:
-            return args.func(args)
+            return _cmd_run(args, rest) if args.command == "run" else args.func(args)
         except BrokenPipeError:  # `pidengine catalog list | head`: the reader has what it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
             return 0

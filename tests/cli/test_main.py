@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pidengine.cli import main
+from cli.main import main
 from pidengine.datasets import CANONICAL, gate_samples
 
 # The console script installed next to the interpreter running the tests (.venv/bin/pidengine).
