@@ -81,7 +81,7 @@ def _format_table(result: PIDResult, title: str, boot: BootstrapResult | None = 
 
 def _estimator_from(args: argparse.Namespace) -> BasePIDEstimator:
     options: dict[str, object] = {} if args.tol is None else {"tol": args.tol}
-    if args.progress:
+    if args.progress and not args.bootstrap:  # with --bootstrap the bar counts the resamples instead
         if args.estimator not in ("auto", "exact"):
             raise ConfigError(f"--progress applies only to --estimator exact, not {args.estimator!r}")
         options["progress"] = True
@@ -112,7 +112,7 @@ def _cmd_pid(args: argparse.Namespace) -> int:
     elif args.bootstrap:
         boot = bootstrap_pid(
             *_read_samples(args.samples), n_resamples=args.bootstrap, n_permutations=args.permutations,
-            estimator=estimator, random_state=args.seed,
+            estimator=estimator, random_state=args.seed, progress=args.progress or sys.stderr.isatty(),
         )
         result, source, payload = boot.estimate, args.samples, boot.to_dict()
     else:
@@ -274,10 +274,16 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     """Nearest reference datasets by normalised PID and their best families (:mod:`pidengine.selection`)."""
     from pidengine.io.store import DatasetStore
     from pidengine.quantify import quantify
-    from pidengine.selection import TIE_TOLERANCE, ReferenceTable, normalized_pid, pid_free_families, recommend
+    from pidengine.selection import TIE_TOLERANCE, find_reference, normalized_pid, pid_free_families, recommend
 
+    moved = [name for name in args.reference or () if name.endswith(".json") or Path(name).exists()]
+    if moved:  # --reference took the table file until it named reference datasets, as in `pidengine run`
+        raise ConfigError(f"--reference names reference datasets; give the table file {moved[0]} with "
+                          "--reference-table")
     DatasetStore(args.data_dir, args.dataset).open("codes")  # an unknown or unfeaturised dataset is named first
-    table = ReferenceTable.load(args.reference if args.reference is not None else args.data_dir / "reference")
+    table, table_file = find_reference(args.data_dir, args.reference_table)
+    if args.reference:
+        table = table.restricted_to(args.reference)
     # The pipeline's exact estimate with its defaults: the reference table's PIDs were computed the same way.
     outcome = quantify(args.data_dir, args.dataset, "exact")
     pid = outcome.parts()
@@ -290,14 +296,15 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                           "pid_free": list(pid_free_families(table, args.top_k)),
                           "nearest": result.nearest, "distance": result.distance,
                           "neighbours": [{"dataset": n, "distance": d} for n, d in result.neighbours],
-                          "nearest_accuracy": nearest.accuracy, "reference_key": table.key}))
+                          "nearest_accuracy": nearest.accuracy, "reference_key": table.key,
+                          "reference_table": str(table_file)}))
         return 0
     shares = dict(zip(ATOMS, normalized_pid(pid)))
     print(f"{args.dataset}: PID of its codes (exact, bias-corrected, {outcome.n_samples} samples), bits and share "
           "of R+U1+U2+S; * = not significant (its interval does not clear the null)")
     print("  " + "   ".join(f"{part} {pid[part]:.3f}{'' if significant[part] else '*'} ({shares[part]:.0%})"
                             for part in ATOMS))
-    print(f"\nNearest reference datasets (L1 distance of the shares; reference table {table.key}):")
+    print(f"\nNearest reference datasets (L1 distance of the shares; reference table {table_file}, key {table.key}):")
     for name, distance in result.neighbours[: args.neighbours]:
         print(f"  {name:<26}{distance:.3f}")
     print(f"\nRecommended families (best on {result.nearest}, test accuracy there; families within "
@@ -353,7 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pid.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (%(default)s)")
     pid.add_argument(
-        "--progress", action="store_true", help="show the exact estimator's iterations (a bar on stderr; large joints)"
+        "--progress", action="store_true",
+        help="show a bar on stderr: the exact estimator's way to its tolerance (large joints), or with --bootstrap "
+        "the resamples and permutations done and the time left (shown anyway when stderr is a terminal)",
     )
     pid.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     pid.add_argument("--out", type=local_path, metavar="FILE.csv|FILE.json",
@@ -396,9 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_dir(recommend)
     recommend.add_argument(
-        "--reference", type=local_path, metavar="PATH",
-        help="reference table file or folder (default: DATA_DIR/reference, published by pidengine run)",
+        "--reference-table", type=local_path, metavar="FILE",
+        help="reference table file or folder (default: the one published last under DATA_DIR/reference by pidengine "
+        "run, else the one shipped with pidengine)",
     )
+    recommend.add_argument(
+        "--reference", nargs="+", metavar="NAME", help="only these reference datasets of the table (default: all)")
     recommend.add_argument("--top-k", type=int, default=3, metavar="K", help="families to recommend (%(default)s)")
     recommend.add_argument(
         "--neighbours", type=int, default=5, metavar="N", help="reference datasets shown (%(default)s)"

@@ -85,9 +85,13 @@ OPTIONS = (
            "dataset", "N"),
     Option(("--reference",), ("models.reference",), "reference datasets of model selection (default: the synthetic "
            "entries of the catalog)", "NAME"),
+    Option(("--reference-table",), ("models.reference_table",), "select with this saved reference table (a file, or "
+           "a folder holding reference.json) instead of building one (default: built from the reference datasets; "
+           "with none, the table published last under DATA_DIR/reference, else the one shipped with pidengine)",
+           "FILE"),
     Option(("--top-k",), ("models.top_k",), "families recommended per dataset", "K"),
 )
-EXCLUSIVE = (("--families", "--no-models"),)
+EXCLUSIVE = (("--families", "--no-models"), ("--reference", "--reference-table"))
 
 
 def field_at(model: type[BaseModel], path: str) -> FieldInfo | None:

@@ -38,7 +38,7 @@ from pidengine.models.settings import TrainSettings
 from pidengine.models.sweep import ModelReport
 from pidengine.parts import PARTS
 from pidengine.report import RunRecord, accuracy_matrix, estimator_agreement, format_disagreements, format_summary
-from pidengine.selection import ReferenceTable, Selection, build_reference, select
+from pidengine.selection import Selection, build_reference, find_reference, select
 from pidengine.stages import StageReport
 from tasks import tracking
 from tasks._dask import isolate_task_runs
@@ -85,7 +85,6 @@ class PipelineSummary:
     analysis: InteractionAnalysis | None = None
     reference_path: str = ""
     selection_error: str = ""
-    selection_skipped: str = ""
     tracking_uri: str = ""
     experiment: str = ""
     parent_run_id: str = ""
@@ -115,8 +114,6 @@ class PipelineSummary:
             parts.append(f"Model selection (reference table {self.reference_path}):\n{self.selection.table()}")
         if self.selection_error:
             parts.append(f"Model selection FAILED: {self.selection_error}")
-        if self.selection_skipped:
-            parts.append(f"Model selection skipped: {self.selection_skipped}")
         if self.analysis is not None:
             parts.append(self.analysis.summary())
         return "\n\n".join(parts)
@@ -374,7 +371,8 @@ def select_models(summary: PipelineSummary, models: ModelParams, ready: Prepared
     """Selection and the interaction analyses from the exact dataset PIDs and the trained models.
 
     The reference table is built from this run's reference datasets (the synthetic entries by default) and published,
-    versioned, under ``<data_dir>/reference``; a run without reference datasets uses the table published last.
+    versioned, under ``<data_dir>/reference``; a run without reference datasets uses ``--reference-table``, else the
+    table published last, else the one shipped with pidengine, and the summary names the file.
     """
     pids = {r.dataset: {p: float(r.values[p]) for p in PARTS} for r in summary.records
             if r.estimator == "exact" and r.status == "ok"}
@@ -382,15 +380,9 @@ def select_models(summary: PipelineSummary, models: ModelParams, ready: Prepared
     accuracy: dict[str, dict[str, float]] = {}
     for report in reports:
         accuracy.setdefault(report.dataset, {})[report.family] = report.test_accuracy
-    names = list(models.reference) or sorted(e.name for e in ready.entries if e.is_synthetic)
-    folder = ready.data_dir / "reference"
+    synthetic = [] if models.reference_table is not None else sorted(e.name for e in ready.entries if e.is_synthetic)
+    names = list(models.reference) or synthetic
     summary.analysis = analyse(pids, reports)
-    if not names and not (folder / "reference.json").exists():
-        # Nothing to recommend from is not a failure of the run: every estimate and model stands on its own.
-        summary.selection_skipped = (
-            f"no reference datasets in this run and no reference table under {folder}; add synthetic entries to the "
-            "catalog (or name reference datasets with --reference) and run once with them")
-        return
     try:
         if names:
             provenance = {
@@ -400,10 +392,10 @@ def select_models(summary: PipelineSummary, models: ModelParams, ready: Prepared
                 "code_version": code_version(),
             }
             table, excluded = build_reference(pids, accuracy, names, provenance)
-            summary.reference_path = str(table.save(folder))
+            summary.reference_path = str(table.save(ready.data_dir / "reference"))
         else:
-            table, excluded = ReferenceTable.load(folder), {}
-            summary.reference_path = str((folder / "reference.json").resolve())
+            (table, path), excluded = find_reference(ready.data_dir, models.reference_table), {}
+            summary.reference_path = str(path)
         selection = select(pids, accuracy, table, models.top_k)
         summary.selection = replace(selection, excluded={**excluded, **selection.excluded})
     except PIDEngineError as exc:
@@ -493,8 +485,7 @@ def finish_tracking(summary: PipelineSummary, log: ChildRunLog) -> None:
         summary.records[i] = record
     if summary.models:
         tracking.log_selection(log.tracking_uri, log.parent_run_id, [m.report for m in summary.models if m.report],
-                               summary.selection, summary.analysis, summary.reference_path, summary.selection_error,
-                               summary.selection_skipped)
+                               summary.selection, summary.analysis, summary.reference_path, summary.selection_error)
     _log_stage_table(log.tracking_uri, log.parent_run_id, summary.stages)
     if summary.records:
         unavailable = {f"unavailable.{r.estimator}": r.error for r in summary.records if r.status == "not available"}

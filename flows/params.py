@@ -107,12 +107,17 @@ class ModelParams(_Params):
     datasets of selection (default: the synthetic entries of the catalog: gates, Gaussian mixtures, latent
     concepts); every other
     dataset gets a recommendation of ``top_k`` families and, as all families were trained on it, a selection score.
+    ``reference_table``: select with this saved table instead (no reference datasets are trained as such). With
+    neither, and no synthetic entry in the run, the table published last under ``<data_dir>/reference`` is used,
+    else the one shipped with pidengine (:func:`pidengine.selection.find_reference`).
     ``train``: the training settings, sized for a 2-core CPU (see README).
     """
 
     families: list[str] = Field(default_factory=_registered_families)
     train: TrainSettings = TrainSettings()
     reference: list[str] = Field(default_factory=list)
+    reference_table: Path | None = Field(None, description="a saved reference table (file, or folder holding "
+                                                           "reference.json) to select with, instead of building one")
     top_k: int = Field(3, ge=1, le=32)
 
     @field_validator("families")
@@ -125,6 +130,12 @@ class ModelParams(_Params):
         if len(set(value)) != len(value):
             raise ValueError(f"families must not repeat a name, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> ModelParams:
+        if self.reference and self.reference_table is not None:
+            raise ValueError("name reference datasets (a table is built from them) or a reference table, not both")
+        return self
 
 
 class BenchmarkParams(QuantifyParams):

@@ -18,12 +18,14 @@ from numpy.typing import ArrayLike, NDArray
 from pidengine.estimators import BasePIDEstimator, ExactEstimator, PIDResult, get_estimator
 from pidengine.estimators.batched import BatchedExactEstimator
 from pidengine.estimators.intervals import basic_bootstrap
+from pidengine.estimators.progress import Progress, ProgressFn, check_progress
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError
 from pidengine.joint import JointTable, joint_from_samples
 from pidengine.parts import PARTS
 
 # Resamples drawn and solved together by the batched exact estimator (bounds memory whatever their number).
 BATCH_SIZE = 500
+MIN_SHOWN_BATCH = 20
 MAX_TABLES = 100_000  # resamples or permutations: at ~1 ms a table, more would run for hours
 
 
@@ -114,6 +116,7 @@ def bootstrap_pid(
     confidence: float = 0.95,
     estimator: BasePIDEstimator | None = None,
     random_state: int | np.random.Generator | None = None,
+    progress: bool | ProgressFn = False,
 ) -> BootstrapResult:
     """PID of discrete samples, bias-corrected, with basic bootstrap intervals and a significance flag per part.
 
@@ -134,6 +137,9 @@ def bootstrap_pid(
         (:class:`~pidengine.estimators.batched.BatchedExactEstimator`, on a GPU when present).
     random_state : int or numpy Generator, optional
         Seed for reproducible resampling.
+    progress : bool or callable, default=False
+        ``True`` shows a bar per stage (the resamples, then the permutations) with the time left; a callable is
+        called after every batch of tables as ``progress(stage, tables_done, n_tables, tables_certified)``.
 
     Returns
     -------
@@ -155,14 +161,15 @@ def bootstrap_pid(
     table, codes = _table_and_cells(x1, x2, y)
     estimate = estimator.estimate(table.pmf, n_samples=table.n_samples)
     n = table.n_samples
+    check_progress(progress)
     samples = _solve_all(estimator, lambda: np.bincount(codes[rng.integers(0, n, n)], minlength=table.pmf.size),
-                         n_resamples, table, "bootstrap resamples")
+                         n_resamples, table, "bootstrap resamples", progress)
     plugin = np.array([getattr(estimate, part) for part in PARTS])
     basic = basic_bootstrap(plugin, samples, confidence)
     significant = basic.significant
     null = None
     if n_permutations:
-        null = _permutation_null(estimator, table, codes, n_permutations, rng)
+        null = _permutation_null(estimator, table, codes, n_permutations, rng, progress)
         significant = significant & (plugin > np.quantile(null, confidence, axis=0))
     return BootstrapResult(
         estimate,
@@ -224,13 +231,13 @@ def permutation_null(
 
 def _permutation_null(
     estimator: BasePIDEstimator, table: JointTable, cells: NDArray[np.int64], n_permutations: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator, progress: bool | ProgressFn = False,
 ) -> NDArray[np.float64]:
     n_labels = table.pmf.shape[2]
     pairs, labels = np.divmod(cells, n_labels)
     return _solve_all(estimator,
                       lambda: np.bincount(pairs * n_labels + rng.permutation(labels), minlength=table.pmf.size),
-                      n_permutations, table, "label permutations")
+                      n_permutations, table, "label permutations", progress)
 
 
 def _table_and_cells(x1: ArrayLike, x2: ArrayLike, y: ArrayLike) -> tuple[JointTable, NDArray[np.int64]]:
@@ -247,17 +254,25 @@ def _table_and_cells(x1: ArrayLike, x2: ArrayLike, y: ArrayLike) -> tuple[JointT
 
 
 def _solve_all(
-    estimator: BasePIDEstimator, draw: Callable[[], NDArray[np.int64]], n_tables: int, table: JointTable, what: str
+    estimator: BasePIDEstimator, draw: Callable[[], NDArray[np.int64]], n_tables: int, table: JointTable, what: str,
+    progress: bool | ProgressFn = False,
 ) -> NDArray[np.float64]:
     """R, U1, U2, S, total of ``n_tables`` count tables (each ``draw()``, flat), warning about those not certified.
 
     The tables are drawn and solved ``BATCH_SIZE`` at a time, so memory does not grow with ``n_tables``."""
     rows = []
-    for start in range(0, n_tables, BATCH_SIZE):
-        size = min(BATCH_SIZE, n_tables - start)
-        counts = np.stack([draw() for _ in range(size)]).reshape((size, *table.pmf.shape))
-        rows += [[getattr(result, part) for part in PARTS]
-                 for result in _estimate_all(estimator, counts, table.n_samples) if result is not None]
+    bar = Progress(progress, what, n_tables, "table", "certified")
+    # A bar that moves once is no bar: shown, it advances in tenths (each still solved as one vectorised batch).
+    batch = min(BATCH_SIZE, max(MIN_SHOWN_BATCH, -(-n_tables // 10))) if bar.active else BATCH_SIZE
+    try:
+        for start in range(0, n_tables, batch):
+            size = min(batch, n_tables - start)
+            counts = np.stack([draw() for _ in range(size)]).reshape((size, *table.pmf.shape))
+            rows += [[getattr(result, part) for part in PARTS]
+                     for result in _estimate_all(estimator, counts, table.n_samples) if result is not None]
+            bar.update(start + size, len(rows), advance=size)
+    finally:
+        bar.close()
     if not rows:
         raise EstimationError(f"none of the {n_tables} {what} could be certified")
     if len(rows) < n_tables:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ from pidengine.parts import ATOMS
 
 REFERENCE_FORMAT = "pidengine-reference/1"
 REFERENCE_STEM = "reference"
+SHIPPED_REFERENCE = Path(__file__).parent / "data" / "reference.json"
+"""Built by ``pidengine run --flow models`` on the default catalog's synthetic datasets (see docs/models.md)."""
 # Accuracies closer than this count as tied when ranking families on one reference dataset (about one test
 # sample in 200: differences below it are noise of the split, not of the family).
 TIE_TOLERANCE = 0.005
@@ -141,7 +144,9 @@ class ReferenceTable:
         return json.dumps({**document, "signature": signature(document)}, indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str, source: str = "reference table") -> ReferenceTable:
+    def from_json(cls, text: str, source: str = "reference table", signed: bool = True) -> ReferenceTable:
+        """Read a table; ``signed=False`` skips the signature check, for the table shipped inside the package (as
+        trusted as its code, and signed with no user's key); its content must still match its key."""
         try:
             document = json.loads(text)
             if document.get("format") != REFERENCE_FORMAT:
@@ -153,7 +158,7 @@ class ReferenceTable:
         if document.get("key") != table.key:
             raise ConfigError(f"{source}: content does not match its key {document.get('key')!r} (edited by hand?)")
         unsigned = {name: value for name, value in document.items() if name != "signature"}
-        if not verify(unsigned, document.get("signature")):
+        if signed and not verify(unsigned, document.get("signature")):
             raise ConfigError(f"{source}: its signature does not match (edited, or built with another results key); "
                               f"rebuild it with `pidengine run`, or set {KEY_VARIABLE} to the key it was built with")
         return table
@@ -175,9 +180,35 @@ class ReferenceTable:
             )
         return cls.from_json(path.read_text(), source=str(path))
 
+    @classmethod
+    def shipped(cls) -> ReferenceTable:
+        """The table shipped with pidengine: the default catalog's synthetic datasets, every family trained with the
+        default settings (:data:`SHIPPED_REFERENCE`)."""
+        return cls.from_json(SHIPPED_REFERENCE.read_text(), source=str(SHIPPED_REFERENCE), signed=False)
+
+    def restricted_to(self, datasets: Sequence[str]) -> ReferenceTable:
+        """The rows of these reference datasets only; an unknown name is an error that lists the table's."""
+        known = [row.dataset for row in self.rows]
+        unknown = [name for name in datasets if name not in known]
+        if unknown:
+            raise ConfigError(f"the reference table has no dataset {unknown}; it has {known}")
+        return type(self)(tuple(row for row in self.rows if row.dataset in datasets), self.families,
+                          self.provenance)
+
     def _content(self) -> dict[str, Any]:
         return {"families": list(self.families), "provenance": self.provenance,
                 "rows": [{"dataset": r.dataset, "pid": r.pid, "accuracy": r.accuracy} for r in self.rows]}
+
+
+def find_reference(data_dir: str | Path, table_file: str | Path | None = None) -> tuple[ReferenceTable, Path]:
+    """The reference table to select with and the file it came from: ``table_file`` when given, else the table
+    published last under ``<data_dir>/reference`` (by ``pidengine run``), else the one shipped with pidengine."""
+    if table_file is not None:
+        return ReferenceTable.load(table_file), Path(table_file)
+    published = Path(data_dir) / REFERENCE_STEM / f"{REFERENCE_STEM}.json"
+    if published.exists():
+        return ReferenceTable.load(published), published.resolve()
+    return ReferenceTable.shipped(), SHIPPED_REFERENCE
 
 
 @dataclass(frozen=True)

@@ -369,7 +369,7 @@ def model_metrics(model: Any) -> dict[str, float]:
 
 @task(name="mlflow-log-selection", **_RETRIES)
 def log_selection(tracking_uri: str, parent_run_id: str, reports: Sequence[Any], selection: Any, analysis: Any,
-                  reference_path: str, error: str, skipped: str = "") -> None:
+                  reference_path: str, error: str) -> None:
     """On the parent run: every model's figures, the reference table (versioned file), the recommendations with
     their selection scores, and the interaction analyses (tables, correlations, a figure)."""
     import pandas as pd
@@ -383,8 +383,6 @@ def log_selection(tracking_uri: str, parent_run_id: str, reports: Sequence[Any],
     tags: dict[str, str] = {}
     if error:
         tags["selection_error"] = error
-    if skipped:
-        tags["selection_skipped"] = skipped
     if selection is not None:
         rows = pd.DataFrame(selection.rows())
         if not rows.empty:

@@ -41,6 +41,20 @@ def test_reproducible_for_a_seed():
     np.testing.assert_array_equal(a.samples, b.samples)
 
 
+def test_progress_counts_the_resamples_and_permutations_and_changes_nothing():
+    x1, x2, y = sample_from(CANONICAL["xor"].pmf, 300, seed=3)
+    events = []
+    shown = bootstrap_pid(x1, x2, y, n_resamples=60, n_permutations=30, random_state=7,
+                          progress=lambda *event: events.append(event))
+    # In tenths (at least MIN_SHOWN_BATCH tables a step), each stage ending at its count, every table certified.
+    assert events == [("bootstrap resamples", 20, 60, 20), ("bootstrap resamples", 40, 60, 40),
+                      ("bootstrap resamples", 60, 60, 60), ("label permutations", 20, 30, 20),
+                      ("label permutations", 30, 30, 30)]
+    quiet = bootstrap_pid(x1, x2, y, n_resamples=60, n_permutations=30, random_state=7)
+    np.testing.assert_allclose(shown.samples, quiet.samples, atol=1e-9)
+    np.testing.assert_allclose(shown.null, quiet.null, atol=1e-9)
+
+
 def dirichlet_joint(shape: tuple[int, int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A random joint and its PID (the exact solver on the joint itself: the truth its samples estimate)."""
     pmf = np.random.default_rng(seed).dirichlet(np.full(np.prod(shape), 0.5)).reshape(shape)

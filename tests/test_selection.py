@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -184,3 +186,18 @@ def test_selection_reports_baselines_beside_its_scores():
     assert summary.n_datasets == 2 and summary.difference == pytest.approx(np.mean(differences))
     assert min(differences) - 1e-9 <= summary.difference_low <= summary.difference_high <= max(differences) + 1e-9
     assert "PID-free choice" in selection.table() and "PID minus PID-free" in selection.table()
+
+
+def test_the_shipped_reference_covers_the_default_catalog_with_todays_settings():
+    # The fallback of a run or recommend with no table of its own: it must stand for what `pidengine run` builds.
+    from pidengine.catalog import DEFAULT_CATALOG, load_catalog
+    from pidengine.models.settings import TrainSettings
+    from pidengine.models.zoo import FAMILIES
+    from pidengine.selection import ReferenceTable
+
+    table = ReferenceTable.shipped()
+    catalog = load_catalog(Path(__file__).resolve().parents[1] / DEFAULT_CATALOG)
+    synthetic = sorted(e.name for e in catalog.entries.values() if e.is_synthetic)
+    assert [row.dataset for row in table.rows] == synthetic
+    assert set(table.families) == set(FAMILIES)
+    assert table.provenance["train"] == TrainSettings().model_dump(mode="json")

@@ -415,7 +415,7 @@ class ExactEstimator(BasePIDEstimator):
         check_progress(self.progress)
 
     def _path(self, pmfs: NDArray[np.float64], certify: Callable[[int, Iterate], bool]) -> list[Iterate]:
-        bar = Progress(self.progress, "exact", self.max_iter, "iteration", "complementarity (bits)")
+        bar = Progress(self.progress, "exact", self.max_iter, "iteration", "complementarity (bits)", target=self.tol)
         try:
             return path_following(
                 pmfs,

@@ -258,9 +258,21 @@ def test_recommend_prints_the_nearest_references_and_their_best_families(cli, tm
     assert document["significant"] == {"redundancy": False, "unique1": False, "unique2": False, "synergy": True}
     # Strongest on average relative to each row's best: early_fusion (0.98/0.99, 0.97/0.99, 0.95/0.95).
     assert document["pid_free"][0] == "early_fusion" and len(document["pid_free"]) == 3
-    missing = cli(
-        "recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--reference", str(tmp_path / "none")
-    )
+    fewer = json.loads(cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--json",
+                           "--reference", "all-redundancy", "half-half").stdout)
+    assert fewer["nearest"] == "half-half" and [n["dataset"] for n in fewer["neighbours"]] == [
+        "half-half", "all-redundancy"]
+    missing = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"),
+                  "--reference-table", str(tmp_path / "none"))
     assert missing.returncode == 2 and "no reference table" in missing.stderr
+    moved = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"),
+                "--reference", str(tmp_path / "data" / "reference"))
+    assert moved.returncode == 2 and "with --reference-table" in moved.stderr
+    unknown = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--reference", "nope")
+    assert unknown.returncode == 2 and "no dataset ['nope']" in unknown.stderr
+    # With no table published under the data folder, the table shipped with pidengine is used and named.
+    (tmp_path / "data" / "reference" / "reference.json").unlink()
+    shipped = json.loads(cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--json").stdout)
+    assert shipped["reference_table"].endswith("pidengine/data/reference.json")
     unfeaturised = cli("recommend", "--dataset", "nope", "--data-dir", str(tmp_path / "data"))
     assert unfeaturised.returncode == 2 and "no dataset 'nope'" in unfeaturised.stderr

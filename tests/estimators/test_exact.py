@@ -137,3 +137,9 @@ def test_progress_reports_every_iteration_and_changes_nothing(rng, caplog):
         ExactEstimator(progress="yes").estimate(p)
     caplog.set_level("WARNING", logger="pidengine.progress")
     assert not Progress(False, "exact", 100, "iteration", "complementarity (bits)").active  # nothing computed then
+
+
+def test_a_bar_with_a_target_shows_the_log_distance_covered():
+    # The path ends at the tolerance, long before max_iter: the bar counts percent of the way there, on a log scale.
+    bar = Progress(False, "exact", 100, "iteration", "complementarity (bits)", target=1e-7)
+    assert [bar._percent(value) for value in (1e-1, 1e-3, 1e-5, 2e-5, 1e-7, 1e-9)] == [0, 33, 66, 61, 100, 100]

@@ -184,17 +184,22 @@ def test_estimators_that_disagree_beyond_their_intervals_are_named():
     assert format_disagreements(estimator_agreement(sharp)) == ""
 
 
-def test_a_run_without_any_reference_skips_selection_without_failing(tmp_path):
+def test_a_run_without_any_reference_selects_with_the_shipped_table(tmp_path):
     from flows._pipeline import PipelineSummary, Prepared, select_models
     from flows.params import ModelParams
+    from pidengine.selection import SHIPPED_REFERENCE, ReferenceTable
 
     summary = PipelineSummary("benchmark")
     ready = Prepared(entries=[], broken={}, catalog=None, data_dir=tmp_path, tracking_uri="", available=[],
                      unavailable={})
     select_models(summary, ModelParams(), ready)
-    assert summary.selection is None and summary.failed == []
-    assert "no reference table under" in summary.selection_skipped and "--reference" in summary.selection_skipped
+    assert summary.failed == [] and summary.reference_path == str(SHIPPED_REFERENCE)
+    assert summary.selection.reference == ReferenceTable.shipped()
     assert "undefined (n = 0" in summary.analysis.summary()
+    # A table named with --reference-table is used as it is, even where one is published.
+    ReferenceTable.shipped().restricted_to(["gate-xor", "gate-and"]).save(tmp_path / "mine")
+    select_models(summary, ModelParams(reference_table=tmp_path / "mine"), ready)
+    assert [row.dataset for row in summary.selection.reference.rows] == ["gate-and", "gate-xor"]
 
 
 @pytest.mark.parametrize("dashboard", [False, True])
