@@ -16,7 +16,7 @@ BATCH_MODULES = sorted(p.stem for p in (Path(quantify.__file__).parent / "estima
     ("exact", {"pidengine.estimators.exact", "pidengine.bootstrap", "pidengine.estimators.batched",
                "pidengine.info.measures", "pidengine.joint", "pidengine.parts"}),
     ("batch", {"pidengine.estimators.batch", *(f"pidengine.estimators.batch.{module}" for module in BATCH_MODULES),
-               "pidengine.estimators.sinkhorn", "pidengine.parts"}),
+               "pidengine.estimators.sinkhorn", "pidengine.optim", "pidengine.parts"}),
     ("crossfit", {"pidengine.estimators.crossfit", "pidengine.estimators.posterior", "pidengine.optim",
                   "pidengine.estimators.intervals", "pidengine.info.measures", "pidengine.parts"}),
 ])
