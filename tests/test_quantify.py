@@ -13,7 +13,7 @@ BATCH_MODULES = sorted(p.stem for p in (Path(quantify.__file__).parent / "estima
 
 
 @pytest.mark.parametrize(("estimator", "expected"), [
-    ("exact", {"pidengine.estimators.exact", "pidengine.bootstrap", "pidengine.estimators.batched",
+    ("exact", {"pidengine.estimators.exact", "pidengine.bootstrap", "pidengine.estimators.exact_many",
                "pidengine.info.measures", "pidengine.joint", "pidengine.parts"}),
     ("batch", {"pidengine.estimators.batch", *(f"pidengine.estimators.batch.{module}" for module in BATCH_MODULES),
                "pidengine.estimators.sinkhorn", "pidengine.optim", "pidengine.parts"}),
