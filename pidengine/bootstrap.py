@@ -16,14 +16,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from pidengine.estimators import BasePIDEstimator, ExactEstimator, PIDResult, get_estimator
-from pidengine.estimators.batched import BatchedExactEstimator
+from pidengine.estimators.exact_many import ExactManyEstimator
 from pidengine.estimators.intervals import basic_bootstrap
 from pidengine.estimators.progress import Progress, ProgressFn, check_progress
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError
 from pidengine.joint import JointTable, joint_from_samples
 from pidengine.parts import PARTS
 
-# Resamples drawn and solved together by the batched exact estimator (bounds memory whatever their number).
+# Resamples drawn and solved together by the vectorised exact estimator (bounds memory whatever their number).
 BATCH_SIZE = 500
 MIN_SHOWN_BATCH = 20
 MAX_TABLES = 100_000  # resamples or permutations: at ~1 ms a table, more would run for hours
@@ -87,7 +87,7 @@ class BootstrapResult:
 def _estimate_all(estimator: BasePIDEstimator, joints: NDArray, n_samples: int) -> list[PIDResult | None]:
     """Every joint's PID, None where it cannot be certified; one vectorised batch for the exact estimator."""
     if isinstance(estimator, ExactEstimator):
-        batched = BatchedExactEstimator(
+        many = ExactManyEstimator(
             max_iter=estimator.max_iter,
             progress=estimator.progress,
             tol=estimator.tol,
@@ -96,7 +96,7 @@ def _estimate_all(estimator: BasePIDEstimator, joints: NDArray, n_samples: int) 
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return [r if r.certificate.certified else None for r in batched.estimate_many(joints, n_samples=n_samples)]
+            return [r if r.certificate.certified else None for r in many.estimate_many(joints, n_samples=n_samples)]
     results = []
     for joint in joints:
         try:
@@ -134,7 +134,7 @@ def bootstrap_pid(
         Coverage of the two-sided intervals.
     estimator : BasePIDEstimator, optional
         Defaults to ``get_estimator("auto")``. The exact estimator solves the resamples as vectorised batches
-        (:class:`~pidengine.estimators.batched.BatchedExactEstimator`, on a GPU when present).
+        (:class:`~pidengine.estimators.exact_many.ExactManyEstimator`, on a GPU when present).
     random_state : int or numpy Generator, optional
         Seed for reproducible resampling.
     progress : bool or callable, default=False

@@ -47,7 +47,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from pidengine.datasets.types import MultimodalData, is_text
 from pidengine.estimators.base import Certificate, PIDResult
-from pidengine.estimators.batched import BatchedExactEstimator
+from pidengine.estimators.exact_many import ExactManyEstimator
 from pidengine.estimators.intervals import basic_bootstrap
 from pidengine.estimators.posterior import PosteriorSettings, fit_posterior
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
@@ -283,7 +283,7 @@ class CrossFitEstimator:
     def _parts(self, tables: NDArray, mean_joint_loss: ArrayLike) -> tuple[NDArray[np.float64], list[PIDResult]]:
         """R, U1, U2, S, total (bits) of each code table with its rows' mean joint log-loss (NaN where the solver could
         not certify the table), and the solver's results."""
-        solver = BatchedExactEstimator(on_failure="warn")
+        solver = ExactManyEstimator(on_failure="warn")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             results = solver.estimate_many(tables)

@@ -10,15 +10,9 @@ import torch
 
 from pidengine import ConfigError, ConvergenceWarning, EstimationError, ExactEstimator, InvalidJointError
 from pidengine.datasets import CANONICAL, gate_samples, latent_concept
-from pidengine.estimators.batch import (
-    PARTS,
-    BatchEstimator,
-    BatchPIDResult,
-    batch_marginals,
-    conditional_entropy_of_plan,
-)
+from pidengine.estimators.batch import BatchEstimator, BatchPIDResult, batch_marginals, conditional_entropy_of_plan
 from pidengine.estimators.sinkhorn import sinkhorn_log, sinkhorn_unrolled
-from pidengine.parts import ATOMS
+from pidengine.parts import ATOMS, PARTS
 
 # Small networks and few epochs: each fit takes a few seconds on two CPU cores.
 FAST = {"hidden_dim": 32, "batch_size": 128, "max_epochs": 60, "align_max_epochs": 15, "device": "cpu"}

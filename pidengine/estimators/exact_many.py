@@ -31,7 +31,7 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-class BatchedExactEstimator(ExactEstimator):
+class ExactManyEstimator(ExactEstimator):
     """The exact estimator for a batch of joints of one shape, vectorised in torch (CPU or CUDA).
 
     Parameters
@@ -47,7 +47,7 @@ class BatchedExactEstimator(ExactEstimator):
     --------
     >>> import numpy as np
     >>> joints = np.random.default_rng(0).dirichlet(np.ones(32), size=5).reshape(5, 4, 2, 4)
-    >>> results = BatchedExactEstimator(device="cpu").estimate_many(joints)
+    >>> results = ExactManyEstimator(device="cpu").estimate_many(joints)
     >>> len(results), all(r.certificate.certified for r in results)
     (5, True)
     """

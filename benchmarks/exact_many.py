@@ -1,10 +1,11 @@
-"""Many joints of one shape: the batched (vectorised torch) exact estimator against a loop of single solves.
+"""Many joints of one shape: the vectorised (torch) exact estimator, ExactManyEstimator, against a loop of single
+solves.
 
 Prints, per device, the median seconds over repeats for the batch and for the loop (CPU, NumPy), their ratio,
 and the largest difference of the four parts between the two. Run from the repository root:
 
-    .venv/bin/python benchmarks/batched.py
-    .venv/bin/python benchmarks/batched.py --n-joints 1000 --shape 20x20x4 --repeats 3
+    .venv/bin/python benchmarks/exact_many.py
+    .venv/bin/python benchmarks/exact_many.py --n-joints 1000 --shape 20x20x4 --repeats 3
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from pidengine import ExactEstimator
-from pidengine.estimators.batched import BatchedExactEstimator
+from pidengine.estimators.exact_many import ExactManyEstimator
 from pidengine.parts import ATOMS
 
 
@@ -53,11 +54,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'loop of single solves (cpu)':<28}{loop_s:>10.2f}{args.n_joints / loop_s:>10.0f}{1:>8.1f}{'':>13}{'':>14}")
     for device in devices:
         batch_s, batch = timed(
-            lambda device=device: BatchedExactEstimator(device=device).estimate_many(joints), args.repeats
+            lambda device=device: ExactManyEstimator(device=device).estimate_many(joints), args.repeats
         )
         delta = max(abs(getattr(a, k) - getattr(b, k)) for a, b in zip(batch, loop) for k in ATOMS)
         alone = sum(r.certificate.status.startswith("left the batch") for r in batch)
-        name = f"batched ({device})"
+        name = f"exact_many ({device})"
         speed = f"{batch_s:>10.2f}{args.n_joints / batch_s:>10.0f}{loop_s / batch_s:>8.1f}"
         print(f"{name:<28}{speed}{delta:>13.1e}{alone:>14}")
 

@@ -6,7 +6,7 @@ import torch
 
 from pidengine import EstimationError, ExactEstimator, InvalidJointError
 from pidengine.datasets import CANONICAL
-from pidengine.estimators.batched import BatchedExactEstimator
+from pidengine.estimators.exact_many import ExactManyEstimator
 from pidengine.parts import ATOMS
 from tests.reference import dirichlet_joint
 
@@ -35,19 +35,19 @@ def mixed_batch(rng: np.random.Generator) -> np.ndarray:
 @pytest.mark.parametrize("device", DEVICES)
 def test_matches_the_single_estimator_joint_by_joint(rng, device):
     joints = mixed_batch(rng)
-    batched = BatchedExactEstimator(device=device).estimate_many(joints)
-    for joint, result in zip(joints, batched):
+    many = ExactManyEstimator(device=device).estimate_many(joints)
+    for joint, result in zip(joints, many):
         single = ExactEstimator().estimate(joint)
         assert result.certificate.certified
         for key in (*ATOMS, "total"):
             assert getattr(result, key) == pytest.approx(getattr(single, key), abs=1e-6), key
-    assert batched[4].redundancy == pytest.approx(CANONICAL["and"].redundancy, abs=1e-6)
-    assert batched[5].certificate.solver == "closed-form"
+    assert many[4].redundancy == pytest.approx(CANONICAL["and"].redundancy, abs=1e-6)
+    assert many[5].certificate.solver == "closed-form"
 
 
 def test_many_random_joints_are_certified_in_the_batch(rng):
     joints = np.stack([dirichlet_joint(rng, (8, 6, 3), 0.5) for _ in range(60)])
-    results = BatchedExactEstimator(device="cpu").estimate_many(joints)
+    results = ExactManyEstimator(device="cpu").estimate_many(joints)
     assert all(r.certificate.certified for r in results)
     in_batch = sum(not r.certificate.status.startswith("left the batch") for r in results)
     assert in_batch >= 55  # almost all finish inside the vectorised path
@@ -57,12 +57,12 @@ def test_bad_stacks_name_the_joint():
     joints = np.ones((3, 2, 2, 2))
     joints[1, 0, 0, 0] = -1.0
     with pytest.raises(InvalidJointError, match=r"joint 1: .*negative"):
-        BatchedExactEstimator().estimate_many(joints)
+        ExactManyEstimator().estimate_many(joints)
     with pytest.raises(InvalidJointError, match="stack of joints"):
-        BatchedExactEstimator().estimate_many(np.ones((2, 2, 2)))
+        ExactManyEstimator().estimate_many(np.ones((2, 2, 2)))
 
 
 def test_uncertifiable_joint_raises(rng):
     joints = np.stack([dirichlet_joint(rng, (6, 6, 3)) for _ in range(3)])
     with pytest.raises(EstimationError, match="not certified"):
-        BatchedExactEstimator(max_iter=1).estimate_many(joints)
+        ExactManyEstimator(max_iter=1).estimate_many(joints)
