@@ -22,7 +22,7 @@ import numpy as np
 
 from cli._parsing import EXIT_BAD_INPUT, OneLineParser, local_path
 from pidengine.catalog import DEFAULT_CATALOG, load_catalog
-from pidengine.estimators import ESTIMATORS, get_estimator
+from pidengine.estimators import DISCRETE, get_estimator
 from pidengine.exceptions import (
     ConfigError,
     ConvergenceWarning,
@@ -335,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Partial Information Decomposition (redundancy, uniqueness, synergy; in bits).",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    estimators = ["auto", *ESTIMATORS]
+    estimators = ["auto", *DISCRETE]
 
     pid = sub.add_parser("pid", help="PID of one discrete joint distribution or one set of samples")
     source = pid.add_mutually_exclusive_group(required=True)

@@ -126,24 +126,21 @@ class Prepared:
     catalog: Catalog
     data_dir: Path
     tracking_uri: str
-    available: list[str]
-    unavailable: dict[str, str]
+    estimators: list[str]
 
 
 def prepare(
     data: DataParams, tracking_params: TrackingParams, compute: ComputeParams, estimators: list[str]
 ) -> Prepared:
     """Everything that can fail before any work, checked first: the catalog and names, the tracking store, the Dask
-    scheduler, which estimators can run here."""
+    scheduler."""
     catalog = load_catalog(data.catalog)
     entries = catalog.select(data.datasets)
     broken = {} if data.datasets else dict(catalog.errors)
     tracking_uri = preflight.check_tracking_uri(preflight.with_credentials(tracking_params.tracking_uri))
     if compute.dask_address:
         preflight.check_dask_address(compute.dask_address)
-    unavailable = {name: reason for name in estimators if (reason := q.estimator_availability(name)) is not None}
-    available = [name for name in estimators if name not in unavailable]
-    return Prepared(entries, broken, catalog, data.data_dir.resolve(), tracking_uri, available, unavailable)
+    return Prepared(entries, broken, catalog, data.data_dir.resolve(), tracking_uri, estimators)
 
 
 # Dask's defaults for worker processes that cost compute here, unset for the local cluster (an existing scheduler
@@ -322,22 +319,20 @@ def run_pipeline(kind: str, params: QuantifyParams, stages: list[str]) -> Pipeli
     experiment = params.tracking.experiment or EXPERIMENTS[kind]
     logger.info(
         "%d datasets, stages %s, estimators %s on %s; tracking %s (experiment %r)",
-        len(ready.entries), stages, ready.available, params.compute.dask_address or f"a local Dask cluster "
+        len(ready.entries), stages, ready.estimators, params.compute.dask_address or f"a local Dask cluster "
         f"({params.compute.n_workers} workers)", preflight.redact(ready.tracking_uri), experiment,
     )
     log = start_tracking(params, ready, kind, experiment)
     try:
         with api_shared_with_workers():
             stage_outcomes, records, model_outcomes = fan_out.with_options(task_runner=task_runner(params.compute))(
-                ready.entries, ready.catalog.base.resolve(), ready.data_dir, stages, ready.available, params.settings,
+                ready.entries, ready.catalog.base.resolve(), ready.data_dir, stages, ready.estimators, params.settings,
                 params.results_dir, params.use_cache, families, models.train if models else None, log,
             )
         for name, message in ready.broken.items():
             stage_outcomes.append(StageOutcome(name, "catalog", error=message))
             records += [RunRecord(name, e, "failed", error=f"invalid catalog entry: {message}")
-                        for e in ready.available]
-        records += [RunRecord(e.name, name, "not available", error=reason)
-                    for e in ready.entries for name, reason in ready.unavailable.items()]
+                        for e in ready.estimators]
         summary = PipelineSummary(kind, records, stage_outcomes, model_outcomes,
                                   tracking_uri=preflight.redact(ready.tracking_uri), experiment=experiment,
                                   parent_run_id=log.parent_run_id)
@@ -417,14 +412,13 @@ class ChildRunLog:
     train_params: dict[str, Any]
 
     def log(self, records: list[RunRecord], models: list[ModelOutcome]) -> list[RunRecord]:
-        """Log one child run per record (except "not available") and per model outcome; returns the records with
-        their run ids and sets each outcome's ``run_id``."""
-        logged = [i for i, record in enumerate(records) if record.status != "not available"]
+        """Log one child run per record and per model outcome; returns the records with their run ids and sets each
+        outcome's ``run_id``."""
         pid_runs = [
             tracking.PidRun(records[i], {**self.pid_params[records[i].estimator],
                                          **self.dataset_params.get(records[i].dataset, {})},
                             {**self.tags, "input_store": _store_path(self.data_dir, records[i])})
-            for i in logged
+            for i in range(len(records))
         ]
         model_runs = [tracking.ModelRun(m.dataset, m.family, m.report, m.error,
                                         {**self.train_params, "family": m.family},
@@ -432,7 +426,7 @@ class ChildRunLog:
         pid_ids, model_ids = tracking.log_child_runs(self.tracking_uri, self.experiment_id, self.parent_run_id,
                                                      pid_runs, model_runs)
         records = list(records)
-        for i, run_id in zip(logged, pid_ids):
+        for i, run_id in enumerate(pid_ids):
             records[i] = replace(records[i], run_id=run_id)
         for outcome, run_id in zip(models, model_ids):
             outcome.run_id = run_id
@@ -488,8 +482,7 @@ def finish_tracking(summary: PipelineSummary, log: ChildRunLog) -> None:
                                summary.selection, summary.analysis, summary.reference_path, summary.selection_error)
     _log_stage_table(log.tracking_uri, log.parent_run_id, summary.stages)
     if summary.records:
-        unavailable = {f"unavailable.{r.estimator}": r.error for r in summary.records if r.status == "not available"}
-        tracking.log_summary(log.tracking_uri, log.parent_run_id, summary.records, unavailable)
+        tracking.log_summary(log.tracking_uri, log.parent_run_id, summary.records)
     tracking.end_parent_run(log.tracking_uri, log.parent_run_id, bool(summary.failed))
 
 

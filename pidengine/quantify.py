@@ -44,23 +44,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pidengine import __version__
 from pidengine.estimators.base import MAX_TOL
+from pidengine.estimators.registry import PIPELINE, REGISTRY, spec
 from pidengine.exceptions import ConfigError
 from pidengine.parts import PARTS
 
 if TYPE_CHECKING:  # the store imports xarray and zarr: loaded by the functions that read one
     from pidengine.io.store import DatasetStore
 
-ESTIMATOR_NAMES = ("exact", "batch", "crossfit")
-EstimatorName = Literal["exact", "batch", "crossfit"]
+EstimatorName = Literal[PIPELINE]  # type: ignore[valid-type]  # the pipeline's estimators, from the registry
 # What `pidengine run` computes unless told: crossfit costs 10-200 s a dataset on two cores and would double `make run`.
 DEFAULT_ESTIMATORS = ("exact", "batch")
 # The modules an estimator's result comes from; the cache key hashes these and every pidengine module they import
-# (see `code_fingerprint`), so the list names only where each estimator starts.
-_CODE_ROOTS = {
-    "exact": ("pidengine.quantify", "pidengine.bootstrap", "pidengine.estimators.exact"),
-    "batch": ("pidengine.quantify", "pidengine.estimators.batch"),
-    "crossfit": ("pidengine.quantify", "pidengine.estimators.crossfit"),
-}
+# (see `code_fingerprint`), so they name only where each estimate starts: this module, the estimator's own, and
+# the bootstrap that corrects the exact estimate.
+_CORRECTED_BY = {"exact": ("pidengine.bootstrap",)}
+_CODE_ROOTS = {name: ("pidengine.quantify", REGISTRY[name].module, *_CORRECTED_BY.get(name, ())) for name in PIPELINE}
 # pidengine.quantify dispatches to every estimator and stage by lazy imports: its own source is hashed, but only
 # the imports it makes at module level are followed (otherwise each estimator's key would cover all the others).
 _NOT_FOLLOWED_LAZILY = frozenset({"pidengine.quantify"})
@@ -191,19 +189,6 @@ class Quantification:
         return cls(**{**document, "warnings": tuple(document.get("warnings", ()))})
 
 
-def estimator_availability(name: str) -> str | None:
-    """None when estimator ``name`` can run here, else the reason it cannot (e.g. its module fails to import)."""
-    _check_name(name)
-    if name == "batch":
-        try:
-            module = importlib.import_module("pidengine.estimators.batch")
-        except Exception as exc:  # an unfinished or broken module is reported, not raised
-            return f"pidengine.estimators.batch does not import: {type(exc).__name__}: {exc}"
-        if not hasattr(module, "BatchEstimator"):
-            return "pidengine.estimators.batch has no BatchEstimator"
-    return None
-
-
 def code_fingerprint(name: str) -> str:
     """Hash of the package version and the sources behind estimator ``name``."""
     _check_name(name)
@@ -275,7 +260,7 @@ def input_key(data_dir: str | Path, dataset: str, estimator: str, use_encoded: b
 
     _check_name(estimator)
     store = DatasetStore(data_dir, dataset)
-    if estimator == "exact":
+    if REGISTRY[estimator].reads == "joint":
         return f"codes-{store.current_key('codes') or ''}"
     key = f"raw-{store.current_key('raw') or ''}"
     return f"{key}+encoded-{store.current_key('encoded') or ''}" if use_encoded else key
@@ -321,7 +306,7 @@ def quantify(
     Raises
     ------
     ConfigError
-        For an unknown estimator, or one not available here.
+        For an unknown estimator.
     StoreError
         If a store the estimator reads has not been published (run ``ingest`` / ``featurize`` first).
     EstimationError, InvalidJointError
@@ -331,9 +316,6 @@ def quantify(
 
     settings = settings if settings is not None else EstimatorSettings()
     _check_name(estimator)
-    reason = estimator_availability(estimator)
-    if reason is not None:
-        raise ConfigError(f"estimator {estimator!r} is not available: {reason}")
     start = time.perf_counter()
     store = DatasetStore(data_dir, dataset)
     raw = store.open("raw")
@@ -426,5 +408,4 @@ def _subsample(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.nda
 
 
 def _check_name(name: str) -> None:
-    if name not in ESTIMATOR_NAMES:
-        raise ConfigError(f"unknown estimator {name!r}; the pipeline's estimators are {list(ESTIMATOR_NAMES)}")
+    spec(name, PIPELINE)

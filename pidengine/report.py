@@ -21,7 +21,7 @@ SHORT = {"redundancy": "R", "unique1": "U1", "unique2": "U2", "synergy": "S", "t
 # One colour per estimator of a dataset, in the order of its runs (matplotlib's tab10, colour-blind friendly enough
 # for the three or four estimators a dataset has).
 ESTIMATOR_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
-Status = Literal["ok", "failed", "not available"]
+Status = Literal["ok", "failed"]
 # Differences between estimators smaller than this are not reported as disagreement, however narrow their intervals:
 # two estimators of a deterministic gate both have zero-width intervals and differ by solver tolerance.
 AGREEMENT_TOLERANCE_BITS = 0.02
@@ -32,7 +32,7 @@ class RunRecord:
     """What happened to one (dataset, estimator) pair in a pipeline run.
 
     ``values`` is the estimator's flat result (parts in bits, ``<part>_low``/``<part>_high`` when intervals exist);
-    empty unless ``status == "ok"``. ``error`` says why a run failed or an estimator was not available.
+    empty unless ``status == "ok"``. ``error`` says why a run failed.
     """
 
     dataset: str
@@ -135,7 +135,7 @@ def format_summary(records: Sequence[RunRecord]) -> str:
             lines.append(f"{'':<24}{'truth':<10}{truth}")
     ok = sum(r.status == "ok" for r in records)
     failed = sum(r.status == "failed" for r in records)
-    lines.append(f"{ok} of {len(records)} runs ok, {failed} failed, {len(records) - ok - failed} not available")
+    lines.append(f"{ok} of {len(records)} runs ok, {failed} failed")
     return "\n".join(lines)
 
 

@@ -167,9 +167,7 @@ def log_pid_run(
 
 
 @task(name="mlflow-log-summary", **_RETRIES)
-def log_summary(
-    tracking_uri: str, parent_run_id: str, records: Sequence[RunRecord], extra_tags: dict[str, str]
-) -> None:
+def log_summary(tracking_uri: str, parent_run_id: str, records: Sequence[RunRecord]) -> None:
     """The summary across datasets on the parent run: a table artifact, a CSV, a plot, the estimators' agreement
     (``agreement.csv``: each part's difference per pair of estimators with its interval) and counts."""
     from mlflow.entities import Metric, RunTag
@@ -183,14 +181,13 @@ def log_summary(
         "agreement.disagreeing_parts": sum(row.disagree for row in agreement),
         "runs.ok": len(ok),
         "runs.failed": sum(r.status == "failed" for r in records),
-        "runs.not_available": sum(r.status == "not available" for r in records),
         "runs.cached": sum(r.cached for r in records),
         "time.estimate_seconds": sum(r.seconds for r in records),
     }
     mlflow_client.log_batch(
         parent_run_id,
         metrics=[Metric(k, float(v), 0, 0) for k, v in counts.items()],
-        tags=[RunTag(k, v) for k, v in _tags({**extra_tags, "mlflow.note.content": _description(records)}).items()],
+        tags=[RunTag(k, v) for k, v in _tags({"mlflow.note.content": _description(records)}).items()],
     )
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "summary.csv").write_text(frame.to_csv(index=False))

@@ -190,8 +190,7 @@ def test_a_run_without_any_reference_selects_with_the_shipped_table(tmp_path):
     from pidengine.selection import SHIPPED_REFERENCE, ReferenceTable
 
     summary = PipelineSummary("benchmark")
-    ready = Prepared(entries=[], broken={}, catalog=None, data_dir=tmp_path, tracking_uri="", available=[],
-                     unavailable={})
+    ready = Prepared(entries=[], broken={}, catalog=None, data_dir=tmp_path, tracking_uri="", estimators=[])
     select_models(summary, ModelParams(), ready)
     assert summary.failed == [] and summary.reference_path == str(SHIPPED_REFERENCE)
     assert summary.selection.reference == ReferenceTable.shipped()
