@@ -31,7 +31,7 @@ from pidengine.exceptions import (
     SparseTableWarning,
 )
 from pidengine.io.numpy_files import load_array, load_arrays
-from pidengine.parts import ATOMS
+from pidengine.parts import ATOMS, read_parts
 
 if TYPE_CHECKING:
     from pidengine.bootstrap import BootstrapResult
@@ -287,7 +287,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     # The pipeline's exact estimate with its defaults: the reference table's PIDs were computed the same way.
     outcome = quantify(args.data_dir, args.dataset, "exact")
     pid = outcome.parts()
-    significant = {part: bool(outcome.values[f"{part}_significant"]) for part in ATOMS}
+    significant = {part: bool(read_parts(outcome.values)[part].significant) for part in ATOMS}
     result = recommend(args.dataset, pid, table, args.top_k)
     nearest = next(row for row in table.rows if row.dataset == result.nearest)
     if args.json:

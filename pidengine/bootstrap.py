@@ -21,7 +21,7 @@ from pidengine.estimators.intervals import basic_bootstrap
 from pidengine.estimators.progress import Progress, ProgressFn, check_progress
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError
 from pidengine.joint import JointTable, joint_from_samples
-from pidengine.parts import PARTS
+from pidengine.parts import PARTS, PartEstimate, flatten_parts
 
 # Resamples drawn and solved together by the vectorised exact estimator (bounds memory whatever their number).
 BATCH_SIZE = 500
@@ -72,14 +72,11 @@ class BootstrapResult:
         ``plugin_<part>``, ``<part>_low``, ``<part>_high``, ``<part>_significant`` for every part, and
         ``shuffled_<part>`` (the mean of the permutation null) when it was computed."""
         flat = self.estimate.to_dict()
-        for part in PARTS:
-            low, high = self.intervals[part]
-            flat.update({
-                f"plugin_{part}": flat[part], part: self.corrected[part], f"{part}_low": low, f"{part}_high": high,
-                f"{part}_significant": self.significant[part],
-            })
-            if self.null is not None:
-                flat[f"shuffled_{part}"] = float(self.null[:, PARTS.index(part)].mean())
+        shuffled = dict(zip(PARTS, self.null.mean(axis=0).tolist())) if self.null is not None else {}
+        flat.update(flatten_parts({
+            part: PartEstimate(self.corrected[part], *self.intervals[part], significant=self.significant[part],
+                               plugin=flat[part], shuffled=shuffled.get(part)) for part in PARTS
+        }))
         flat.update(confidence=self.confidence, n_resamples=self.n_resamples, n_failed=self.n_failed)
         return flat
 

@@ -1,12 +1,17 @@
-"""The names of a PID's parts and the unit they are reported in: one home for both.
+"""The names of a PID's parts, the unit they are reported in, and the figures of a part every result reports.
 
 Every figure pidengine reports is in bits; solvers and networks work in nats and convert once, through
-:func:`nats_to_bits`.
+:func:`nats_to_bits`. Every result of every estimator has a flat, JSON-ready view (``to_dict``) whose parts are
+written by :func:`flatten_parts` and read back by :func:`read_parts`: the one contract behind the cache, the
+tables, the figures and the MLflow metrics.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 ATOMS = ("redundancy", "unique1", "unique2", "synergy")  # R, U1, U2, S: they add up to the total
 PARTS = (*ATOMS, "total")
@@ -20,3 +25,54 @@ def nats_to_bits(nats: float) -> float:
     2.0
     """
     return float(nats) / LN2
+
+
+@dataclass(frozen=True)
+class PartEstimate:
+    """One part of a decomposition as every estimator reports it, in bits; what an estimator does not compute is
+    None: ``low``/``high`` its interval, ``std`` a spread over repeats, ``significant`` whether it clears its null,
+    ``plugin`` the uncorrected value beside a bias-corrected one, ``shuffled`` its mean with the labels permuted."""
+
+    value: float
+    low: float | None = None
+    high: float | None = None
+    std: float | None = None
+    significant: bool | None = None
+    plugin: float | None = None
+    shuffled: float | None = None
+
+
+FIELDS = tuple(f.name for f in fields(PartEstimate))
+_PREFIXED = ("plugin", "shuffled")
+
+
+def flat_key(part: str, field: str = "value") -> str:
+    """The key of one figure of a part in the flat view of a result: ``synergy``, ``synergy_low``,
+    ``synergy_significant``, ``plugin_synergy``, ``shuffled_synergy``.
+
+    >>> [flat_key("synergy", field) for field in ("value", "high", "shuffled")]
+    ['synergy', 'synergy_high', 'shuffled_synergy']
+    """
+    if field == "value":
+        return part
+    return f"{field}_{part}" if field in _PREFIXED else f"{part}_{field}"
+
+
+def flatten_parts(parts: Mapping[str, PartEstimate]) -> dict[str, Any]:
+    """The flat, JSON-ready view of the parts (:func:`flat_key`), the figures that are not None."""
+    return {flat_key(part, name): getattr(estimate, name) for part, estimate in parts.items() for name in FIELDS
+            if getattr(estimate, name) is not None}
+
+
+def read_parts(values: Mapping[str, Any]) -> dict[str, PartEstimate]:
+    """The parts of a flat view (those it has), each with the figures it holds: the inverse of
+    :func:`flatten_parts`, for every result of every estimator."""
+    return {part: PartEstimate(**{name: values[flat_key(part, name)] for name in FIELDS
+                                  if values.get(flat_key(part, name)) is not None})
+            for part in PARTS if values.get(part) is not None}
+
+
+def other_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """What a flat view holds besides its parts: certificate, diagnostics, sample counts."""
+    keys = {flat_key(part, name) for part in PARTS for name in FIELDS}
+    return {key: value for key, value in values.items() if key not in keys}

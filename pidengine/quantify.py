@@ -46,7 +46,7 @@ from pidengine import __version__
 from pidengine.estimators.base import MAX_TOL
 from pidengine.estimators.registry import PIPELINE, REGISTRY, spec
 from pidengine.exceptions import ConfigError
-from pidengine.parts import PARTS
+from pidengine.parts import PARTS, flat_key
 
 if TYPE_CHECKING:  # the store imports xarray and zarr: loaded by the functions that read one
     from pidengine.io.store import DatasetStore
@@ -364,7 +364,7 @@ def _exact(store: DatasetStore, settings: ExactSettings) -> tuple[dict[str, Any]
     if settings.n_permutations:
         null = permutation_null(x1, x2, y, n_permutations=settings.n_permutations, estimator=estimator,
                                 random_state=settings.seed)
-        values.update({f"shuffled_{part}": float(mean) for part, mean in zip(PARTS, null.mean(axis=0))})
+        values.update({flat_key(part, "shuffled"): float(mean) for part, mean in zip(PARTS, null.mean(axis=0))})
     return values, len(y), path
 
 

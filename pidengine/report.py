@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from pidengine.parts import ATOMS, PARTS
+from pidengine.parts import ATOMS, PARTS, PartEstimate, flat_key, read_parts
 
 SHORT = {"redundancy": "R", "unique1": "U1", "unique2": "U2", "synergy": "S", "total": "total"}
 # One colour per estimator of a dataset, in the order of its runs (matplotlib's tab10, colour-blind friendly enough
@@ -31,8 +31,9 @@ AGREEMENT_TOLERANCE_BITS = 0.02
 class RunRecord:
     """What happened to one (dataset, estimator) pair in a pipeline run.
 
-    ``values`` is the estimator's flat result (parts in bits, ``<part>_low``/``<part>_high`` when intervals exist);
-    empty unless ``status == "ok"``. ``error`` says why a run failed.
+    ``values`` is the estimator's flat result (:mod:`pidengine.parts`: its parts in bits with their intervals,
+    significance and null where computed, and its diagnostics); empty unless ``status == "ok"``. ``error`` says why
+    a run failed.
     """
 
     dataset: str
@@ -46,6 +47,11 @@ class RunRecord:
     content_hash: str = ""
     run_id: str = ""
 
+    @property
+    def parts(self) -> dict[str, PartEstimate]:
+        """The figures of each part (empty unless ok)."""
+        return read_parts(self.values) if self.status == "ok" else {}
+
 
 def truth_with_total(true_pid: dict[str, float] | None) -> dict[str, float]:
     """A known PID (four parts) with its total; empty when the source has no known PID."""
@@ -57,15 +63,15 @@ def pid_table(values: dict[str, Any], true_pid: dict[str, float] | None = None) 
     estimate on permuted labels), ``significant`` and ``true_bits``."""
     truth = truth_with_total(true_pid)
     rows = []
-    for part in PARTS:
-        row: dict[str, Any] = {"part": part, "bits": float(values[part])}
-        for suffix in ("low", "high", "std"):
-            if values.get(f"{part}_{suffix}") is not None:
-                row[suffix] = float(values[f"{part}_{suffix}"])
-        if values.get(f"shuffled_{part}") is not None:
-            row["shuffled_bits"] = float(values[f"shuffled_{part}"])
-        if isinstance(values.get(f"{part}_significant"), bool):
-            row["significant"] = values[f"{part}_significant"]
+    for part, estimate in read_parts(values).items():
+        row: dict[str, Any] = {"part": part, "bits": float(estimate.value)}
+        for name in ("low", "high", "std"):
+            if getattr(estimate, name) is not None:
+                row[name] = float(getattr(estimate, name))
+        if estimate.shuffled is not None:
+            row["shuffled_bits"] = float(estimate.shuffled)
+        if isinstance(estimate.significant, bool):
+            row["significant"] = estimate.significant
         if part in truth:
             row["true_bits"] = float(truth[part])
         rows.append(row)
@@ -88,16 +94,13 @@ def summary_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
     rows = []
     for record in records:
         row: dict[str, Any] = {"dataset": record.dataset, "estimator": record.estimator, "status": record.status}
+        parts = {part: record.parts.get(part, PartEstimate(math.nan)) for part in PARTS}
+        row.update({part: _number(parts[part].value) for part in PARTS})
+        row.update({flat_key(part, name): _number(getattr(parts[part], name))
+                    for part in PARTS for name in ("low", "high")})
         for part in PARTS:
-            row[part] = float(record.values[part]) if record.status == "ok" else math.nan
-        for part in PARTS:
-            for suffix in ("low", "high"):
-                value = record.values.get(f"{part}_{suffix}")
-                row[f"{part}_{suffix}"] = float(value) if value is not None else math.nan
-        for part in PARTS:
-            null, flag = record.values.get(f"shuffled_{part}"), record.values.get(f"{part}_significant")
-            row[f"shuffled_{part}"] = float(null) if null is not None else math.nan
-            row[f"significant_{part}"] = flag if isinstance(flag, bool) else None
+            row[flat_key(part, "shuffled")] = _number(parts[part].shuffled)
+            row[f"significant_{part}"] = parts[part].significant
         for part in ATOMS:
             row[f"true_{part}"] = float(record.true_pid[part]) if record.true_pid else math.nan
         row.update(seconds=record.seconds, cached=record.cached, error=record.error, run_id=record.run_id)
@@ -125,8 +128,8 @@ def format_summary(records: Sequence[RunRecord]) -> str:
             values = "".join(f"{'-':>8}" for _ in PARTS)
             status = f"{record.status.upper()}: {record.error.splitlines()[0][:90] if record.error else ''}"
         lines.append(f"{record.dataset:<24}{record.estimator:<10}{values}{record.seconds:>7.1f}s  {status}")
-        if record.status == "ok" and f"shuffled_{PARTS[0]}" in record.values:
-            null = "".join(f"{float(record.values[f'shuffled_{p}']):>8.3f}" for p in PARTS)
+        if record.status == "ok" and all(record.parts[p].shuffled is not None for p in PARTS):
+            null = "".join(f"{float(record.parts[p].shuffled):>8.3f}" for p in PARTS)
             lines.append(f"{'':<24}{'shuffled':<10}{null}")
         last_of_dataset = index + 1 == len(records) or records[index + 1].dataset != record.dataset
         if record.true_pid and last_of_dataset:
@@ -167,7 +170,7 @@ def estimator_agreement(records: Sequence[RunRecord]) -> list[Agreement]:
     by_dataset: dict[str, list[RunRecord]] = {}
     for record in records:
         if record.status == "ok" and all(
-            is_finite_number(record.values.get(f"{p}_{s}")) for p in PARTS for s in ("low", "high")
+            is_finite_number(getattr(record.parts[p], s)) for p in PARTS for s in ("low", "high")
         ):
             by_dataset.setdefault(record.dataset, []).append(record)
     rows = []
@@ -175,9 +178,10 @@ def estimator_agreement(records: Sequence[RunRecord]) -> list[Agreement]:
         for i, first in enumerate(group):
             for second in group[i + 1:]:
                 for part in PARTS:
-                    a, b = float(first.values[part]), float(second.values[part])
-                    below = math.hypot(a - first.values[f"{part}_low"], second.values[f"{part}_high"] - b)
-                    above = math.hypot(first.values[f"{part}_high"] - a, b - second.values[f"{part}_low"])
+                    one, two = first.parts[part], second.parts[part]
+                    a, b = float(one.value), float(two.value)
+                    below = math.hypot(a - one.low, two.high - b)
+                    above = math.hypot(one.high - a, b - two.low)
                     rows.append(Agreement(dataset, first.estimator, second.estimator, part, a - b, a - b - below,
                                           a - b + above))
     return rows
@@ -201,6 +205,10 @@ def agreement_frame(agreements: Sequence[Agreement]) -> pd.DataFrame:
     """The agreement rows as a table (one row per dataset, pair and part, with ``disagree``)."""
     return pd.DataFrame([{**asdict(row), "disagree": row.disagree} for row in agreements],
                         columns=[*(f.name for f in fields(Agreement)), "disagree"])
+
+
+def _number(value: float | None) -> float:
+    return float(value) if value is not None else math.nan
 
 
 def is_finite_number(value: Any) -> bool:
@@ -245,10 +253,9 @@ def pid_figure(records: Sequence[RunRecord], title: str = ""):
                 patch.set_alpha(0.35)
                 patch.set_hatch("///")
         for x, part in zip(xs, PARTS):
-            low, high = record.values.get(f"{part}_low"), record.values.get(f"{part}_high")
+            low, high, null = record.parts[part].low, record.parts[part].high, record.parts[part].shuffled
             if is_finite_number(low) and is_finite_number(high):  # a percentile interval may miss its estimate
                 ax.vlines(x, float(low), float(high), color="black", linewidth=1.0)
-            null = record.values.get(f"shuffled_{part}")
             if is_finite_number(null):
                 ax.hlines(float(null), x - slot * 0.45, x + slot * 0.45, color="0.25", linewidth=1.4,
                           linestyles=(0, (1, 1)))
@@ -258,9 +265,9 @@ def pid_figure(records: Sequence[RunRecord], title: str = ""):
         for i, part in enumerate(PARTS):
             ax.hlines(known[part], i - 0.45, i + 0.45, color="black", linewidth=2.0)
         handles.append(Line2D([], [], color="black", linewidth=2.0, label="truth"))
-    if any(is_finite_number(r.values.get(f"{p}_low")) for r in ok for p in PARTS):
+    if any(is_finite_number(r.parts[p].low) for r in ok for p in PARTS):
         handles.append(Line2D([], [], color="black", linewidth=1.0, label="95 % interval"))
-    if any(is_finite_number(r.values.get(f"shuffled_{p}")) for r in ok for p in PARTS):
+    if any(is_finite_number(r.parts[p].shuffled) for r in ok for p in PARTS):
         handles.append(Line2D([], [], color="0.25", linewidth=1.4, linestyle=(0, (1, 1)),
                               label="shuffled labels"))
     if any(insignificant_parts(r) for r in ok):
@@ -320,8 +327,8 @@ def summary_figure(records: Sequence[RunRecord], title: str = "PID per dataset a
 
 
 def insignificant_parts(record: RunRecord) -> set[str]:
-    """The parts whose ``<part>_significant`` flag is False (an estimator without the flag has none)."""
-    return {part for part in PARTS if record.values.get(f"{part}_significant") is False}
+    """The parts whose significance flag is False (an estimator without the flag has none)."""
+    return {part for part, estimate in record.parts.items() if estimate.significant is False}
 
 
 def accuracy_matrix(reports: Sequence[Any], failed: Sequence[tuple[str, str]] = ()) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from prefect import task
 
 from pidengine import report
-from pidengine.parts import PARTS
+from pidengine.parts import other_values
 from pidengine.report import RunRecord
 from tasks._retry import is_transient, retry_transient
 
@@ -276,32 +276,26 @@ def pid_metrics(record: RunRecord) -> dict[str, float]:
     metrics: dict[str, float] = {"time.seconds": float(record.seconds)}
     if record.status != "ok":
         return metrics
-    values = record.values
-    for part in PARTS:
-        metrics[f"pid.{part}_bits"] = float(values[part])
-        for suffix in ("low", "high", "std"):
-            if report.is_finite_number(values.get(f"{part}_{suffix}")):
-                metrics[f"pid.{part}_{suffix}_bits"] = float(values[f"{part}_{suffix}"])
-    if record.true_pid:
-        truth = report.truth_with_total(record.true_pid)
-        for part in PARTS:
-            if part in truth:
-                metrics[f"true.{part}_bits"] = float(truth[part])
-                metrics[f"abs_error.{part}_bits"] = abs(float(values[part]) - float(truth[part]))
-    for part in PARTS:
-        if report.is_finite_number(values.get(f"shuffled_{part}")):
-            metrics[f"shuffled.{part}_bits"] = float(values[f"shuffled_{part}"])
-        if report.is_finite_number(values.get(f"plugin_{part}")):
-            metrics[f"plugin.{part}_bits"] = float(values[f"plugin_{part}"])
-        if isinstance(values.get(f"{part}_significant"), bool):
-            metrics[f"significant.{part}"] = float(values[f"{part}_significant"])
-    resolution = max(_NOISE_BITS, _certified_gap(values))
+    parts = record.parts
+    truth = report.truth_with_total(record.true_pid)
+    for part, estimate in parts.items():
+        metrics[f"pid.{part}_bits"] = float(estimate.value)
+        for name in ("low", "high", "std"):
+            if report.is_finite_number(getattr(estimate, name)):
+                metrics[f"pid.{part}_{name}_bits"] = float(getattr(estimate, name))
+        if part in truth:
+            metrics[f"true.{part}_bits"] = float(truth[part])
+            metrics[f"abs_error.{part}_bits"] = abs(float(estimate.value) - float(truth[part]))
+        for name in ("shuffled", "plugin"):
+            if report.is_finite_number(getattr(estimate, name)):
+                metrics[f"{name}.{part}_bits"] = float(getattr(estimate, name))
+        if isinstance(estimate.significant, bool):
+            metrics[f"significant.{part}"] = float(estimate.significant)
+    resolution = max(_NOISE_BITS, _certified_gap(record.values))
     metrics = {key: 0.0 if key.endswith("_bits") and abs(value) < resolution else value
                for key, value in metrics.items()}
-    parts_keys = {f"{p}_{s}" for p in PARTS for s in ("low", "high", "std", "significant")} | set(PARTS)
-    parts_keys |= {f"{prefix}_{p}" for p in PARTS for prefix in ("shuffled", "plugin")}
-    for key, value in values.items():
-        if key not in parts_keys and (report.is_finite_number(value) or isinstance(value, bool)):
+    for key, value in other_values(record.values).items():
+        if report.is_finite_number(value) or isinstance(value, bool):
             metrics[f"diag.{key}"] = float(value)
     return metrics
 

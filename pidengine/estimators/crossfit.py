@@ -52,7 +52,7 @@ from pidengine.estimators.intervals import basic_bootstrap
 from pidengine.estimators.posterior import PosteriorSettings, fit_posterior
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
 from pidengine.info import entropy
-from pidengine.parts import ATOMS, LN2, PARTS
+from pidengine.parts import ATOMS, LN2, PARTS, PartEstimate, flatten_parts
 
 MAX_CODES = 64
 _KL_ITERATIONS = 50
@@ -115,12 +115,10 @@ class CrossFitResult:
     def to_dict(self) -> dict[str, float | int | str | bool]:
         """Flat, JSON-ready: each part with ``_low``, ``_high``, ``_significant`` and ``plugin_`` companions."""
         flat: dict[str, float | int | str | bool] = {"estimator": self.estimator, "units": self.units}
-        for part in PARTS:
-            low, high = self.intervals[part]
-            flat.update({
-                part: getattr(self, part), f"{part}_low": low, f"{part}_high": high,
-                f"{part}_significant": self.significant[part], f"plugin_{part}": self.plugin[part],
-            })
+        flat.update(flatten_parts({
+            part: PartEstimate(getattr(self, part), *self.intervals[part], significant=self.significant[part],
+                               plugin=self.plugin[part]) for part in PARTS
+        }))
         certificate = self.diagnostics.certificate
         flat.update(
             confidence=self.confidence, n_samples=self.n_samples, n_codes1=self.n_codes[0], n_codes2=self.n_codes[1],

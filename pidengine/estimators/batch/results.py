@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pidengine.exceptions import EstimationError
-from pidengine.parts import ATOMS, PARTS
+from pidengine.parts import ATOMS, PARTS, PartEstimate, flatten_parts
 
 # The three classifiers, by the inputs they read; the keys of the per-classifier diagnostics.
 CLASSIFIERS = ("x1", "x2", "x1x2")
@@ -170,9 +170,8 @@ class BatchPIDResult:
             "n_seeds": self.n_seeds,
             "negative_parts": ",".join(self.negative_parts),
         }
-        for part in PARTS:
-            flat[f"{part}_std"] = self.std[part]
-            flat[f"{part}_low"], flat[f"{part}_high"] = self.intervals[part]
+        flat.update(flatten_parts({part: PartEstimate(getattr(self, part) if part != "total" else self.total,
+                                                      *self.intervals[part], std=self.std[part]) for part in PARTS}))
         if d is not None:
             flat.update(
                 prior_entropy_bits=d.prior_entropy,
