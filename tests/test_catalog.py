@@ -20,9 +20,18 @@ def test_default_catalog_is_valid_and_its_sources_are_installed():
     assert len(catalog.entries) >= 15
     kinds = {entry.source.kind for entry in catalog.entries.values()}
     assert {"gate", "gaussian_mixture", "latent_concept", "hidden_codes", "digits", "uci_multifeature",
-            "basic_motions"} <= kinds
+            "basic_motions", "mnist", "japanese_vowels", "flights", "diamonds", "loans", "churn"} <= kinds
+    assert sum(not entry.is_synthetic for entry in catalog.entries.values()) >= 12
     for entry in catalog.entries.values():
         entry.check(catalog.base)
+
+
+def test_pidengine_catalog_validate_passes_on_the_default_catalog(capsys):
+    from cli.main import main
+
+    assert main(["catalog", "validate", "--catalog", str(REPO / DEFAULT_CATALOG)]) == 0
+    out = capsys.readouterr()
+    assert out.err == "" and " entries valid" in out.out
 
 
 def test_hidden_codes_entry_carries_the_exact_truth_of_its_generator(tmp_path):
