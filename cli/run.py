@@ -8,6 +8,7 @@ help cannot drift from what runs.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import signal
 import sys
@@ -29,8 +30,13 @@ from flows import preflight
 from flows.params import BenchmarkParams, ModelSweepParams, QuantifyParams, RefreshParams
 from pidengine.exceptions import ConfigError
 
-FLOWS: dict[str, type[BaseModel]] = {
-    "benchmark": BenchmarkParams, "quantify": QuantifyParams, "models": ModelSweepParams, "refresh": RefreshParams,
+# Each flow: its parameters, and its function as "module:function", imported when it runs (Prefect loads for the
+# flow only, never for the help).
+FLOWS: dict[str, tuple[type[BaseModel], str]] = {
+    "benchmark": (BenchmarkParams, "flows.benchmark:benchmark"),
+    "quantify": (QuantifyParams, "flows.quantify:quantify_datasets"),
+    "models": (ModelSweepParams, "flows.models:model_sweep"),
+    "refresh": (RefreshParams, "flows.refresh:catalog_refresh"),
 }
 DEFAULT_FLOW = "benchmark"
 
@@ -124,7 +130,7 @@ def _help(option: Option) -> str:
     notes = []
     if option.const is None and "default:" not in option.help:
         defaults: dict[str, list[str]] = {}
-        for flow, params in FLOWS.items():
+        for flow, (params, _) in FLOWS.items():
             field = field_at(params, option.fields[0])
             if field is not None and _default(field) is not None:
                 defaults.setdefault(_shown(_default(field)), []).append(flow)
@@ -197,7 +203,7 @@ def parameters(args: argparse.Namespace) -> BaseModel:
                 level = level.setdefault(parent, {})
             level[name] = list(value) if isinstance(value, (list, tuple)) else value
     try:
-        return FLOWS[args.flow].model_validate(nested)
+        return FLOWS[args.flow][0].model_validate(nested)
     except ValidationError as exc:
         raise ConfigError("; ".join(_explain(error, given, args.flow) for error in exc.errors())) from None
 
@@ -277,21 +283,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _flow(kind: str) -> Any:
-    if kind == "refresh":
-        from flows.refresh import catalog_refresh
-
-        return catalog_refresh
-    if kind == "quantify":
-        from flows.quantify import quantify_datasets
-
-        return quantify_datasets
-    if kind == "models":
-        from flows.models import model_sweep
-
-        return model_sweep
-    from flows.benchmark import benchmark
-
-    return benchmark
+    module, _, function = FLOWS[kind][1].partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def _display_uri(uri: str) -> str:

@@ -7,6 +7,7 @@ notebook can call them on its own results. All values are in bits.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 from collections.abc import Sequence
@@ -47,9 +48,9 @@ class RunRecord:
     content_hash: str = ""
     run_id: str = ""
 
-    @property
+    @functools.cached_property
     def parts(self) -> dict[str, PartEstimate]:
-        """The figures of each part (empty unless ok)."""
+        """The figures of each part (empty unless ok); read once, as the tables and figures ask for them often."""
         return read_parts(self.values) if self.status == "ok" else {}
 
 

@@ -170,8 +170,8 @@ class BatchPIDResult:
             "n_seeds": self.n_seeds,
             "negative_parts": ",".join(self.negative_parts),
         }
-        flat.update(flatten_parts({part: PartEstimate(getattr(self, part) if part != "total" else self.total,
-                                                      *self.intervals[part], std=self.std[part]) for part in PARTS}))
+        flat.update(flatten_parts({part: PartEstimate(getattr(self, part), *self.intervals[part], std=self.std[part])
+                                   for part in PARTS}))
         if d is not None:
             flat.update(
                 prior_entropy_bits=d.prior_entropy,
