@@ -22,3 +22,13 @@ def local_path(value: str) -> Path:
         raise argparse.ArgumentTypeError(
             f"{value!r} is a storage URL; pidengine reads and writes local (or mounted) folders only: pass a path")
     return Path(value)
+
+
+def check_output(path: Path, suffixes: tuple[str, ...]) -> None:
+    """Refuse an output file the command could not write, before the work (which may be long)."""
+    from pidengine.exceptions import ConfigError
+
+    if path.suffix not in suffixes:
+        raise ConfigError(f"cannot write {path}: name a {' or '.join(suffixes)} file")
+    if not path.parent.is_dir():
+        raise ConfigError(f"cannot write {path}: folder {path.parent} does not exist; create it first")

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
-from cli._parsing import EXIT_BAD_INPUT, OneLineParser, local_path
+from cli import report as report_command
+from cli._parsing import EXIT_BAD_INPUT, OneLineParser, check_output, local_path
 from pidengine.catalog import DEFAULT_CATALOG, load_catalog
 from pidengine.estimators import DISCRETE, get_estimator
 from pidengine.exceptions import (
@@ -31,6 +32,7 @@ from pidengine.exceptions import (
     SparseTableWarning,
 )
 from pidengine.io.numpy_files import load_array, load_arrays
+from pidengine.io.results import write_atomically
 from pidengine.parts import ATOMS, read_parts
 
 if TYPE_CHECKING:
@@ -100,7 +102,7 @@ def _cmd_pid(args: argparse.Namespace) -> int:
 
     for path, suffixes in ((args.out, (".csv", ".json")), (args.plot, (".png",))):
         if path is not None:  # checked before the work, which may be long
-            _check_output(path, suffixes)
+            check_output(path, suffixes)
     estimator = _estimator_from(args)
     if args.bootstrap and args.samples is None:
         raise ConfigError("--bootstrap resamples rows of samples: use it with --samples, not --joint")
@@ -126,7 +128,7 @@ def _cmd_pid(args: argparse.Namespace) -> int:
         from pidengine.report import RunRecord, pid_figure
 
         record = RunRecord(Path(source).name, result.estimator, "ok", payload)
-        _write_atomically(args.plot, lambda path: pid_figure([record]).savefig(path, dpi=110, format="png"))
+        write_atomically(args.plot, lambda path: pid_figure([record]).savefig(path, dpi=110, format="png"))
     if args.json:
         print(json.dumps(payload))
     else:
@@ -148,24 +150,7 @@ def _write_table(path: Path, payload: dict, source: Path) -> None:
         text = to_csv(rows)
     else:
         text = json.dumps({"source": str(source), "units": "bits", "table": rows, "values": payload}, indent=2)
-    _write_atomically(path, lambda temporary: temporary.write_text(text))
-
-
-def _check_output(path: Path, suffixes: tuple[str, ...]) -> None:
-    if path.suffix not in suffixes:
-        raise ConfigError(f"cannot write {path}: name a {' or '.join(suffixes)} file")
-    if not path.parent.is_dir():
-        raise ConfigError(f"cannot write {path}: folder {path.parent} does not exist; create it first")
-
-
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Write through a temporary file beside ``path`` and rename it: an interrupted write leaves the old file."""
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        write(temporary)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_atomically(path, text)
 
 
 def _cmd_examples(args: argparse.Namespace) -> int:
@@ -322,6 +307,10 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    return report_command.run(args)
+
+
 def _cmd_run(args: argparse.Namespace, arguments: Sequence[str]) -> int:
     """The pipeline: Prefect, Dask and MLflow are imported for this command only."""
     from cli import run
@@ -417,6 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recommend.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     recommend.set_defaults(func=_cmd_recommend)
+
+    report = sub.add_parser(
+        "report", help="print or export the PID results of a tracked run (the latest by default), with intervals, "
+        "shuffled floor, significance and truth; draw its figures")
+    report_command.add_arguments(report)
+    report.set_defaults(func=_cmd_report)
 
     # Its options are read from the flows' parameters, which import the pipeline: `pidengine run` parses them itself.
     sub.add_parser(

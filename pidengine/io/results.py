@@ -19,6 +19,7 @@ import os
 import secrets
 import uuid
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -156,12 +157,16 @@ class ResultCache:
         return path
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a private temporary file and one rename: readers see the old file or the
-    new one, never a partial one."""
+def write_atomically(path: Path, content: str | Callable[[Path], object]) -> None:
+    """Write ``content`` to ``path`` through a private temporary file and one rename: readers see the old file or the
+    new one, never a partial one. ``content`` is text, or a function that writes the file it is given (a figure's
+    ``savefig``, with the format named: the temporary file has no telling suffix)."""
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        temporary.write_text(text)
+        if callable(content):
+            content(temporary)
+        else:
+            temporary.write_text(content)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
