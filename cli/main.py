@@ -261,6 +261,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     from pidengine.quantify import quantify
     from pidengine.selection import TIE_TOLERANCE, find_reference, normalized_pid, pid_free_families, recommend
 
+    if args.plot is not None:
+        check_output(args.plot, (".png",))
     moved = [name for name in args.reference or () if name.endswith(".json") or Path(name).exists()]
     if moved:  # --reference took the table file until it named reference datasets, as in `pidengine run`
         raise ConfigError(f"--reference names reference datasets; give the table file {moved[0]} with "
@@ -275,6 +277,12 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     significant = {part: bool(read_parts(outcome.values)[part].significant) for part in ATOMS}
     result = recommend(args.dataset, pid, table, args.top_k)
     nearest = next(row for row in table.rows if row.dataset == result.nearest)
+    if args.plot is not None:
+        from pidengine.report import selection_figure
+
+        figure = selection_figure({row.dataset: row.pid for row in table.rows}, {args.dataset: pid},
+                                  {args.dataset: result.nearest})
+        write_atomically(args.plot, lambda path: figure.savefig(path, dpi=110, format="png"))
     if args.json:
         print(json.dumps({"dataset": args.dataset, "pid_bits": pid, "significant": significant,
                           "recommended": list(result.families),
@@ -405,6 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--neighbours", type=int, default=5, metavar="N", help="reference datasets shown (%(default)s)"
     )
     recommend.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    recommend.add_argument("--plot", type=local_path, metavar="FILE.png",
+                           help="also draw the dataset and the reference datasets on the triangle of PID shares")
     recommend.set_defaults(func=_cmd_recommend)
 
     report = sub.add_parser(

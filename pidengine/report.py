@@ -327,6 +327,77 @@ def summary_figure(records: Sequence[RunRecord], title: str = "PID per dataset a
     return fig
 
 
+def selection_figure(reference: dict[str, dict[str, float]], datasets: dict[str, dict[str, float]],
+                     nearest: dict[str, str] | None = None, title: str = "Model selection: normalised PID"):
+    """Where selection looks: the reference datasets and the datasets to choose for, on the triangle of the shares
+    of redundancy, uniqueness (U1 + U2) and synergy, each dataset joined to the reference whose families it was
+    recommended.
+
+    Parameters
+    ----------
+    reference, datasets : {name: {part: bits}}
+        PIDs (R, U1, U2, S) of the reference datasets and of the datasets selected for; parts below zero count as 0,
+        as in :func:`pidengine.selection.normalized_pid`.
+    nearest : {dataset: reference name}, optional
+        The reference each dataset's recommendation came from (a dashed line).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Selection measures L1 distances between the four shares; the triangle adds U1 and U2, so the share of U1
+        in the uniqueness is written beside a dataset where it is unbalanced (below 1/4 or above 3/4).
+    """
+    import math
+
+    from matplotlib.figure import Figure
+
+    from pidengine.selection import normalized_pid
+
+    def place(pid: dict[str, float]) -> tuple[float, float, float]:
+        r, u1, u2, s = normalized_pid(pid)
+        return s + r / 2, r * math.sqrt(3) / 2, (u1 / (u1 + u2) if u1 + u2 > 1e-9 else 0.5)
+
+    fig = Figure(figsize=(8.0, 7.6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([0, 1, 0.5, 0], [0, 0, math.sqrt(3) / 2, 0], color="black", linewidth=0.8)
+    for x, y, text, align in ((-0.03, 0.03, "unique\n(U1 + U2)", "right"), (1.03, 0.03, "synergy\n(S)", "left"),
+                              (0.5, math.sqrt(3) / 2 + 0.03, "redundancy (R)", "center")):
+        ax.text(x, y, text, ha=align, va="bottom", fontsize=9, fontweight="bold")
+    points = {name: place(pid) for name, pid in reference.items()}
+    # Reference sets often coincide (every pure-synergy gate sits on one corner): one marker and one label for each
+    # place, the names stacked.
+    places: list[list[str]] = []
+    for name, (x, y, _) in points.items():
+        close = next((names for names in places if math.dist(points[names[0]][:2], (x, y)) < 0.08), None)
+        if close is None:
+            places.append([name])
+        else:
+            close.append(name)
+    for names in places:
+        x, y, _ = points[names[0]]
+        ax.scatter(x, y, s=28, color="0.55", marker="s", zorder=2)
+        ax.annotate("\n".join(sorted(names)), (x, y), xytext=(4, -3), textcoords="offset points", fontsize=7,
+                    color="0.4", va="top")
+    for name, pid in datasets.items():
+        x, y, u1_share = place(pid)
+        if nearest and nearest.get(name) in points:
+            ax.plot([x, points[nearest[name]][0]], [y, points[nearest[name]][1]], color="#1f77b4", linewidth=0.8,
+                    linestyle="--", zorder=1)
+        ax.scatter(x, y, s=46, color="#1f77b4", marker="o", zorder=3)
+        unbalanced = f" (U1 {u1_share:.0%} of U)" if not 0.25 <= u1_share <= 0.75 else ""
+        ax.annotate(name + unbalanced, (x, y), xytext=(5, 3), textcoords="offset points", fontsize=8,
+                    color="#1f4e79")
+    ax.scatter([], [], s=28, color="0.55", marker="s", label="reference datasets")
+    ax.scatter([], [], s=46, color="#1f77b4", marker="o", label="datasets (dashed: the reference recommended from)")
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    ax.set_xlim(-0.22, 1.22)
+    ax.set_ylim(-0.14, math.sqrt(3) / 2 + 0.08)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"{title} (shares of R + U1 + U2 + S)", fontsize=10)
+    return fig
+
+
 def insignificant_parts(record: RunRecord) -> set[str]:
     """The parts whose significance flag is False (an estimator without the flag has none)."""
     return {part for part, estimate in record.parts.items() if estimate.significant is False}

@@ -120,9 +120,10 @@ class DatasetStore:
             root = self.folder.parent
             known = [path.name for path in root.iterdir() if path.is_dir()] if root.is_dir() else []
             close = difflib.get_close_matches(self.name, known, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise StoreError(f"no dataset {self.name!r} under {self.folder.parent}; {hint}"
-                             f"ingest it first (`pidengine ingest --only {self.name}`)")
+            # A near miss is a typo of a stored dataset; anything else may just not be ingested yet.
+            fix = (f"did you mean {close[0]!r}?" if close
+                   else f"ingest it first (`pidengine ingest --only {self.name}`)")
+            raise StoreError(f"no dataset {self.name!r} under {self.folder.parent}; {fix}")
         if not self.exists(stage):
             raise StoreError(f"dataset {self.name!r} has no {stage} store under {self.folder}; run the stage first")
         version = self.link(stage).resolve()

@@ -258,6 +258,12 @@ def test_recommend_prints_the_nearest_references_and_their_best_families(cli, tm
     assert document["significant"] == {"redundancy": False, "unique1": False, "unique2": False, "synergy": True}
     # Strongest on average relative to each row's best: early_fusion (0.98/0.99, 0.97/0.99, 0.95/0.95).
     assert document["pid_free"][0] == "early_fusion" and len(document["pid_free"]) == 3
+    drawn = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--plot",
+                str(tmp_path / "xor.png"))
+    assert drawn.returncode == 0 and (tmp_path / "xor.png").read_bytes()[:4] == b"\x89PNG"
+    not_png = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--plot",
+                  str(tmp_path / "xor.pdf"))
+    assert not_png.returncode == 2 and "name a .png file" in not_png.stderr
     fewer = json.loads(cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--json",
                            "--reference", "all-redundancy", "half-half").stdout)
     assert fewer["nearest"] == "half-half" and [n["dataset"] for n in fewer["neighbours"]] == [

@@ -262,3 +262,25 @@ def test_credentials_are_used_never_shown(protected_server, monkeypatch):
     assert bare == f"http://{protected_server}" and "S3cret" not in bare
     assert (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"]) == ("alice", "S3cret-pw")
     assert check_tracking_uri(bare) == bare  # MLflow's variables authenticate, as they do for its client
+
+
+def test_the_selection_figure_places_each_pid_by_its_shares():
+    import numpy as np
+
+    from pidengine.report import selection_figure
+
+    zero = {"redundancy": 0.0, "unique1": 0.0, "unique2": 0.0, "synergy": 0.0}
+    reference = {"xor": {**zero, "synergy": 1.0}, "xor-8": {**zero, "synergy": 3.0},
+                 "copy": {**zero, "redundancy": 1.0}, "unique": {**zero, "unique1": 0.5, "unique2": 0.5}}
+    datasets = {"mixed": {"redundancy": 0.25, "unique1": 0.5, "unique2": 0.0, "synergy": 0.25}}
+    figure = selection_figure(reference, datasets, {"mixed": "copy"})
+    ax = figure.axes[0]
+    placed = {tuple(np.round(c.get_offsets()[0], 6)): c for c in ax.collections if len(c.get_offsets())}
+    height = round(np.sqrt(3) / 2, 6)
+    # synergy at (1, 0), redundancy at the apex, uniqueness at the origin; R=S=1/4, U=1/2 at (0.375, 0.25 * height)
+    assert set(placed) == {(1.0, 0.0), (0.5, height), (0.0, 0.0), (0.375, round(0.25 * height, 6))}
+    labels = [t.get_text() for t in ax.texts]
+    assert "xor\nxor-8" in labels  # coinciding references share one marker and one label
+    assert "mixed (U1 100% of U)" in labels  # the U1/U2 split the triangle hides, written where unbalanced
+    (dashed,) = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert np.allclose(dashed.get_xydata(), [[0.375, 0.25 * np.sqrt(3) / 2], [0.5, np.sqrt(3) / 2]])
