@@ -87,11 +87,29 @@ def test_deployments_are_valid():
     assert {"nightly-benchmark", "catalog-refresh"} <= names
     for deployment in document["deployments"]:
         assert deployment["enforce_parameter_schema"] is True
-        for schedule in deployment["schedules"]:
+        for schedule in deployment.get("schedules", []):  # on-demand deployments have none
             assert schedule["timezone"] and schedule["cron"]
         path, _, name = deployment["entrypoint"].partition(":")
         flow = load_flow_from_entrypoint(str(ROOT / path) + ":" + name)
         flow.validate_parameters(deployment["parameters"])  # raises on a parameter the flow would reject
+
+
+def test_deploy_refuses_a_missing_project_folder_before_any_run(prefect_harness, monkeypatch, tmp_path):
+    import asyncio
+
+    from prefect.deployments.steps.core import run_steps
+
+    build = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())["build"]  # what prefect deploy runs
+    for folder in (None, tmp_path):
+        if folder is None:
+            monkeypatch.delenv("PIDENGINE_PROJECT_DIR", raising=False)
+        else:
+            monkeypatch.setenv("PIDENGINE_PROJECT_DIR", str(folder))
+        with pytest.raises(Exception) as raised:
+            asyncio.run(run_steps(build, print_function=lambda *_: None))
+        assert "PIDENGINE_PROJECT_DIR must name the pidengine project folder" in str(raised.value.__cause__)
+    monkeypatch.setenv("PIDENGINE_PROJECT_DIR", str(ROOT))
+    asyncio.run(run_steps(build, print_function=lambda *_: None))
 
 
 def test_report_functions():
