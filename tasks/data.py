@@ -11,7 +11,7 @@ from prefect import task
 from pidengine import stages as library_stages
 from pidengine.catalog import CatalogEntry
 from pidengine.stages import StageReport
-from tasks._dask import local_dask
+from tasks._dask import on_worker
 from tasks._retry import describe, retry_transient
 
 STAGES = ("ingest", "featurize")
@@ -35,7 +35,7 @@ def build_dataset(entry: CatalogEntry, data_dir: Path, base: Path, stages: list[
     """Publish the requested stores of one entry: ``ingest`` → raw; ``featurize`` → encoded (when the entry encodes a
     modality) and codes. Raises :class:`StageFailed` naming the stage that failed."""
     reports: list[StageReport] = []
-    with local_dask():
+    with on_worker():
         for stage in (s for s in STAGES if s in stages):
             try:
                 if stage == "ingest":

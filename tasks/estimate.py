@@ -14,7 +14,7 @@ from prefect import task
 
 from pidengine import quantify as q
 from tasks._cache import Cached, load_or_compute
-from tasks._dask import local_dask
+from tasks._dask import on_worker
 from tasks._retry import retry_transient
 
 
@@ -27,7 +27,7 @@ def estimate_pid(
     """PID (bits) of one dataset by one estimator (:func:`pidengine.quantify.quantify`), and whether it was cached."""
 
     def compute() -> q.Quantification:
-        with local_dask():
+        with on_worker():
             return q.quantify(data_dir, dataset, estimator, settings, use_encoded=use_encoded)
 
     name = q.cache_key(data_dir, dataset, estimator, settings, use_encoded)

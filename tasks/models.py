@@ -21,6 +21,7 @@ from pidengine.catalog import CatalogEntry
 from pidengine.models.settings import TrainSettings
 from pidengine.models.sweep import ModelReport, cache_key, evaluate_family
 from tasks._cache import Cached, load_or_compute
+from tasks._dask import on_worker
 from tasks._retry import describe, is_transient, retry_transient
 
 Outcomes = dict[str, ModelReport | str]
@@ -36,16 +37,17 @@ def train_models(
     whether the outcomes were cached."""
 
     def compute() -> Outcomes:
-        inputs = stages.model_inputs(entry, data_dir)
-        outcomes: Outcomes = {}
-        for family in families:
-            try:
-                outcomes[family] = evaluate_family(inputs, family, settings)
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                outcomes[family] = describe(exc)
-        return outcomes
+        with on_worker():
+            inputs = stages.model_inputs(entry, data_dir)
+            outcomes: Outcomes = {}
+            for family in families:
+                try:
+                    outcomes[family] = evaluate_family(inputs, family, settings)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    outcomes[family] = describe(exc)
+            return outcomes
 
     name = cache_key(data_dir, entry.name, families, settings, bool(entry.encode))
     return load_or_compute(results_dir, name, use_cache, compute, _encode, _decode)

@@ -4,6 +4,7 @@ failed data stage is named, and a retry is only for transient errors."""
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 
 import pytest
@@ -86,3 +87,27 @@ def test_figures_below_what_the_estimate_resolves_are_logged_as_zero():
     assert (metrics["pid.unique2_bits"], metrics["diag.duality_gap_bits"]) == (0.25, 1e-7)  # the rest as it is
     uncertified = pid_metrics(RunRecord("d", "batch", "ok", parts))
     assert (uncertified["pid.redundancy_bits"], uncertified["pid.unique1_bits"]) == (3.08e-8, 0.0)
+
+
+def test_a_task_tunes_any_worker_it_runs_on(monkeypatch):
+    """An operator's worker gets the settings the pipeline relies on from the task itself (no cluster settings)."""
+    from distributed import Client, LocalCluster
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)  # the workers inherit this process's environment
+
+    def inside_a_task() -> tuple[str | None, bool, str]:
+        import dask
+        from distributed import get_worker
+
+        from tasks._dask import on_worker
+
+        with on_worker():
+            worker = get_worker()
+            profiling = any(worker.periodic_callbacks[name].is_running() for name in ("profile", "profile-cycle"))
+            return os.environ.get("OMP_WAIT_POLICY"), profiling, dask.config.get("scheduler")
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        before = client.run(lambda: os.environ.get("OMP_WAIT_POLICY"))
+        assert list(before.values()) == [None]  # a plain worker: nothing set
+        assert client.submit(inside_a_task).result() == ("PASSIVE", False, "synchronous")
