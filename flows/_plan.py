@@ -26,7 +26,7 @@ class Prepared:
     data_dir: Path
     compute: ComputeParams
     tracking: TrackingParams
-    tracking_uri: str  # with its credentials, which never reach a parameter or a message
+    tracking_uri: str  # to connect with: the parameter's, completed with credentials from the environment
 
 
 def prepare(data: DataParams, tracking: TrackingParams, compute: ComputeParams) -> Prepared:
