@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pidengine.catalog import CatalogEntry
 from pidengine.models.settings import TrainSettings
 from pidengine.quantify import DEFAULT_ESTIMATORS, EstimatorName, EstimatorSettings
 
@@ -136,6 +138,13 @@ class ModelParams(_Params):
         if self.reference and self.reference_table is not None:
             raise ValueError("name reference datasets (a table is built from them) or a reference table, not both")
         return self
+
+    def reference_datasets(self, entries: Sequence[CatalogEntry]) -> list[str]:
+        """The datasets to build the reference table from: those named, else the synthetic ones among ``entries``;
+        none when a saved table is given."""
+        if self.reference_table is not None:
+            return []
+        return list(self.reference) or sorted(entry.name for entry in entries if entry.is_synthetic)
 
 
 class BenchmarkParams(QuantifyParams):

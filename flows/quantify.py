@@ -12,15 +12,24 @@ import sys
 
 from prefect import flow
 
-from flows._pipeline import PipelineSummary, run_pipeline
+from flows._plan import Plan, prepare
+from flows._runtime import fan_out_on_dask
 from flows._states import finish
+from flows._summary import PipelineSummary
+from flows._tracking import tracked_run
 from flows.params import QuantifyParams
 
 
 @flow(name="pidengine-quantify", log_prints=True)
 def quantify_datasets(params: QuantifyParams = QuantifyParams()) -> PipelineSummary:
     """Featurise, estimate (fan-out on Dask, cached by content), track in MLflow."""
-    return finish(run_pipeline("quantify", params, stages=["featurize"]))
+    ready = prepare(params.data, params.tracking, params.compute)  # fail fast: catalog, tracking store, scheduler
+    plan = Plan(["featurize"], params.estimators, params.settings, results_dir=params.results_dir,
+                use_cache=params.use_cache)
+    with tracked_run("quantify", ready, plan) as run:
+        outcomes = fan_out_on_dask(ready, plan, run.log)  # per dataset: featurise → one estimate per estimator
+        summary = run.end(outcomes)
+    return finish(summary)
 
 
 if __name__ == "__main__":

@@ -11,17 +11,22 @@ import sys
 
 from prefect import flow
 
-from flows._pipeline import PipelineSummary, run_pipeline
+from flows._plan import Plan, prepare
+from flows._runtime import fan_out_on_dask
 from flows._states import finish
-from flows.params import QuantifyParams, RefreshParams
+from flows._summary import PipelineSummary
+from flows._tracking import tracked_run
+from flows.params import RefreshParams
 
 
 @flow(name="pidengine-catalog-refresh", log_prints=True)
 def catalog_refresh(params: RefreshParams = RefreshParams()) -> PipelineSummary:
     """Ingest every selected catalog entry (Dask fan-out); track the stage reports in MLflow."""
-    summary = run_pipeline("refresh",
-                           QuantifyParams(data=params.data, compute=params.compute, tracking=params.tracking),
-                           stages=["ingest"])
+    ready = prepare(params.data, params.tracking, params.compute)  # fail fast: catalog, tracking store, scheduler
+    plan = Plan(stages=["ingest"])
+    with tracked_run("refresh", ready, plan) as run:
+        outcomes = fan_out_on_dask(ready, plan, run.log)  # per dataset: ingest
+        summary = run.end(outcomes)
     return finish(summary)
 
 

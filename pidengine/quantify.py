@@ -254,16 +254,21 @@ def _source(module_name: str) -> bytes:
     return Path(spec.origin).read_bytes() if spec and spec.origin and Path(spec.origin).is_file() else b""
 
 
+def input_stage(estimator: str) -> str:
+    """The store a pipeline estimate by ``estimator`` reads, as its registry entry says: the codes for an estimator of
+    a discrete joint, the raw features otherwise (with the encoder's output besides, for an entry that encodes)."""
+    _check_name(estimator)
+    return "codes" if REGISTRY[estimator].reads == "joint" else "raw"
+
+
 def input_key(data_dir: str | Path, dataset: str, estimator: str, use_encoded: bool = False) -> str:
     """Content key(s) of the store version(s) that ``estimator`` reads ('' where a store is missing)."""
     from pidengine.io.store import DatasetStore
 
-    _check_name(estimator)
     store = DatasetStore(data_dir, dataset)
-    if REGISTRY[estimator].reads == "joint":
-        return f"codes-{store.current_key('codes') or ''}"
-    key = f"raw-{store.current_key('raw') or ''}"
-    return f"{key}+encoded-{store.current_key('encoded') or ''}" if use_encoded else key
+    stage = input_stage(estimator)
+    key = f"{stage}-{store.current_key(stage) or ''}"
+    return f"{key}+encoded-{store.current_key('encoded') or ''}" if use_encoded and stage == "raw" else key
 
 
 def cache_key(

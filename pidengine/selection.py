@@ -20,9 +20,9 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,12 +30,20 @@ from numpy.typing import NDArray
 from pidengine.exceptions import ConfigError, InvalidJointError
 from pidengine.io.results import KEY_VARIABLE, signature, verify
 from pidengine.io.store import publish_file
-from pidengine.parts import ATOMS
+from pidengine.parts import ATOMS, PARTS
+from pidengine.quantify import input_key
+
+if TYPE_CHECKING:  # the report and the sweep import pandas and torch; selection reads their records' fields only
+    from pidengine.models.sweep import ModelReport
+    from pidengine.report import RunRecord
 
 REFERENCE_FORMAT = "pidengine-reference/1"
 REFERENCE_STEM = "reference"
 SHIPPED_REFERENCE = Path(__file__).parent / "data" / "reference.json"
 """Built by ``pidengine run --flow models`` on the default catalog's synthetic datasets (see docs/models.md)."""
+PID_ESTIMATOR = "exact"
+"""The estimator of the dataset PIDs that selection compares: certified, on the codes every family's model PID is
+measured on too."""
 # Accuracies closer than this count as tied when ranking families on one reference dataset (about one test
 # sample in 200: differences below it are noise of the split, not of the family).
 TIE_TOLERANCE = 0.005
@@ -433,3 +441,69 @@ def select(
             baselines[name] = SelectionBaselines(scores[name], selection_score(pid_free, accuracy[name]),
                                                  expected_random_score(accuracy[name], k))
     return Selection(reference, recommendations, scores, accuracy, excluded, baselines, pid_free)
+
+
+def dataset_pids(records: Sequence[RunRecord]) -> dict[str, dict[str, float]]:
+    """Each dataset's PID (bits, every part) by :data:`PID_ESTIMATOR`, from a pipeline run's records; failed
+    estimates and other estimators are left out."""
+    return {r.dataset: {part: float(r.values[part]) for part in PARTS} for r in records
+            if r.estimator == PID_ESTIMATOR and r.status == "ok"}
+
+
+def select_from_run(
+    records: Sequence[RunRecord],
+    reports: Sequence[ModelReport],
+    data_dir: str | Path,
+    reference: Sequence[str] = (),
+    table_file: str | Path | None = None,
+    k: int = 3,
+    provenance: dict[str, Any] | None = None,
+) -> tuple[Selection, Path]:
+    """Selection over a pipeline run: its dataset PIDs (:func:`dataset_pids`) and the models it trained.
+
+    With ``reference`` datasets named, the reference table is built from them and published, versioned, under
+    ``<data_dir>/reference``; its provenance records each one's codes and features store keys, how the PIDs were
+    estimated and ``provenance`` (the training settings, the code version). Without, the table is found as
+    :func:`find_reference` says (``table_file``, else the one published last, else the shipped one).
+
+    Parameters
+    ----------
+    records : RunRecord
+        The run's estimates (:class:`pidengine.report.RunRecord`).
+    reports : ModelReport
+        The run's trained models, one per (dataset, family) that trained.
+    data_dir : path
+        Root of the dataset stores, where the reference table is published.
+    k : int, default=3
+        Families recommended per dataset.
+
+    Returns
+    -------
+    selection : Selection
+        With the reference datasets left out of the table built (and why) among ``excluded``.
+    path : Path
+        The reference table's file.
+
+    Raises
+    ------
+    ConfigError
+        When no reference dataset has a PID and every family trained, or the table found is unreadable.
+    """
+    pids = dataset_pids(records)
+    accuracy: dict[str, dict[str, float]] = {}
+    for report in reports:
+        accuracy.setdefault(report.dataset, {})[report.family] = report.test_accuracy
+    if reference:
+        provenance = {
+            # The stores the reference PIDs and the families' features came from (the keys their estimates read).
+            "datasets": {name: {"codes": input_key(data_dir, name, PID_ESTIMATOR),
+                                "features": input_key(data_dir, name, "batch")} for name in reference},
+            "pid": f"{PID_ESTIMATOR} estimator on the codes, all samples",
+            **(provenance or {}),
+        }
+        table, excluded = build_reference(pids, accuracy, list(reference), provenance)
+        path = table.save(Path(data_dir) / REFERENCE_STEM)
+    else:
+        (table, path), excluded = find_reference(data_dir, table_file), {}
+    selection = select(pids, accuracy, table, k)
+    return replace(selection, excluded={**excluded, **selection.excluded}), path

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import socket
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 
 from prefect import task
 
+import pidengine
 from pidengine import report
 from pidengine.parts import other_values
 from pidengine.report import RunRecord
@@ -33,6 +35,7 @@ _EXPERIMENT_KIND, _MODEL_TRAINING = "mlflow.experimentKind", "custom_model_devel
 # Below this many bits a figure is floating-point noise (4.4e-16), logged as 0 so that the runs table reads 0.
 _NOISE_BITS = 1e-12
 _MAX_PARAM = 6000
+PROJECT_ROOT = Path(pidengine.__file__).resolve().parents[1]
 
 
 def client(tracking_uri: str):
@@ -219,6 +222,18 @@ def _description(records: Sequence[RunRecord]) -> str:
 @task(name="mlflow-end-parent", **_RETRIES)
 def end_parent_run(tracking_uri: str, parent_run_id: str, failed: bool) -> None:
     client(tracking_uri).set_terminated(parent_run_id, "FAILED" if failed else "FINISHED")
+
+
+def code_version() -> str:
+    """The git commit of the project (``+dirty`` with uncommitted changes), or the package version without git."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return f"{sha}{'+dirty' if dirty else ''}"
+    except (OSError, subprocess.SubprocessError):
+        return f"pidengine-{pidengine.__version__}"
 
 
 def owner_tags() -> dict[str, str]:

@@ -201,3 +201,40 @@ def test_the_shipped_reference_covers_the_default_catalog_with_todays_settings()
     assert [row.dataset for row in table.rows] == synthetic
     assert set(table.families) == set(FAMILIES)
     assert table.provenance["train"] == TrainSettings().model_dump(mode="json")
+
+
+def _run_outputs():
+    """PIDS and ACCURACY as a pipeline run reports them: exact estimates (beside a BATCH one and a failed one, which
+    selection leaves out) and one model report per (dataset, family)."""
+    from pidengine.models.sweep import ModelReport
+    from pidengine.report import RunRecord
+
+    records = [RunRecord(name, "exact", "ok", {**pid, "total": sum(pid.values())}) for name, pid in PIDS.items()]
+    records += [RunRecord("new-synergy", "batch", "ok", {**PIDS["new-redundancy"], "total": 1.0}),
+                RunRecord("absent", "exact", "failed", error="featurize failed")]
+    reports = [ModelReport(name, family, accuracy, accuracy, 1, 0.0, 100, {}, {})
+               for name, per_family in ACCURACY.items() for family, accuracy in per_family.items()]
+    return records, reports
+
+
+def test_selection_from_a_run_builds_its_reference_table_or_finds_one(tmp_path):
+    from pidengine.selection import ReferenceTable, build_reference, dataset_pids, select, select_from_run
+
+    records, reports = _run_outputs()
+    assert dataset_pids(records) == {name: {**pid, "total": sum(pid.values())} for name, pid in PIDS.items()}
+    # Reference datasets named: their table is built, published under <data_dir>/reference, and selected with.
+    built, path = select_from_run(records, reports, tmp_path, ["redundant", "synergistic", "absent"], k=2,
+                                  provenance={"train": {"seed": 0}})
+    table, _ = build_reference(PIDS, ACCURACY, ["redundant", "synergistic"])
+    assert path.parent == tmp_path / "reference" and path.name == f"reference-{built.reference.key}.json"
+    assert built.reference.rows == table.rows and built.excluded == {"absent": "no dataset PID"}
+    assert built.recommendations == select(PIDS, ACCURACY, table, k=2).recommendations
+    provenance = built.reference.provenance
+    assert provenance["train"] == {"seed": 0} and provenance["pid"] == "exact estimator on the codes, all samples"
+    assert provenance["datasets"]["absent"] == {"codes": "codes-", "features": "raw-"}  # no store published
+    # None named: the table published last is found, unless a table file is given.
+    found, found_path = select_from_run(records, reports, tmp_path, k=2)
+    assert found.reference == built.reference and found_path == path.resolve() and found.excluded == {}
+    ReferenceTable.shipped().restricted_to(["gate-xor", "gate-and"]).save(tmp_path / "mine")
+    given, given_path = select_from_run(records, reports, tmp_path, table_file=tmp_path / "mine")
+    assert given_path == tmp_path / "mine" and [r.dataset for r in given.reference.rows] == ["gate-and", "gate-xor"]

@@ -203,20 +203,42 @@ def test_estimators_that_disagree_beyond_their_intervals_are_named():
 
 
 def test_a_run_without_any_reference_selects_with_the_shipped_table(tmp_path):
-    from flows._pipeline import PipelineSummary, Prepared, select_models
     from flows.params import ModelParams
     from pidengine.selection import SHIPPED_REFERENCE, ReferenceTable
+    from tasks.selection import analyse_models, select_models
 
-    summary = PipelineSummary("benchmark")
-    ready = Prepared(entries=[], broken={}, catalog=None, data_dir=tmp_path, tracking_uri="", estimators=[])
-    select_models(summary, ModelParams(), ready)
-    assert summary.failed == [] and summary.reference_path == str(SHIPPED_REFERENCE)
-    assert summary.selection.reference == ReferenceTable.shipped()
-    assert "undefined (n = 0" in summary.analysis.summary()
+    def selected(models: ModelParams):
+        return select_models.fn([], [], tmp_path, models.reference_datasets([]), models.reference_table, models.top_k,
+                                models.train)
+
+    outcome = selected(ModelParams())
+    assert outcome.error == "" and outcome.reference_path == str(SHIPPED_REFERENCE)
+    assert outcome.selection.reference == ReferenceTable.shipped()
+    assert "undefined (n = 0" in analyse_models.fn([], []).summary()
     # A table named with --reference-table is used as it is, even where one is published.
     ReferenceTable.shipped().restricted_to(["gate-xor", "gate-and"]).save(tmp_path / "mine")
-    select_models(summary, ModelParams(reference_table=tmp_path / "mine"), ready)
-    assert [row.dataset for row in summary.selection.reference.rows] == ["gate-and", "gate-xor"]
+    outcome = selected(ModelParams(reference_table=tmp_path / "mine"))
+    assert [row.dataset for row in outcome.selection.reference.rows] == ["gate-and", "gate-xor"]
+
+
+def test_the_reference_datasets_are_those_named_else_the_synthetic_entries_of_the_run(tmp_path):
+    from flows.params import ModelParams
+    from pidengine.catalog import load_catalog
+    from tasks.selection import select_models
+
+    (tmp_path / "catalog.yaml").write_text("""
+datasets:
+  xor: {source: {kind: gate, gate: xor, n_samples: 600, seed: 1}}
+  and: {source: {kind: gate, gate: and, n_samples: 600, seed: 1}}
+  digits: {source: {kind: digits, halves: left_right}}
+""")
+    entries = load_catalog(tmp_path / "catalog.yaml").select([])
+    assert ModelParams().reference_datasets(entries) == ["and", "xor"]
+    assert ModelParams(reference=["xor", "digits"]).reference_datasets(entries) == ["xor", "digits"]
+    assert ModelParams(reference_table=tmp_path / "mine").reference_datasets(entries) == []
+    # The selection task reports an error of the data as its outcome: a reference dataset without a PID.
+    outcome = select_models.fn([], [], tmp_path, ["xor"], None, 3, ModelParams().train)
+    assert outcome.selection is None and "no reference dataset" in outcome.error
 
 
 @pytest.mark.parametrize("dashboard", [False, True])
@@ -226,7 +248,7 @@ def test_the_local_cluster_serves_a_dashboard_only_when_asked(dashboard):
 
     from distributed import LocalCluster
 
-    from flows._pipeline import task_runner
+    from flows._runtime import task_runner
     from flows.params import ComputeParams
 
     kwargs = {**task_runner(ComputeParams(dashboard=dashboard)).cluster_kwargs, "n_workers": 0}

@@ -60,7 +60,7 @@ def test_an_interrupted_flow_ends_its_parent_and_open_children(store):
 @pytest.mark.parametrize("interrupt", [KeyboardInterrupt, RuntimeError])
 def test_the_pipeline_ends_its_runs_when_the_fan_out_is_interrupted(prefect_harness, tmp_path, monkeypatch,
                                                                    interrupt):
-    from flows import _pipeline
+    from flows import _runtime
     from flows.params import QuantifyParams
     from flows.quantify import quantify_datasets
 
@@ -72,8 +72,8 @@ def test_the_pipeline_ends_its_runs_when_the_fan_out_is_interrupted(prefect_harn
                 raise interrupt("stopped by the test")
             return raise_
 
-    monkeypatch.setattr(_pipeline, "fan_out", Interrupted())
-    monkeypatch.setattr(_pipeline, "task_runner", lambda compute: None)
+    monkeypatch.setattr(_runtime, "fan_out", Interrupted())
+    monkeypatch.setattr(_runtime, "task_runner", lambda compute: None)
     (tmp_path / "catalog.yaml").write_text(CATALOG)
     params = tiny_params(tmp_path)
     with pytest.raises(interrupt):

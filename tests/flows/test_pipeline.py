@@ -115,6 +115,10 @@ def test_runs_tags_params_and_artifacts(pipeline_run):
     raw = DatasetStore(pipeline_run.root / "data", "latent").open("raw")
     assert good.data.tags["content_hash"] == raw.attrs["content_hash"]
     assert good.data.tags["code_version"] and good.data.tags["flow_run_id"]
+    # The store version each estimate read, as the estimator registry says: the codes, or the raw features.
+    store = DatasetStore(pipeline_run.root / "data", "latent")
+    assert good.data.tags["input_store"] == str(store.link("codes").resolve())
+    assert runs[("latent", "batch")].data.tags["input_store"] == str(store.link("raw").resolve())
     assert good.data.tags["kind"] == "pid" and good.info.run_name == "latent/exact"
     record = next(r for r in pipeline_run.summary.records if (r.dataset, r.estimator) == ("latent", "exact"))
     assert not record.cached and record.seconds > 0
@@ -134,6 +138,8 @@ def test_runs_tags_params_and_artifacts(pipeline_run):
     assert parent.info.status == "FAILED"  # one dataset failed; the others completed
     assert re.fullmatch(r"benchmark \d{4}-\d\d-\d\d \d\d:\d\d", parent.info.run_name)
     assert parent.data.tags["kind"] == "flow" and parent.data.tags["flow_run_name"]
+    assert parent.data.tags["flow"] == "benchmark" and parent.data.params["estimators"] == "exact,batch,crossfit"
+    assert parent.data.params["exact.n_bootstrap"] == "10" and parent.data.params["models.top_k"] == "1"
     description = parent.data.tags["mlflow.note.content"]  # the run page's description: the summary table
     assert description.startswith("```") and "latent" in description and "crossfit" in description
     experiment = client.get_experiment(parent.info.experiment_id)

@@ -1,0 +1,189 @@
+"""Where a flow run's work runs: the fan-out of every dataset's tasks on Dask (:func:`fan_out_on_dask`), with the
+task runner it gets (:func:`task_runner`) and the Prefect API its workers report to."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dask
+from prefect import flow
+from prefect_dask import DaskTaskRunner
+
+from flows._plan import Plan, Prepared
+from flows._summary import ModelOutcome, Outcomes, StageOutcome
+from flows._tracking import ChildRunLog
+from flows.params import ComputeParams
+from pidengine.catalog import CatalogEntry
+from pidengine.report import RunRecord
+from tasks._dask import isolate_task_runs
+from tasks._retry import describe
+from tasks.data import StageFailed, build_dataset
+from tasks.estimate import estimate_pid
+from tasks.models import train_models
+
+# Dask's defaults for worker processes that cost compute here, unset for the local cluster (an existing scheduler
+# keeps its own configuration): the nanny's MALLOC_TRIM_THRESHOLD_=65536 keeps worker memory low but made torch and
+# numpy code that allocates many small arrays 1.6-1.8x slower (the exact PID with bootstrap: 4.3 s in a plain
+# process, 7.5 s in a worker, 5.1 s without it), and the statistical profiler, which feeds the dashboard (served
+# only with --dashboard), samples the worker's stack every 10 ms (BATCH and model training: ~1.3x without both).
+LOCAL_WORKER_CONFIG = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.worker.profile.enabled": False,
+}
+
+
+def task_runner(compute: ComputeParams) -> DaskTaskRunner:
+    """prefect-dask's runner: an existing scheduler when an address is given, else a temporary local cluster of
+    ``n_workers`` processes (Dask's nanny limits each worker's BLAS/OpenMP/torch threads to its own threads)."""
+    isolate_task_runs()
+    if compute.dask_address:
+        return DaskTaskRunner(address=compute.dask_address)
+    dask.config.set(LOCAL_WORKER_CONFIG)
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": compute.n_workers,
+            "threads_per_worker": compute.threads_per_worker,
+            "processes": True,
+            # Dask starts its HTTP server whatever dashboard_address says (dask/distributed#8136): without
+            # --dashboard it gets a random port on the loopback interface and serves no dashboard.
+            "dashboard_address": "127.0.0.1:8787" if compute.dashboard else "127.0.0.1:0",
+            "scheduler_kwargs": {"dashboard": compute.dashboard},
+            "silence_logs": logging.ERROR,
+        }
+    )
+
+
+@contextmanager
+def api_shared_with_workers() -> Iterator[str]:
+    """Make Dask workers report to this flow's Prefect API.
+
+    Without ``PREFECT_API_URL`` Prefect runs a temporary API server for this process only, and every Dask worker
+    process would start its own (seconds each, and its task runs invisible here). Its address is published as
+    ``PREFECT_API_URL`` (setting and environment, which new worker processes inherit) for the fan-out.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        yield configured
+        return
+    url = str(get_client(sync_client=True).api_url).rstrip("/")
+    previous = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
+
+
+def fan_out_on_dask(ready: Prepared, plan: Plan, log: ChildRunLog) -> Outcomes:
+    """Every dataset's tasks (:func:`fan_out`) on the run's Dask cluster; the broken catalog entries are among the
+    outcomes as failed, each with its error."""
+    with api_shared_with_workers():
+        outcomes = fan_out.with_options(task_runner=task_runner(ready.compute))(
+            ready.entries, ready.catalog.base.resolve(), ready.data_dir, plan, log)
+    for name, message in ready.broken.items():
+        outcomes.stages.append(StageOutcome(name, "catalog", error=message))
+        outcomes.records += [RunRecord(name, estimator, "failed", error=f"invalid catalog entry: {message}")
+                             for estimator in plan.estimators]
+    return outcomes
+
+
+@flow(name="pidengine-fan-out", validate_parameters=False)
+def fan_out(entries: list[CatalogEntry], base: Path, data_dir: Path, plan: Plan, log: ChildRunLog) -> Outcomes:
+    """Submit every dataset's stages, estimates and models to the task runner (Dask), then collect them dataset by
+    dataset, logging each dataset's child runs to MLflow (``log``) while the workers go on with the next ones.
+
+    Per dataset: ingest → featurise → one estimate per estimator, and one task training every family. A failure stops
+    only its own dataset."""
+    results_dir = plan.results_dir.resolve()
+    data_futures: dict[str, Any] = {}
+    estimate_futures: dict[tuple[str, str], Any] = {}
+    model_futures: dict[str, Any] = {}
+    for entry in entries:
+        data_futures[entry.name] = build_dataset.submit(entry, data_dir, base, list(plan.stages))
+        upstream = [data_futures[entry.name]]
+        for name in plan.estimators:
+            estimate_futures[(entry.name, name)] = estimate_pid.submit(
+                data_dir, entry.name, name, plan.settings, bool(entry.encode), results_dir, plan.use_cache,
+                wait_for=upstream,
+            )
+        if plan.families:
+            model_futures[entry.name] = train_models.submit(entry, data_dir, plan.families, plan.train, results_dir,
+                                                            plan.use_cache, wait_for=upstream)
+    outcomes = Outcomes()
+    for name, data_future in data_futures.items():
+        stages, records, models = _collect(
+            name, data_future, {e: f for (d, e), f in estimate_futures.items() if d == name},
+            model_futures.get(name), plan.families,
+        )
+        outcomes.stages += stages
+        outcomes.records += log.log(records, models)
+        outcomes.models += models
+    return outcomes
+
+
+def _collect(
+    dataset: str, data_future: Any, estimate_futures: dict[str, Any], model_future: Any, families: list[str]
+) -> tuple[list[StageOutcome], list[RunRecord], list[ModelOutcome]]:
+    """One dataset's outcomes, waiting for its tasks: its stages, one record per estimator, one outcome per family."""
+    data_future.wait()
+    state = data_future.state
+    if not state.is_completed():
+        failure = _exception_of(state)
+        stage = failure.stage if isinstance(failure, StageFailed) else "data"
+        error = _error_of(state)
+        stopped = f"{stage} failed: {error}"
+        return ([StageOutcome(dataset, stage, error=error)],
+                [RunRecord(dataset, name, "failed", error=stopped) for name in estimate_futures],
+                [ModelOutcome(dataset, family, error=stopped) for family in families])
+    stages = [StageOutcome(dataset, report.stage, report) for report in data_future.result()]
+    records = []
+    for name, future in estimate_futures.items():
+        future.wait()
+        state = future.state
+        if state.is_completed():
+            result, cached = future.result()
+            records.append(
+                RunRecord(dataset, name, "ok", values=result.values, true_pid=result.true_pid, seconds=result.seconds,
+                          cached=cached, content_hash=result.content_hash)
+            )
+        else:
+            records.append(RunRecord(dataset, name, "failed", error=_error_of(state)))
+    if model_future is None:
+        return stages, records, []
+    model_future.wait()
+    state = model_future.state
+    if not state.is_completed():
+        return stages, records, [ModelOutcome(dataset, family, error=_error_of(state)) for family in families]
+    outcomes, cached = model_future.result()
+    models = [ModelOutcome(dataset, family, error=result, cached=cached) if isinstance(result, str)
+              else ModelOutcome(dataset, family, result, cached=cached)
+              for family, result in outcomes.items()]
+    return stages, records, models
+
+
+def _exception_of(state: Any) -> Any:
+    try:
+        return state.result(raise_on_failure=False)
+    except Exception as raised:  # a state without a stored result raises on read
+        return raised
+
+
+def _error_of(state: Any) -> str:
+    exc = _exception_of(state)
+    if isinstance(exc, StageFailed):
+        return str(exc)
+    if isinstance(exc, BaseException):
+        return describe(exc)
+    return state.message or state.name
