@@ -26,11 +26,10 @@ from tasks.data import StageFailed, build_dataset
 from tasks.estimate import estimate_pid
 from tasks.models import train_models
 
-# Dask's defaults for worker processes that cost compute here, unset for the local cluster (an existing scheduler
-# keeps its own configuration): the nanny's MALLOC_TRIM_THRESHOLD_=65536 keeps worker memory low but made torch and
-# numpy code that allocates many small arrays 1.6-1.8x slower (the exact PID with bootstrap: 4.3 s in a plain
-# process, 7.5 s in a worker, 5.1 s without it), and the statistical profiler, which feeds the dashboard (served
-# only with --dashboard), samples the worker's stack every 10 ms (BATCH and model training: ~1.3x without both).
+# Dask's defaults for worker processes that cost compute here, unset before the local cluster starts: the nanny's
+# MALLOC_TRIM_THRESHOLD_=65536 made the exact PID with bootstrap 1.7x slower (4.3 s in a plain process, 7.5 s in a
+# worker, 5.1 s without it) and the statistical profiler BATCH and model training ~1.3x. Workers of an existing
+# scheduler get the same from their first task (tasks._dask.tune_worker); here the worker never starts either.
 LOCAL_WORKER_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.worker.profile.enabled": False,

@@ -19,10 +19,12 @@ from typing import Any
 
 import dask
 
-# glibc's mallopt parameter (malloc.h) and the threshold set through it: free memory at the top of the heap is given
-# back to the system only above this, not after every large temporary array.
-_M_TRIM_THRESHOLD = -1
-TRIM_THRESHOLD_BYTES = 64 * 2**20
+# glibc's mallopt parameters (malloc.h) and the values set through them. The nanny's MALLOC_TRIM_THRESHOLD_ also
+# switches off glibc's dynamic thresholds, which would otherwise settle near these: free memory at the top of the
+# heap is given back only above 64 MiB, and arrays up to 32 MiB (glibc's largest dynamic value) come from the heap
+# instead of a fresh mmap (page faults on every large temporary).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+TRIM_THRESHOLD_BYTES, MMAP_THRESHOLD_BYTES = 64 * 2**20, 32 * 2**20
 
 
 @contextmanager
@@ -50,15 +52,17 @@ def on_worker() -> Iterator[None]:
 
 
 def tune_worker(worker: Any) -> None:
-    """Settings that made the pipeline's compute 1.3-1.8x faster in a worker process, applied once per worker.
+    """Settings that made the pipeline's compute 1.3-1.8x faster in a worker process when set before it started (the
+    local cluster's way, ``flows._runtime``), applied by the first task on any worker.
 
     - ``OMP_WAIT_POLICY=PASSIVE`` unless set: OpenMP threads that finish their share sleep instead of spinning. On a
       node whose cores are busy, torch's spinning threads made the exact estimator ten times slower (9-11 s against
       1 s at 100x100x4 on two loaded cores). Read when torch loads OpenMP, so it takes effect where the first task
       of a worker process is the first to import torch: the worker never imports it otherwise.
-    - glibc's trim threshold raised to 64 MiB: Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``,
-      which hands freed memory back after every large temporary and made code allocating many arrays 1.6-1.8x
-      slower (the exact PID with bootstrap: 4.3 s in a plain process, 7.5 s in a worker, 5.1 s without it).
+    - glibc's trim and mmap thresholds raised to 64 and 32 MiB: Dask's nanny starts workers with
+      ``MALLOC_TRIM_THRESHOLD_=65536``, which hands freed memory back after every large temporary and made code
+      allocating many arrays 1.6-1.8x slower (the exact PID with bootstrap: 4.3 s in a plain process, 7.5 s in a
+      worker, 5.1 s without it).
     - The statistical profiler stopped: it samples the worker's stack every 10 ms for the dashboard (BATCH and model
       training ~1.3x slower with both of the above).
     """
@@ -68,6 +72,7 @@ def tune_worker(worker: Any) -> None:
     libc_name = ctypes.util.find_library("c")
     if libc_name and hasattr(libc := ctypes.CDLL(libc_name), "mallopt"):  # glibc; musl and macOS have no mallopt
         libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
     for name in ("profile", "profile-cycle"):
         callback = worker.periodic_callbacks.get(name)
         if callback is not None:
