@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import dask
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect_dask import DaskTaskRunner
 
 from flows._plan import Plan, Prepared
@@ -121,7 +121,8 @@ def fan_out(entries: list[CatalogEntry], base: Path, data_dir: Path, plan: Plan,
             model_futures[entry.name] = train_models.submit(entry, data_dir, plan.families, plan.train, results_dir,
                                                             plan.use_cache, wait_for=upstream)
     outcomes = Outcomes()
-    for name, data_future in data_futures.items():
+    logger = get_run_logger()
+    for number, (name, data_future) in enumerate(data_futures.items(), 1):
         stages, records, models = _collect(
             name, data_future, {e: f for (d, e), f in estimate_futures.items() if d == name},
             model_futures.get(name), plan.families,
@@ -129,7 +130,23 @@ def fan_out(entries: list[CatalogEntry], base: Path, data_dir: Path, plan: Plan,
         outcomes.stages += stages
         outcomes.records += log.log(records, models)
         outcomes.models += models
+        # Printed here, in the flow's process: a remote worker's own log lines never reach this console.
+        logger.info("[%d/%d] %s", number, len(data_futures), _progress_line(name, stages, records, models))
     return outcomes
+
+
+def _progress_line(dataset: str, stages: list[StageOutcome], records: list[RunRecord],
+                   models: list[ModelOutcome]) -> str:
+    """One dataset's outcome in a line: ``digits-halves: exact ok 10.2 s, batch ok (cached); models 9 of 9 ok``."""
+    failed_stage = next((s for s in stages if s.error), None)
+    if failed_stage is not None:
+        return f"{dataset}: {failed_stage.stage} FAILED: {failed_stage.error.splitlines()[0][:120]}"
+    estimates = ", ".join(
+        f"{r.estimator} {'ok' if r.status == 'ok' else 'FAILED'}"
+        + (" (cached)" if r.cached else f" {r.seconds:.1f} s" if r.status == "ok" else "")
+        for r in records)
+    trained = f"; models {sum(m.report is not None for m in models)} of {len(models)} ok" if models else ""
+    return f"{dataset}: {estimates or 'stages done'}{trained}"
 
 
 def _collect(

@@ -324,3 +324,16 @@ def test_the_selection_figure_places_each_pid_by_its_shares():
     assert "mixed (U1 100% of U)" in labels  # the U1/U2 split the triangle hides, written where unbalanced
     (dashed,) = [line for line in ax.lines if line.get_linestyle() == "--"]
     assert np.allclose(dashed.get_xydata(), [[0.375, 0.25 * np.sqrt(3) / 2], [0.5, np.sqrt(3) / 2]])
+
+
+def test_each_dataset_is_one_progress_line_in_the_flow_process():
+    from flows._runtime import _progress_line
+    from flows._summary import ModelOutcome, StageOutcome
+
+    records = [RunRecord("digits", "exact", "ok", seconds=10.24), RunRecord("digits", "batch", "ok", cached=True),
+               RunRecord("digits", "crossfit", "failed", error="boom")]
+    models = [ModelOutcome("digits", "late_fusion", report=object()), ModelOutcome("digits", "tensor", error="x")]
+    assert _progress_line("digits", [], records, models) == (
+        "digits: exact ok 10.2 s, batch ok (cached), crossfit FAILED; models 1 of 2 ok")
+    failed = [StageOutcome("broken", "ingest", error="no file missing.npz\ndetail")]
+    assert _progress_line("broken", failed, [], []) == "broken: ingest FAILED: no file missing.npz"

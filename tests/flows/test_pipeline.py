@@ -203,7 +203,7 @@ def test_selection_from_the_reference_table(pipeline_run):
     assert {"selection.pid_free", "selection.random", "selection.difference_low"} <= set(parent.data.metrics)
     assert parent.data.tags["reference_key"] == table.key
     artifacts = {a.path for a in mlflow_client.list_artifacts(parent.info.run_id)}
-    assert {"models.json", "recommendations.json", "reference", "analysis"} <= artifacts
+    assert {"models.json", "recommendations.json", "reference", "analysis", "selection.png"} <= artifacts
     logged = mlflow_client.download_artifacts(parent.info.run_id, f"reference/reference-{table.key}.json")
     with open(logged) as handle:
         assert ReferenceTable.from_json(handle.read()) == table
