@@ -91,6 +91,7 @@ def test_figures_below_what_the_estimate_resolves_are_logged_as_zero():
 
 def test_a_task_tunes_any_worker_it_runs_on(monkeypatch):
     """An operator's worker gets the settings the pipeline relies on from the task itself (no cluster settings)."""
+    import dask
     from distributed import Client, LocalCluster
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)  # the workers inherit this process's environment
@@ -106,8 +107,11 @@ def test_a_task_tunes_any_worker_it_runs_on(monkeypatch):
             profiling = any(worker.periodic_callbacks[name].is_running() for name in ("profile", "profile-cycle"))
             return os.environ.get("OMP_WAIT_POLICY"), profiling, dask.config.get("scheduler")
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+    # Dask's own defaults (the pipeline's local cluster turns the profiler off in this process's configuration).
+    with dask.config.set({"distributed.worker.profile.enabled": True}), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
+        assert all(client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks).values())
         before = client.run(lambda: os.environ.get("OMP_WAIT_POLICY"))
         assert list(before.values()) == [None]  # a plain worker: nothing set
         assert client.submit(inside_a_task).result() == ("PASSIVE", False, "synchronous")
