@@ -215,8 +215,7 @@ def _draw(records: Sequence[RunRecord], folder: Path) -> None:
     if not ok:
         raise ConfigError("no successful PID run to draw")
     figures = {"summary.png": report.summary_figure(ok)}
-    for dataset in dict.fromkeys(r.dataset for r in ok):
-        figures[f"{dataset}.png"] = report.pid_figure([r for r in ok if r.dataset == dataset])
+    figures.update({f"{dataset}.png": figure for dataset, figure in report.dataset_figures(ok).items()})
     for name, figure in figures.items():
         write_atomically(folder / name, lambda path, figure=figure: figure.savefig(path, dpi=110, format="png"))
     print(f"drew {len(figures)} figures into {folder}", file=sys.stderr)

@@ -17,14 +17,16 @@ from prefect_dask import DaskTaskRunner
 from flows._plan import Plan, Prepared
 from flows._summary import ModelOutcome, Outcomes, StageOutcome
 from flows._tracking import ChildRunLog
-from flows.params import ComputeParams
+from flows.params import ComputeParams, ModelParams
 from pidengine.catalog import CatalogEntry
+from pidengine.models.analysis import InteractionAnalysis
 from pidengine.report import RunRecord
 from tasks._dask import isolate_task_runs
 from tasks._retry import describe
 from tasks.data import StageFailed, build_dataset
 from tasks.estimate import estimate_pid
 from tasks.models import train_models
+from tasks.selection import SelectionOutcome, analyse_models, select_models
 
 # Dask's defaults for worker processes that cost compute here, unset before the local cluster starts: the nanny's
 # MALLOC_TRIM_THRESHOLD_=65536 made the exact PID with bootstrap 1.7x slower (4.3 s in a plain process, 7.5 s in a
@@ -133,6 +135,17 @@ def fan_out(entries: list[CatalogEntry], base: Path, data_dir: Path, plan: Plan,
         # Printed here, in the flow's process: a remote worker's own log lines never reach this console.
         logger.info("[%d/%d] %s", number, len(data_futures), _progress_line(name, stages, records, models))
     return outcomes
+
+
+def select_and_analyse(outcomes: Outcomes, ready: Prepared, models: ModelParams
+                       ) -> tuple[SelectionOutcome | None, InteractionAnalysis | None]:
+    """Model selection and the interaction analyses where families were trained (none with --no-models)."""
+    if not outcomes.models:
+        return None, None
+    selected = select_models(outcomes.records, outcomes.reports, ready.data_dir,
+                             reference=models.reference_datasets(ready.entries), table_file=models.reference_table,
+                             top_k=models.top_k, train=models.train)
+    return selected, analyse_models(outcomes.records, outcomes.reports)
 
 
 def _progress_line(dataset: str, stages: list[StageOutcome], records: list[RunRecord],

@@ -19,12 +19,11 @@ import sys
 from prefect import flow
 
 from flows._plan import Plan, prepare
-from flows._runtime import fan_out_on_dask
+from flows._runtime import fan_out_on_dask, select_and_analyse
 from flows._states import finish
 from flows._summary import PipelineSummary
 from flows._tracking import tracked_run
 from flows.params import BenchmarkParams
-from tasks.selection import analyse_models, select_models
 
 
 @flow(name="pidengine-benchmark", log_prints=True)
@@ -32,17 +31,11 @@ def benchmark(params: BenchmarkParams = BenchmarkParams()) -> PipelineSummary:
     """Ingest (changed sources only), featurise, estimate with every estimator, train the model zoo, select,
     track everything in MLflow."""
     ready = prepare(params.data, params.tracking, params.compute)  # fail fast: catalog, tracking store, scheduler
-    models = params.models
-    plan = Plan(["ingest", "featurize"], params.estimators, params.settings, models, params.results_dir,
+    plan = Plan(["ingest", "featurize"], params.estimators, params.settings, params.models, params.results_dir,
                 params.use_cache)
     with tracked_run("benchmark", ready, plan) as run:
         outcomes = fan_out_on_dask(ready, plan, run.log)  # per dataset, on Dask: ingest → featurise → estimate, train
-        selected = analysis = None
-        if outcomes.models:  # families were trained (none with --no-models): select among them
-            selected = select_models(outcomes.records, outcomes.reports, ready.data_dir,
-                                     reference=models.reference_datasets(ready.entries),
-                                     table_file=models.reference_table, top_k=models.top_k, train=models.train)
-            analysis = analyse_models(outcomes.records, outcomes.reports)
+        selected, analysis = select_and_analyse(outcomes, ready, params.models)  # where families were trained
         summary = run.end(outcomes, selected, analysis)
     return finish(summary)
 

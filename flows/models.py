@@ -18,28 +18,21 @@ import sys
 from prefect import flow
 
 from flows._plan import Plan, prepare
-from flows._runtime import fan_out_on_dask
+from flows._runtime import fan_out_on_dask, select_and_analyse
 from flows._states import finish
 from flows._summary import PipelineSummary
 from flows._tracking import tracked_run
 from flows.params import ModelSweepParams
-from tasks.selection import analyse_models, select_models
 
 
 @flow(name="pidengine-models", log_prints=True)
 def model_sweep(params: ModelSweepParams = ModelSweepParams()) -> PipelineSummary:
     """Featurise, exact dataset PID, train and measure every family, select, track in MLflow."""
     ready = prepare(params.data, params.tracking, params.compute)  # fail fast: catalog, tracking store, scheduler
-    models = params.models
-    plan = Plan(["featurize"], params.estimators, params.settings, models, params.results_dir, params.use_cache)
+    plan = Plan(["featurize"], params.estimators, params.settings, params.models, params.results_dir, params.use_cache)
     with tracked_run("models", ready, plan) as run:
         outcomes = fan_out_on_dask(ready, plan, run.log)  # per dataset, on Dask: featurise → exact PID, train
-        selected = analysis = None
-        if outcomes.models:  # families were trained (none with --no-models): select among them
-            selected = select_models(outcomes.records, outcomes.reports, ready.data_dir,
-                                     reference=models.reference_datasets(ready.entries),
-                                     table_file=models.reference_table, top_k=models.top_k, train=models.train)
-            analysis = analyse_models(outcomes.records, outcomes.reports)
+        selected, analysis = select_and_analyse(outcomes, ready, params.models)  # where families were trained
         summary = run.end(outcomes, selected, analysis)
     return finish(summary)
 

@@ -281,6 +281,13 @@ def pid_figure(records: Sequence[RunRecord], title: str = ""):
     return fig
 
 
+def dataset_figures(records: Sequence[RunRecord]) -> dict[str, Any]:
+    """:func:`pid_figure` of each dataset with a successful run, its estimators side by side: ``{dataset: Figure}``."""
+    ok = [r for r in records if r.status == "ok"]
+    datasets = dict.fromkeys(r.dataset for r in ok)
+    return {dataset: pid_figure([r for r in ok if r.dataset == dataset]) for dataset in datasets}
+
+
 def summary_figure(records: Sequence[RunRecord], title: str = "PID per dataset and estimator"):
     """Every (dataset, estimator) as a row of a heat map: R, U1, U2 and S coloured by their share of the total,
     the bits written in each cell; a truth row under each synthetic dataset. Legible at 1,000 px for any number

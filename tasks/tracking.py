@@ -201,9 +201,8 @@ def log_summary(tracking_uri: str, parent_run_id: str, records: Sequence[RunReco
             report.summary_figure(ok).savefig(Path(folder) / "summary.png", dpi=110)
             figures = Path(folder) / "figures"  # one per dataset, its estimators side by side
             figures.mkdir()
-            for dataset in dict.fromkeys(r.dataset for r in ok):
-                report.pid_figure([r for r in ok if r.dataset == dataset]).savefig(figures / f"{dataset}.png",
-                                                                                   dpi=110)
+            for dataset, figure in report.dataset_figures(ok).items():
+                figure.savefig(figures / f"{dataset}.png", dpi=110)
         mlflow_client.log_artifacts(parent_run_id, folder)
 
 
