@@ -24,6 +24,18 @@ def local_path(value: str) -> Path:
     return Path(value)
 
 
+def storage_location(value: str) -> str:
+    """A local folder or a storage URL (``s3://bucket/pid``) whose scheme is known and whose backend is installed."""
+    from pidengine.exceptions import ConfigError
+    from pidengine.io.location import Location
+
+    try:
+        Location(value)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
 def check_output(path: Path, suffixes: tuple[str, ...]) -> None:
     """Refuse an output file the command could not write, before the work (which may be long)."""
     from pidengine.exceptions import ConfigError

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from cli import report as report_command
-from cli._parsing import EXIT_BAD_INPUT, OneLineParser, check_output, local_path
+from cli._parsing import EXIT_BAD_INPUT, OneLineParser, check_output, local_path, storage_location
 from pidengine.catalog import DEFAULT_CATALOG, load_catalog
 from pidengine.estimators import DISCRETE, get_estimator
 from pidengine.exceptions import (
@@ -311,7 +311,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data-dir", type=local_path, default=Path("data"), metavar="DIR", help="store root (default: %(default)s)"
+        "--data-dir", type=storage_location, default="data", metavar="DIR|URL",
+        help="store root: a folder or a storage URL such as s3://bucket/pid (default: %(default)s)"
     )
 
 

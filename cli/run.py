@@ -59,7 +59,8 @@ class Option:
 
 OPTIONS = (
     Option(("--catalog",), ("data.catalog",), "catalog file", "FILE"),
-    Option(("--data-dir",), ("data.data_dir",), "store root", "DIR"),
+    Option(("--data-dir",), ("data.data_dir",), "store root: a folder, or a storage URL such as s3://bucket/pid "
+           "(credentials from the environment)", "DIR|URL"),
     Option(("--datasets", "--only"), ("data.datasets",), "only these catalog entries (default: all valid ones)",
            "NAME"),
     Option(("--estimators",), ("estimators",), "estimators to run: exact (discrete, on the codes), batch and "
@@ -76,7 +77,7 @@ OPTIONS = (
     Option(("--threads-per-worker",), ("compute.threads_per_worker",), "threads per worker", "N"),
     Option(("--dashboard",), ("compute.dashboard",), "serve the local cluster's Dask dashboard on "
            "http://127.0.0.1:8787 (off by default)", const=True),
-    Option(("--results-dir",), ("results_dir",), "the signed result cache", "DIR"),
+    Option(("--results-dir",), ("results_dir",), "the signed result cache: a folder or a storage URL", "DIR|URL"),
     Option(("--no-cache",), ("use_cache",), "recompute every estimate (and refresh the cache)", const=False),
     Option(("--bootstrap",), ("settings.exact.n_bootstrap",), "bootstrap resamples of the exact estimate (0: none)",
            "N"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from flows import preflight
 from flows.params import DEFAULT_RESULTS_DIR, ComputeParams, DataParams, ModelParams, TrackingParams
 from pidengine.catalog import Catalog, CatalogEntry, load_catalog
+from pidengine.io.location import Location
 from pidengine.models.settings import TrainSettings
 from pidengine.quantify import EstimatorSettings
 
@@ -23,7 +23,7 @@ class Prepared:
     broken: dict[str, str]
     catalog: Catalog
     data: DataParams
-    data_dir: Path
+    data_dir: str  # a local folder made absolute, or a URL: what every worker opens
     compute: ComputeParams
     tracking: TrackingParams
     tracking_uri: str  # to connect with: the parameter's, completed with credentials from the environment
@@ -38,7 +38,7 @@ def prepare(data: DataParams, tracking: TrackingParams, compute: ComputeParams) 
     tracking_uri = preflight.check_tracking_uri(preflight.with_credentials(tracking.tracking_uri))
     if compute.dask_address:
         preflight.check_dask_address(compute.dask_address)
-    return Prepared(entries, broken, catalog, data, data.data_dir.resolve(), compute, tracking, tracking_uri)
+    return Prepared(entries, broken, catalog, data, Location(data.data_dir).url, compute, tracking, tracking_uri)
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Plan:
     estimators: Sequence[str] = ()
     settings: EstimatorSettings = field(default_factory=EstimatorSettings)
     models: ModelParams | None = None
-    results_dir: Path = DEFAULT_RESULTS_DIR
+    results_dir: str = DEFAULT_RESULTS_DIR
     use_cache: bool = True
 
     @property

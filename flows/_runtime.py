@@ -19,6 +19,7 @@ from flows._summary import ModelOutcome, Outcomes, StageOutcome
 from flows._tracking import ChildRunLog
 from flows.params import ComputeParams, ModelParams
 from pidengine.catalog import CatalogEntry
+from pidengine.io.location import Location
 from pidengine.models.analysis import InteractionAnalysis
 from pidengine.report import RunRecord
 from tasks._dask import isolate_task_runs
@@ -101,13 +102,13 @@ def fan_out_on_dask(ready: Prepared, plan: Plan, log: ChildRunLog) -> Outcomes:
 
 
 @flow(name="pidengine-fan-out", validate_parameters=False)
-def fan_out(entries: list[CatalogEntry], base: Path, data_dir: Path, plan: Plan, log: ChildRunLog) -> Outcomes:
+def fan_out(entries: list[CatalogEntry], base: Path, data_dir: str, plan: Plan, log: ChildRunLog) -> Outcomes:
     """Submit every dataset's stages, estimates and models to the task runner (Dask), then collect them dataset by
     dataset, logging each dataset's child runs to MLflow (``log``) while the workers go on with the next ones.
 
     Per dataset: ingest → featurise → one estimate per estimator, and one task training every family. A failure stops
     only its own dataset."""
-    results_dir = plan.results_dir.resolve()
+    results_dir = Location(plan.results_dir).url
     data_futures: dict[str, Any] = {}
     estimate_futures: dict[tuple[str, str], Any] = {}
     model_futures: dict[str, Any] = {}

@@ -38,7 +38,7 @@ class ChildRunLog:
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
-    data_dir: Path
+    data_dir: str
     tags: dict[str, str]
     pid_params: dict[str, dict[str, Any]]  # per estimator
     dataset_params: dict[str, dict[str, Any]]  # per dataset
@@ -63,9 +63,10 @@ class ChildRunLog:
         return [replace(record, run_id=run_id) for record, run_id in zip(records, pid_ids)]
 
     def _input_store(self, record: RunRecord) -> str:
-        """The store version the estimate read (its link where none is published)."""
-        link = DatasetStore(self.data_dir, record.dataset).link(input_stage(record.estimator))
-        return str(link.resolve()) if link.exists() else str(link)
+        """The store version the estimate read (its pointer where none is published)."""
+        store, stage = DatasetStore(self.data_dir, record.dataset), input_stage(record.estimator)
+        version = store.current(stage)
+        return version.url if version is not None else store.pointer(stage).url
 
 
 @dataclass(frozen=True)

@@ -2,24 +2,43 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from pidengine.catalog import CatalogEntry
+from pidengine.exceptions import ConfigError
+from pidengine.io.location import Location
 from pidengine.models.settings import TrainSettings
 from pidengine.quantify import DEFAULT_ESTIMATORS, EstimatorName, EstimatorSettings
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-DEFAULT_RESULTS_DIR = Path(".prefect-results")
+DEFAULT_RESULTS_DIR = ".prefect-results"
 EXPERIMENTS = {
     "refresh": "pidengine-catalog-refresh",
     "quantify": "pidengine-quantify",
     "benchmark": "pidengine-benchmark",
     "models": "pidengine-models",
 }
+
+
+def _known_storage(value: str) -> str:
+    """A local folder or a URL whose scheme fsspec knows and whose backend is installed, checked before any work."""
+    try:
+        Location(value)
+    except ConfigError as error:
+        raise ValueError(str(error)) from None
+    return value
+
+
+Storage = Annotated[str, BeforeValidator(lambda value: os.fspath(value) if isinstance(value, os.PathLike) else value),
+                    AfterValidator(_known_storage)]
+"""Where stores or results live: a local folder, or a URL (``s3://bucket/pid``, ``memory://x``) that fsspec reaches
+(credentials come from the environment, never the URL)."""
 
 
 class _Params(BaseModel):
@@ -60,7 +79,7 @@ class DataParams(_Params):
     """Which datasets: a catalog file, the store root and (optionally) a subset of names."""
 
     catalog: Path = Path("data_catalog.yaml")
-    data_dir: Path = Path("data")
+    data_dir: Storage = "data"
     datasets: list[str] = Field(default_factory=list, description="names of catalog entries; empty: all valid entries")
 
 
@@ -85,7 +104,7 @@ class QuantifyParams(_Params):
     settings: EstimatorSettings = EstimatorSettings()
     compute: ComputeParams = ComputeParams()
     tracking: TrackingParams = TrackingParams()
-    results_dir: Path = DEFAULT_RESULTS_DIR
+    results_dir: Storage = DEFAULT_RESULTS_DIR
     use_cache: bool = True
 
     @field_validator("estimators")

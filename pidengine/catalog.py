@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import yaml
+from fsspec.core import split_protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pidengine.datasets import real, tabular
@@ -39,6 +40,7 @@ from pidengine.datasets.real import (
 )
 from pidengine.datasets.types import SPLITS, MultimodalData
 from pidengine.exceptions import ConfigError
+from pidengine.io.location import Location
 
 if TYPE_CHECKING:
     from pidengine.features.discretize import ModalityFeaturizer
@@ -56,13 +58,17 @@ class _Strict(BaseModel):
 
 
 class _FileSource(_Strict):
-    """A source read from a file; ``path`` is relative to the catalog's folder unless absolute."""
+    """A source read from a file; ``path`` is relative to the catalog's folder unless absolute or a storage URL
+    (``s3://bucket/mine.npz``: read through fsspec, credentials from the environment)."""
 
-    path: Path
+    path: str
+
+    def location(self, base: Path) -> Location:
+        return Location(self.path if split_protocol(self.path)[0] else base / self.path)
 
     def check(self, base: Path) -> None:
-        if not (base / self.path).exists():
-            raise ConfigError(f"source.path: {base / self.path} does not exist")
+        if not self.location(base).exists():
+            raise ConfigError(f"source.path: {self.location(base)} does not exist")
 
 
 class GateSource(_Strict):
@@ -288,7 +294,7 @@ class NpzSource(_FileSource):
     def load(self, base: Path) -> MultimodalData:
         from pidengine.datasets.files import load_npz
 
-        return load_npz(base / self.path, self.x1, self.x2, self.y)
+        return load_npz(self.location(base), self.x1, self.x2, self.y)
 
 
 class TableSource(_FileSource):
@@ -302,7 +308,7 @@ class TableSource(_FileSource):
     def load(self, base: Path) -> MultimodalData:
         from pidengine.datasets.files import load_table
 
-        return load_table(base / self.path, self.x1_columns, self.x2_columns, self.y_column)
+        return load_table(self.location(base), self.x1_columns, self.x2_columns, self.y_column)
 
 
 class ZarrSource(_FileSource):
@@ -316,7 +322,7 @@ class ZarrSource(_FileSource):
     def load(self, base: Path) -> MultimodalData:
         from pidengine.datasets.files import load_zarr
 
-        return load_zarr(base / self.path, self.x1, self.x2, self.y)
+        return load_zarr(self.location(base), self.x1, self.x2, self.y)
 
 
 Source = Annotated[

@@ -355,7 +355,7 @@ def _exact(store: DatasetStore, settings: ExactSettings) -> tuple[dict[str, Any]
     from pidengine.estimators import ExactEstimator
 
     codes = store.open("codes")
-    path = str(store.link("codes").resolve())
+    path = store.current("codes").url
     rows = slice(None) if settings.split == "all" else np.flatnonzero(codes["split"].values == settings.split)
     x1, x2, y = (codes[name].values[rows] for name in ("x1", "x2", "y"))
     estimator = ExactEstimator(tol=settings.tol)
@@ -391,7 +391,7 @@ def _batch(
     )
     estimator.fit(x1[train], x2[train], y[train])
     result = estimator.estimate(x1[test], x2[test], y[test])
-    return result.to_dict(), len(test), str(store.link(stage).resolve())
+    return result.to_dict(), len(test), store.current(stage).url
 
 
 def _crossfit(
@@ -405,7 +405,7 @@ def _crossfit(
         raise ConfigError(f"dataset {raw.attrs.get('dataset')!r}: crossfit needs numeric features; encode its text")
     estimator = CrossFitEstimator(**settings.model_dump(exclude={"seed"}), random_state=settings.seed)
     result = estimator.estimate(x1, x2, raw["y"].values)
-    return result.to_dict(), result.n_samples, str(store.link("encoded" if use_encoded else "raw").resolve())
+    return result.to_dict(), result.n_samples, store.current("encoded" if use_encoded else "raw").url
 
 
 def _subsample(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:

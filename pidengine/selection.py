@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pidengine.exceptions import ConfigError, InvalidJointError
+from pidengine.io.location import Location
 from pidengine.io.results import KEY_VARIABLE, signature, verify
 from pidengine.io.store import publish_file
 from pidengine.parts import ATOMS, PARTS
@@ -171,14 +172,14 @@ class ReferenceTable:
                               f"rebuild it with `pidengine run`, or set {KEY_VARIABLE} to the key it was built with")
         return table
 
-    def save(self, folder: str | Path) -> Path:
-        """Publish as ``reference-<key>.json`` in ``folder`` and point ``reference.json`` at it (atomic)."""
+    def save(self, folder: str | Path | Location) -> Location:
+        """Publish as ``reference-<key>.json`` in ``folder`` and as ``reference.json`` (atomic)."""
         return publish_file(folder, REFERENCE_STEM, self.key, self.to_json())
 
     @classmethod
-    def load(cls, path: str | Path) -> ReferenceTable:
-        """Read a saved table; ``path`` is a file or a folder holding ``reference.json``."""
-        path = Path(path)
+    def load(cls, path: str | Path | Location) -> ReferenceTable:
+        """Read a saved table; ``path`` is a file or a folder holding ``reference.json`` (local or a URL)."""
+        path = Location(path)
         if path.is_dir():
             path = path / f"{REFERENCE_STEM}.json"
         if not path.exists():
@@ -208,15 +209,18 @@ class ReferenceTable:
                 "rows": [{"dataset": r.dataset, "pid": r.pid, "accuracy": r.accuracy} for r in self.rows]}
 
 
-def find_reference(data_dir: str | Path, table_file: str | Path | None = None) -> tuple[ReferenceTable, Path]:
+def find_reference(
+    data_dir: str | Path | Location, table_file: str | Path | None = None
+) -> tuple[ReferenceTable, Location]:
     """The reference table to select with and the file it came from: ``table_file`` when given, else the table
     published last under ``<data_dir>/reference`` (by ``pidengine run``), else the one shipped with pidengine."""
-    if table_file is not None:
-        return ReferenceTable.load(table_file), Path(table_file)
-    published = Path(data_dir) / REFERENCE_STEM / f"{REFERENCE_STEM}.json"
-    if published.exists():
-        return ReferenceTable.load(published), published.resolve()
-    return ReferenceTable.shipped(), SHIPPED_REFERENCE
+    source = Location(table_file if table_file is not None else Location(data_dir) / REFERENCE_STEM)
+    current = source / f"{REFERENCE_STEM}.json" if table_file is None or source.is_dir() else source
+    if table_file is None and not current.exists():
+        return ReferenceTable.shipped(), Location(SHIPPED_REFERENCE)
+    table = ReferenceTable.load(current)
+    version = current.parent / f"{REFERENCE_STEM}-{table.key}.json"  # the same table, in the file named by its key
+    return table, version if version.exists() else current
 
 
 @dataclass(frozen=True)
@@ -453,12 +457,12 @@ def dataset_pids(records: Sequence[RunRecord]) -> dict[str, dict[str, float]]:
 def select_from_run(
     records: Sequence[RunRecord],
     reports: Sequence[ModelReport],
-    data_dir: str | Path,
+    data_dir: str | Path | Location,
     reference: Sequence[str] = (),
     table_file: str | Path | None = None,
     k: int = 3,
     provenance: dict[str, Any] | None = None,
-) -> tuple[Selection, Path]:
+) -> tuple[Selection, Location]:
     """Selection over a pipeline run: its dataset PIDs (:func:`dataset_pids`) and the models it trained.
 
     With ``reference`` datasets named, the reference table is built from them and published, versioned, under
@@ -481,7 +485,7 @@ def select_from_run(
     -------
     selection : Selection
         With the reference datasets left out of the table built (and why) among ``excluded``.
-    path : Path
+    path : Location
         The reference table's file.
 
     Raises
@@ -502,7 +506,7 @@ def select_from_run(
             **(provenance or {}),
         }
         table, excluded = build_reference(pids, accuracy, list(reference), provenance)
-        path = table.save(Path(data_dir) / REFERENCE_STEM)
+        path = table.save(Location(data_dir) / REFERENCE_STEM)
     else:
         (table, path), excluded = find_reference(data_dir, table_file), {}
     selection = select(pids, accuracy, table, k)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from prefect import get_run_logger
@@ -27,7 +26,7 @@ class Cached(NamedTuple, Generic[T]):
 
 
 def load_or_compute(
-    results_dir: Path, name: str, use_cache: bool, compute: Callable[[], T],
+    results_dir: str, name: str, use_cache: bool, compute: Callable[[], T],
     encode: Callable[[T], Any], decode: Callable[[Any], T],
 ) -> Cached[T]:
     """``decode`` of the result cached under ``name`` when ``use_cache`` and it passes its check, else ``compute()``

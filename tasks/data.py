@@ -31,7 +31,7 @@ class StageFailed(Exception):
 
 @task(name="build-dataset", task_run_name="data-{entry.name}", retries=2, retry_delay_seconds=[2, 10],
       retry_condition_fn=retry_transient, persist_result=False)
-def build_dataset(entry: CatalogEntry, data_dir: Path, base: Path, stages: list[str]) -> list[StageReport]:
+def build_dataset(entry: CatalogEntry, data_dir: str, base: Path, stages: list[str]) -> list[StageReport]:
     """Publish the requested stores of one entry: ``ingest`` → raw; ``featurize`` → encoded (when the entry encodes a
     modality) and codes. Raises :class:`StageFailed` naming the stage that failed."""
     reports: list[StageReport] = []

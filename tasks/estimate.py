@@ -8,8 +8,6 @@ resumes where it stopped.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import task
 
 from pidengine import quantify as q
@@ -21,8 +19,8 @@ from tasks._retry import retry_transient
 @task(name="estimate-pid", task_run_name="pid-{estimator}-{dataset}", persist_result=False,
       retries=1, retry_delay_seconds=5, retry_condition_fn=retry_transient)
 def estimate_pid(
-    data_dir: Path, dataset: str, estimator: q.EstimatorName, settings: q.EstimatorSettings, use_encoded: bool,
-    results_dir: Path, use_cache: bool = True,
+    data_dir: str, dataset: str, estimator: q.EstimatorName, settings: q.EstimatorSettings, use_encoded: bool,
+    results_dir: str, use_cache: bool = True,
 ) -> Cached[q.Quantification]:
     """PID (bits) of one dataset by one estimator (:func:`pidengine.quantify.quantify`), and whether it was cached."""
 

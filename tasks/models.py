@@ -11,7 +11,6 @@ code), so a rerun with nothing changed reads it back.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from prefect import task
@@ -30,7 +29,7 @@ Outcomes = dict[str, ModelReport | str]
 @task(name="train-models", task_run_name="models-{entry.name}", persist_result=False,
       retries=1, retry_delay_seconds=5, retry_condition_fn=retry_transient)
 def train_models(
-    entry: CatalogEntry, data_dir: Path, families: list[str], settings: TrainSettings, results_dir: Path,
+    entry: CatalogEntry, data_dir: str, families: list[str], settings: TrainSettings, results_dir: str,
     use_cache: bool = True,
 ) -> Cached[Outcomes]:
     """Per family: its report (accuracy, model PID in bits, accuracy without each modality), or why it failed; and

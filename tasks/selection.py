@@ -30,7 +30,7 @@ class SelectionOutcome:
 
 @task(name="select-models", persist_result=False)
 def select_models(
-    records: Sequence[RunRecord], reports: Sequence[ModelReport], data_dir: Path, reference: list[str],
+    records: Sequence[RunRecord], reports: Sequence[ModelReport], data_dir: str, reference: list[str],
     table_file: Path | None, top_k: int, train: TrainSettings,
 ) -> SelectionOutcome:
     """Recommend ``top_k`` families per dataset from the reference table, built from ``reference`` (and published)

@@ -24,6 +24,7 @@ from prefect import task
 
 import pidengine
 from pidengine import report
+from pidengine.io.location import Location
 from pidengine.parts import other_values
 from pidengine.report import RunRecord
 from tasks._retry import is_transient, retry_transient
@@ -398,7 +399,8 @@ def log_selection(tracking_uri: str, parent_run_id: str, reports: Sequence[Any],
                 figure = report.selection_figure({row.dataset: row.pid for row in selection.reference.rows}, placed,
                                                  {name: rec.nearest for name, rec in selection.recommendations.items()})
                 mlflow_client.log_figure(parent_run_id, figure, "selection.png")
-        mlflow_client.log_artifact(parent_run_id, reference_path, artifact_path="reference")
+        reference_file = Location(reference_path)  # local or on the object store that holds the data
+        mlflow_client.log_text(parent_run_id, reference_file.read_text(), f"reference/{reference_file.name}")
         tags["reference_key"] = selection.reference.key
         metrics.update({f"selection_score.{name}": score for name, score in selection.scores.items()})
         if selection.scores:

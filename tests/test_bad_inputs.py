@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cli.main import main
+from pidengine.io.store import DatasetStore
 
 GOOD_CATALOG = "  xor:\n    source: {kind: gate, gate: xor, n_samples: 200}\n"
 
@@ -91,7 +92,8 @@ CATALOG = [
     ("unknown kind", "catalog validate --catalog {t}/unknown-kind.yaml", "teleport"),
     ("1e11 samples", "catalog validate --catalog {t}/huge.yaml", "n_samples"),
     ("ingest unknown name", "ingest --catalog {t}/good.yaml --data-dir {t}/data --only nope", "no dataset 'nope'"),
-    ("ingest to a storage URL", "ingest --catalog {t}/good.yaml --data-dir memory://x", "is a storage URL"),
+    ("ingest to an unknown scheme", "ingest --catalog {t}/good.yaml --data-dir nosuch://x",
+     "--data-dir: nosuch://x: no filesystem for 'nosuch://'"),
     ("recommend unknown dataset", "recommend --dataset xoor --data-dir {t}/data", "no dataset 'xoor'"),
 ]
 RUN = [
@@ -101,8 +103,10 @@ RUN = [
     ("bad dask address", "run --catalog {t}/good.yaml --dask-address 127.0.0.1",
      "--dask-address: '127.0.0.1' is not a Dask scheduler address"),
     ("unknown dataset", "run --catalog {t}/good.yaml --datasets nope", "no dataset 'nope'"),
-    ("results on a storage URL", "run --catalog {t}/good.yaml --results-dir s3://bucket/r", "is a storage URL"),
-    ("data on a storage URL", "run --catalog {t}/good.yaml --data-dir file:///tmp/x", "is a storage URL"),
+    ("results where no backend is installed", "run --catalog {t}/good.yaml --results-dir gs://bucket/r",
+     "gs://bucket/r: Please install gcsfs"),
+    ("data on an unknown scheme", "run --catalog {t}/good.yaml --data-dir nosuch://bucket/x",
+     "nosuch://bucket/x: no filesystem for 'nosuch://'"),
 ]
 
 
@@ -135,7 +139,7 @@ def test_catalog_ingest_and_run_refuse_bad_input_in_one_line(case, argv, expecte
 @pytest.mark.parametrize("catalog", ["empty-npz.yaml", "truncated-npz.yaml"])
 def test_ingest_reports_a_broken_dataset_and_goes_on(catalog, files, capsys):
     err = _refused(f"ingest --catalog {{t}}/{catalog} --data-dir {{t}}/data", files, capsys)
-    assert err.startswith("pidengine: error: a: ") and (files / "data" / "xor" / "raw.zarr").exists()
+    assert err.startswith("pidengine: error: a: ") and DatasetStore(files / "data", "xor").exists("raw")
 
 
 def test_masses_near_the_float_limit_are_normalised_not_overflowed(files, capsys):

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -40,7 +42,7 @@ def catalog(tmp_path, rng):
 
 
 def versions(store: DatasetStore, stage: str) -> list[str]:
-    return sorted(p.name for p in store.folder.glob(f"{stage}-*.zarr"))
+    return sorted(p.name for p in Path(store.folder.path).glob(f"{stage}-*.zarr"))
 
 
 def test_ingest_layout_and_attributes(catalog, tmp_path):
@@ -60,10 +62,10 @@ def test_reingest_writes_nothing_and_a_change_replaces(catalog, tmp_path, rng):
     data = tmp_path / "data"
     store = DatasetStore(data, "mine")
     first = ingest(catalog.entries["mine"], data, catalog.base)
-    before = {p: p.stat().st_mtime_ns for p in store.folder.rglob("*")}
+    before = {p: p.stat().st_mtime_ns for p in Path(store.folder.path).rglob("*")}
     second = ingest(catalog.entries["mine"], data, catalog.base)
     assert not second.written and second.key == first.key
-    assert {p: p.stat().st_mtime_ns for p in store.folder.rglob("*")} == before
+    assert {p: p.stat().st_mtime_ns for p in Path(store.folder.path).rglob("*")} == before
     np.savez(tmp_path / "mine.npz", x1=rng.normal(size=(40, 3)), x2=rng.normal(size=(40, 2)), y=np.arange(40) % 2)
     third = ingest(catalog.entries["mine"], data, catalog.base)
     assert third.written and third.key != first.key

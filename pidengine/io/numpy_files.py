@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import zipfile
 import zlib
 from pathlib import Path
@@ -10,11 +11,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pidengine.exceptions import ConfigError
+from pidengine.io.location import Location
 
 _DAMAGED = (zipfile.BadZipFile, EOFError, zlib.error, OSError)
 
 
-def load_array(path: str | Path) -> NDArray:
+def load_array(path: str | Path | Location) -> NDArray:
     """The one array of an ``.npy`` file.
 
     Raises
@@ -29,7 +31,7 @@ def load_array(path: str | Path) -> NDArray:
     return contents
 
 
-def load_arrays(path: str | Path, keys: tuple[str, ...]) -> dict[str, NDArray]:
+def load_arrays(path: str | Path | Location, keys: tuple[str, ...]) -> dict[str, NDArray]:
     """Arrays ``keys`` of an ``.npz`` archive, read in full (so that a truncated member fails here, not later).
 
     Raises
@@ -54,12 +56,12 @@ def load_arrays(path: str | Path, keys: tuple[str, ...]) -> dict[str, NDArray]:
             ) from exc
 
 
-def _open(path: str | Path) -> NDArray | np.lib.npyio.NpzFile:
-    path = Path(path)
-    if not path.is_file():
+def _open(path: str | Path | Location) -> NDArray | np.lib.npyio.NpzFile:
+    path = Location(path)
+    if not path.exists() or path.is_dir():
         raise ConfigError(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
-    try:
-        return np.load(path, allow_pickle=False)
+    try:  # a local file is read in place, a remote one whole (np.load needs to seek)
+        return np.load(path.path if path.is_local else io.BytesIO(path.read_bytes()), allow_pickle=False)
     except ValueError as exc:
         raise ConfigError(f"{path}: {_not_numeric(exc)}") from exc
     except _DAMAGED as exc:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pidengine.exceptions import ConfigError
+from pidengine.io.location import Location
 
 KEY_VARIABLE = "PIDENGINE_RESULTS_KEY"
 RESULT_FORMAT = "pidengine-result/1"
@@ -117,11 +118,11 @@ class ResultCache:
     {'synergy': 1.0}
     """
 
-    def __init__(self, directory: str | Path, key: bytes | None = None) -> None:
-        self.directory = Path(directory)
+    def __init__(self, directory: str | Path | Location, key: bytes | None = None) -> None:
+        self.directory = Location(directory)
         self._key = results_key() if key is None else key
 
-    def path(self, name: str) -> Path:
+    def path(self, name: str) -> Location:
         if not name or "/" in name or name.startswith("."):
             raise ConfigError(f"invalid result name {name!r}")
         return self.directory / f"{name}.json"
@@ -130,10 +131,12 @@ class ResultCache:
         """The payload saved under ``name``; None when there is none, or when it fails its check (with an
         :class:`IntegrityWarning` naming the file)."""
         path = self.path(name)
-        if not path.exists():
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
             return None
         try:
-            document = json.loads(path.read_bytes())
+            document = json.loads(text)
             signed = {"format": document["format"], "name": document["name"], "payload": document["payload"]}
             valid = (signed["format"] == RESULT_FORMAT and signed["name"] == name
                      and verify(signed, document["signature"], self._key))
@@ -145,29 +148,23 @@ class ResultCache:
             return None
         return signed["payload"]
 
-    def save(self, name: str, payload: Any) -> Path:
+    def save(self, name: str, payload: Any) -> Location:
         """Write ``payload`` (JSON-ready) signed under ``name``; readers see the old file or the new one, never a
         partial one."""
         path = self.path(name)
         payload = json.loads(json.dumps(payload))  # what a reader will see: lists for tuples, string keys
         signed = {"format": RESULT_FORMAT, "name": name, "payload": payload}
         text = json.dumps({**signed, "signature": signature(signed, self._key)}, indent=1, sort_keys=True)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, text)
+        path.write_text(text)
         return path
 
 
-def write_atomically(path: Path, content: str | Callable[[Path], object]) -> None:
-    """Write ``content`` to ``path`` through a private temporary file and one rename: readers see the old file or the
-    new one, never a partial one. ``content`` is text, or a function that writes the file it is given (a figure's
-    ``savefig``, with the format named: the temporary file has no telling suffix)."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        if callable(content):
-            content(temporary)
-        else:
-            temporary.write_text(content)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+def write_atomically(path: str | Path | Location, content: str | Callable[[str], object]) -> None:
+    """Write ``content`` to ``path`` (a local path or a URL) in one step: readers see the old file or the new one, never
+    a partial one. ``content`` is text, or a function that writes the file it is given (a figure's ``savefig``, with
+    the format named: the temporary file has no telling suffix)."""
+    target = Location(path)
+    if callable(content):
+        target.write_with(content)
+    else:
+        target.write_text(content)

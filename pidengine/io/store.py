@@ -1,21 +1,24 @@
-"""Versioned, atomically published Zarr stores, one folder per dataset.
+"""Versioned, atomically published Zarr stores, one folder per dataset, on a local disk or an object store.
 
-Layout under the data directory::
+Layout under the data directory (a local folder or an fsspec URL, :class:`~pidengine.io.location.Location`)::
 
-    <data_dir>/<dataset>/raw.zarr      -> raw-<key>.zarr        ingested modalities, label and split
-    <data_dir>/<dataset>/encoded.zarr  -> encoded-<key>.zarr    encoder outputs (only for encoded modalities)
-    <data_dir>/<dataset>/codes.zarr    -> codes-<key>.zarr      discrete codes and the fitted featuriser
+    <data_dir>/<dataset>/raw.current      names raw-<key>.zarr       ingested modalities, label and split
+    <data_dir>/<dataset>/encoded.current  names encoded-<key>.zarr   encoder outputs (only for encoded modalities)
+    <data_dir>/<dataset>/codes.current    names codes-<key>.zarr     discrete codes and the fitted featuriser
 
-Each stage's name is a symbolic link to an immutable version folder whose ``key`` is a content hash. Publishing
-writes the new version under a private temporary name, renames it into place, then swaps the link with one atomic
-``rename``: a reader opens either the old complete version or the new one, never a half-written store, also when the
-writer is killed mid-write (its temporary folder is left behind and removed by a later publish). Publishing a key
-that is already current writes nothing. The previous version is kept for readers still holding it; older ones go.
+Each stage's pointer file names an immutable version folder whose ``key`` is a content hash. Publishing writes the
+new version, then its checksums beside it, then the pointer, each file replaced in one step (a rename on a local
+disk, one object on an object store, which has neither renames nor links): a reader that follows the pointer opens
+either the old complete version or the new one, never a half-written store, also when the writer is killed mid-write
+(what it left has no checksums, is never pointed at, and is removed by a later publish). On a local disk a version is
+written under a private temporary name and renamed into place, so two writers of one key never mix their files.
+Publishing a key that is already current writes nothing. The previous version is kept for readers still holding it;
+older ones go.
 
 Each version records the SHA-256 of every file it holds in ``<version>.checksums.json`` beside it, signed with the
 results key (:mod:`pidengine.io.results`). Opening a store checks them: a damaged or rewritten file is an error that
 names the store and the command that rewrites it, and publishing the same key again replaces a damaged version
-instead of trusting its link.
+instead of trusting its pointer.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import difflib
 import hashlib
 import json
 import os
-import shutil
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -35,13 +37,14 @@ import numpy as np
 import xarray as xr
 
 from pidengine.exceptions import PIDEngineError
-from pidengine.io.results import signature, verify, write_atomically
+from pidengine.io.location import Location
+from pidengine.io.results import signature, verify
 
 STAGES = ("raw", "encoded", "codes")
 MANIFEST_SUFFIX = ".checksums.json"  # beside the version folder: Zarr warns about foreign files inside a group
 MANIFEST_FORMAT = "pidengine-store-checksums/1"
 _REPAIR = {"raw": "ingest", "encoded": "featurize", "codes": "featurize"}
-_STALE_TEMP_SECONDS = 3600.0
+_STALE_SECONDS = 3600.0
 
 
 class StoreError(PIDEngineError):
@@ -68,43 +71,50 @@ class DatasetStore:
 
     Parameters
     ----------
-    data_dir : path
-        Root folder holding one sub-folder per dataset.
+    data_dir : str, path or Location
+        Root folder holding one sub-folder per dataset: a local path or an fsspec URL.
     name : str
         Dataset name (a catalog entry's name).
     """
 
-    def __init__(self, data_dir: str | Path, name: str) -> None:
-        self.folder = Path(data_dir) / name
+    def __init__(self, data_dir: str | Path | Location, name: str) -> None:
+        self.folder = Location(data_dir) / name
         self.name = name
 
-    def link(self, stage: str) -> Path:
+    def pointer(self, stage: str) -> Location:
+        """The file that names the published version of ``stage``."""
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; stages are {STAGES}")
-        return self.folder / f"{stage}.zarr"
+        return self.folder / f"{stage}.current"
+
+    def current(self, stage: str) -> Location | None:
+        """The published version of ``stage`` (its folder), or None if nothing is published."""
+        pointer = self.pointer(stage)
+        if not pointer.exists():
+            return None
+        name = pointer.read_text().strip()
+        return self.folder / name if name.startswith(f"{stage}-") and "/" not in name else None
 
     def current_key(self, stage: str) -> str | None:
         """The content key of the published version of ``stage``, or None if nothing is published."""
-        link = self.link(stage)
-        if not link.is_symlink():
-            return None
-        target = os.readlink(link)
-        prefix = f"{stage}-"
-        return target[len(prefix) : -len(".zarr")] if target.startswith(prefix) else None
+        version = self.current(stage)
+        return version.name[len(stage) + 1 : -len(".zarr")] if version is not None else None
 
     def exists(self, stage: str) -> bool:
-        return self.current_key(stage) is not None and self.link(stage).exists()
+        version = self.current(stage)
+        return version is not None and version.exists()
 
     def is_current(self, stage: str, key: str) -> bool:
         """Whether version ``key`` of ``stage`` is published and intact (a stage with this key can skip its work)."""
-        return self.current_key(stage) == key and self.exists(stage) and damage(self.link(stage).resolve()) is None
+        version = self.current(stage)
+        return version is not None and self.current_key(stage) == key and damage(version) is None
 
     def describe(self, stage: str) -> dict[str, int] | None:
         """The published version's sizes (``sample``, ``feature1``, ...) and number of ``labels``, read from its
         metadata alone (for listings: no data read, no checksum checked); None when nothing is published."""
         if not self.exists(stage):
             return None
-        metadata = xr.open_zarr(self.link(stage), consolidated=False)
+        metadata = xr.open_zarr(self.current(stage).zarr_store(), consolidated=False)
         return {**{str(k): int(v) for k, v in metadata.sizes.items()},
                 "labels": len(metadata.attrs.get("label_names", []))}
 
@@ -118,20 +128,20 @@ class DatasetStore:
         """
         if not self.folder.is_dir():
             root = self.folder.parent
-            known = [path.name for path in root.iterdir() if path.is_dir()] if root.is_dir() else []
+            known = [child.name for child in root.children() if child.is_dir()]
             close = difflib.get_close_matches(self.name, known, n=1)
             # A near miss is a typo of a stored dataset; anything else may just not be ingested yet.
             fix = (f"did you mean {close[0]!r}?" if close
                    else f"ingest it first (`pidengine ingest --only {self.name}`)")
-            raise StoreError(f"no dataset {self.name!r} under {self.folder.parent}; {fix}")
+            raise StoreError(f"no dataset {self.name!r} under {root}; {fix}")
         if not self.exists(stage):
             raise StoreError(f"dataset {self.name!r} has no {stage} store under {self.folder}; run the stage first")
-        version = self.link(stage).resolve()
+        version = self.current(stage)
         problem = damage(version)
         if problem is not None:
             raise StoreError(f"dataset {self.name!r}: the {stage} store {version} {problem}; rewrite it with "
                              f"`pidengine {_REPAIR[stage]} --only {self.name}`")
-        return xr.open_zarr(version, consolidated=False)
+        return xr.open_zarr(version.zarr_store(), consolidated=False)
 
     def publish(self, stage: str, key: str, dataset: xr.Dataset) -> bool:
         """Write ``dataset`` as version ``key`` of ``stage`` and make it current, atomically.
@@ -143,43 +153,54 @@ class DatasetStore:
         """
         if self.is_current(stage, key):
             return False
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._remove_stale_temporaries()
+        self.folder.make_dir()
+        self._remove_stale_leftovers()
         version = self.folder / f"{stage}-{key}.zarr"
         if version.exists() and damage(version) is not None:
-            shutil.rmtree(version, ignore_errors=True)  # damaged: rewritten, never trusted
+            version.remove()  # damaged or left half-written: rewritten, never trusted
         if not version.exists():
-            temporary = self.folder / f".{version.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            try:
-                _write_zarr(dataset, temporary)
-                _write_manifest(temporary, manifest(version))  # first: a version never stands without them
-                _rename_into_place(temporary, version)
-            except BaseException:
-                shutil.rmtree(temporary, ignore_errors=True)
-                raise
-        previous = os.readlink(self.link(stage)) if self.link(stage).is_symlink() else None
-        _swap_link(self.link(stage), version.name)
-        self._prune(stage, keep={version.name, previous})
+            _write_version(dataset, version)
+        previous = self.current(stage)
+        self.pointer(stage).write_text(version.name)
+        self._prune(stage, keep={version.name, previous.name if previous else None})
         return True
 
     def _prune(self, stage: str, keep: set[str | None]) -> None:
-        for old in self.folder.glob(f"{stage}-*.zarr"):
-            if old.name not in keep:
-                shutil.rmtree(old, ignore_errors=True)
-                manifest(old).unlink(missing_ok=True)
+        for old in self.folder.children():
+            if old.name.startswith(f"{stage}-") and old.name.endswith(".zarr") and old.name not in keep:
+                manifest(old).remove()  # first: what is left is never taken for a complete version
+                old.remove()
 
-    def _remove_stale_temporaries(self) -> None:
-        """Remove temporary folders of writers that died (older than an hour: no live write takes that long here)."""
+    def _remove_stale_leftovers(self) -> None:
+        """Remove what writers that died left (older than an hour: no live write takes that long here): temporary
+        folders on a local disk, versions without checksums on an object store."""
         now = time.time()
-        for temporary in self.folder.glob(".*.tmp-*"):
-            if now - temporary.stat().st_mtime > _STALE_TEMP_SECONDS:
-                if temporary.is_dir():
-                    shutil.rmtree(temporary, ignore_errors=True)
-                else:
-                    temporary.unlink(missing_ok=True)
+        for leftover in self.folder.children():
+            unfinished = (leftover.name.startswith(".") and ".tmp-" in leftover.name) or (
+                leftover.name.endswith(".zarr") and not manifest(leftover).exists())
+            written = (leftover / "zarr.json").modified() or leftover.modified()
+            if unfinished and written is not None and now - written.timestamp() > _STALE_SECONDS:
+                leftover.remove()
 
 
-def _write_zarr(dataset: xr.Dataset, path: Path) -> None:
+def _write_version(dataset: xr.Dataset, version: Location) -> None:
+    """Write a complete version with its checksums. On a local disk it is written under a private temporary name and
+    renamed into place; an object store has no rename, and there the checksums, written last, mark it complete."""
+    if not version.is_local:
+        _write_zarr(dataset, version)
+        _write_manifest(version, manifest(version))
+        return
+    temporary = version.parent / f".{version.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        _write_zarr(dataset, temporary)
+        _write_manifest(temporary, manifest(version))  # first: a version never stands without them
+        _rename_into_place(temporary, version)
+    except BaseException:
+        temporary.remove()
+        raise
+
+
+def _write_zarr(dataset: xr.Dataset, path: Location) -> None:
     """Write ``dataset`` to a new Zarr v3 folder on a private thread pool.
 
     When one chunk fails, dask raises at once while other chunks are still being written; leaving the ``with``
@@ -188,36 +209,35 @@ def _write_zarr(dataset: xr.Dataset, path: Path) -> None:
     The pool has as many threads as the caller configured (``num_workers``), else one per core.
     """
     if dask.config.get("scheduler", None) in ("synchronous", "sync", "single-threaded"):
-        dataset.to_zarr(path, mode="w-", zarr_format=3, consolidated=False)
+        dataset.to_zarr(path.zarr_store(), mode="w-", zarr_format=3, consolidated=False)
         return
     threads = dask.config.get("num_workers", None) or dask.system.CPU_COUNT
     with ThreadPoolExecutor(max_workers=threads) as pool, dask.config.set(scheduler="threads", pool=pool):
-        dataset.to_zarr(path, mode="w-", zarr_format=3, consolidated=False)
+        dataset.to_zarr(path.zarr_store(), mode="w-", zarr_format=3, consolidated=False)
 
 
-def _file_digests(version: Path) -> dict[str, str]:
-    return {path.relative_to(version).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(version.rglob("*")) if path.is_file()}
+def _file_digests(version: Location) -> dict[str, str]:
+    return {name: hashlib.sha256((version / name).read_bytes()).hexdigest() for name in version.files()}
 
 
-def manifest(version: Path) -> Path:
+def manifest(version: Location) -> Location:
     """The signed checksums of store version ``version`` (a file beside its folder)."""
-    return version.with_name(version.name + MANIFEST_SUFFIX)
+    return version.parent / (version.name + MANIFEST_SUFFIX)
 
 
-def _write_manifest(folder: Path, path: Path) -> None:
+def _write_manifest(folder: Location, path: Location) -> None:
     """The signed checksums of ``folder``'s files, written to ``path``."""
     document = {"format": MANIFEST_FORMAT, "files": _file_digests(folder)}
-    write_atomically(path, json.dumps({**document, "signature": signature(document)}, indent=1))
+    path.write_text(json.dumps({**document, "signature": signature(document)}, indent=1))
 
 
-def damage(version: Path) -> str | None:
+def damage(version: Location) -> str | None:
     """None when every file of the store version ``version`` matches its signed checksum, else what is wrong."""
     try:
         document = json.loads(manifest(version).read_bytes())
         unsigned = {"format": document["format"], "files": document["files"]}
     except FileNotFoundError:
-        return f"has no {manifest(version).name} (written by an older pidengine, or damaged)"
+        return f"has no {manifest(version).name} (left half-written, written by an older pidengine, or damaged)"
     except (ValueError, KeyError, TypeError):
         return f"has an unreadable {manifest(version).name}"
     if unsigned["format"] != MANIFEST_FORMAT or not verify(unsigned, document.get("signature")):
@@ -230,35 +250,27 @@ def damage(version: Path) -> str | None:
     return None
 
 
-def _rename_into_place(temporary: Path, version: Path) -> None:
-    """Move a finished version into place; a concurrent writer of the same key may have won the race."""
+def _rename_into_place(temporary: Location, version: Location) -> None:
+    """Move a finished local version into place; a concurrent writer of the same key may have won the race."""
     try:
-        os.rename(temporary, version)
+        os.rename(temporary.path, version.path)
     except OSError:
         if not version.exists():
             raise
         # Same key means same content: the other writer's version is as good as ours.
-        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.remove()
 
 
-def publish_file(folder: str | Path, stem: str, key: str, text: str, suffix: str = ".json") -> Path:
-    """Write ``text`` as version ``key`` of a small file (``<stem>-<key><suffix>``) and point ``<stem><suffix>`` at it.
+def publish_file(folder: str | Path | Location, stem: str, key: str, text: str, suffix: str = ".json") -> Location:
+    """Write ``text`` as version ``key`` of a small file (``<stem>-<key><suffix>``) and as the current
+    ``<stem><suffix>``.
 
-    The same guarantees as a store: a reader of ``<stem><suffix>`` sees the old or the new file, never a partial one,
-    and an unchanged file writes nothing (one whose content differs from ``text``, e.g. edited, is replaced).
-    Returns the version's path.
+    A reader of ``<stem><suffix>`` sees the old or the new file, never a partial one, and an unchanged file writes
+    nothing (one whose content differs from ``text``, e.g. edited, is replaced). Returns the version's location.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    version = folder / f"{stem}-{key}{suffix}"
-    if not version.exists() or version.read_text() != text:
-        write_atomically(version, text)
-    _swap_link(folder / f"{stem}{suffix}", version.name)
+    folder = Location(folder)
+    version, current = folder / f"{stem}-{key}{suffix}", folder / f"{stem}{suffix}"
+    for target in (version, current):
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
     return version
-
-
-def _swap_link(link: Path, target: str) -> None:
-    """Point ``link`` at ``target`` with one atomic rename over the old link."""
-    temporary = link.with_name(f".{link.name}.link-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    os.symlink(target, temporary)
-    os.replace(temporary, link)

@@ -76,3 +76,35 @@ def test_stratified_split_keeps_label_proportions():
     np.testing.assert_array_equal(split, stratified_split(y, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=0))
     with pytest.raises(InvalidJointError, match="'test' split is empty"):
         stratified_split(np.array([0, 0, 1, 1]), {"train": 0.8, "val": 0.0, "test": 0.2}, seed=0)
+
+
+def test_catalog_sources_are_read_from_storage_urls(storage, arrays, tmp_path_factory):
+    """Catalog entries whose files sit on object storage (an S3 server on 127.0.0.1, memory://) load as local ones."""
+    from pidengine.catalog import load_catalog
+    from pidengine.io.location import Location
+
+    folder, tmp_path = Location(storage) / "sources", tmp_path_factory.mktemp("catalog")
+    folder.make_dir()
+    frame = pd.DataFrame({"a0": arrays[0][:, 0], "a1": arrays[0][:, 1], "b": arrays[1][:, 0], "label": arrays[2]})
+    np.savez(tmp_path / "d.npz", a=arrays[0], b=arrays[1], label=arrays[2])
+    frame.to_parquet(tmp_path / "t.parquet")
+    frame.to_csv(tmp_path / "t.csv.gz", index=False)
+    for name in ("d.npz", "t.parquet", "t.csv.gz"):
+        (folder / name).fs.put_file(str(tmp_path / name), (folder / name).path)
+    xr.Dataset({"image": (("n", "f"), arrays[0]), "text": (("n", "g"), arrays[1]), "label": ("n", arrays[2])}
+               ).to_zarr((folder / "s.zarr").zarr_store(), zarr_format=3, consolidated=False)
+    (tmp_path / "catalog.yaml").write_text(f"""
+datasets:
+  npz: {{source: {{kind: npz, path: {folder}/d.npz, x1: a, x2: b, y: label}}}}
+  parquet: {{source: {{kind: table, path: {folder}/t.parquet, x1_columns: [a*], x2_columns: [b], y_column: label}}}}
+  csv: {{source: {{kind: table, path: {folder}/t.csv.gz, x1_columns: [a*], x2_columns: [b], y_column: label}}}}
+  zarr: {{source: {{kind: zarr, path: {folder}/s.zarr, x1: image, x2: text, y: label}}}}
+  missing: {{source: {{kind: npz, path: {folder}/missing.npz}}}}
+""")
+    catalog = load_catalog(tmp_path / "catalog.yaml")
+    with pytest.raises(ConfigError, match=r"missing\.npz does not exist"):
+        catalog.entries["missing"].load(catalog.base)
+    for name in ("npz", "zarr"):
+        np.testing.assert_array_equal(catalog.entries[name].load(catalog.base).x1, arrays[0])
+    for name in ("parquet", "csv"):
+        np.testing.assert_allclose(catalog.entries[name].load(catalog.base).x1, arrays[0][:, :2])

@@ -12,8 +12,8 @@ from pidengine.io.results import IntegrityWarning, ResultCache, key_file, result
 KEY = b"0123456789abcdef-test-key"
 
 
-def test_a_saved_result_reads_back_exactly(tmp_path):
-    cache = ResultCache(tmp_path, KEY)
+def test_a_saved_result_reads_back_exactly(storage):
+    cache = ResultCache(storage, KEY)
     payload = {"synergy": 0.1 + 0.2, "parts": (1e-300, -0.0, 1 / 3), "warnings": [], "n": 3, "ok": True}
     cache.save("pid-x-exact-1", payload)
     assert cache.load("pid-x-exact-1") == {**payload, "parts": list(payload["parts"])}
@@ -21,8 +21,8 @@ def test_a_saved_result_reads_back_exactly(tmp_path):
 
 
 @pytest.mark.parametrize("tamper", ["edit a value", "copy another entry", "another key", "truncate", "not json"])
-def test_a_tampered_result_is_refused_with_its_file_named(tmp_path, tamper):
-    cache = ResultCache(tmp_path, KEY)
+def test_a_tampered_result_is_refused_with_its_file_named(storage, tamper):
+    cache = ResultCache(storage, KEY)
     path = cache.save("pid-x-exact-1", {"synergy": 1.0})
     cache.save("pid-y-exact-1", {"synergy": 0.5})
     if tamper == "edit a value":
@@ -30,13 +30,13 @@ def test_a_tampered_result_is_refused_with_its_file_named(tmp_path, tamper):
         document["payload"]["synergy"] = 42.0
         path.write_text(json.dumps(document))
     elif tamper == "copy another entry":
-        path.write_text((tmp_path / "pid-y-exact-1.json").read_text())
+        path.write_text(cache.path("pid-y-exact-1").read_text())
     elif tamper == "another key":
-        ResultCache(tmp_path, b"another-key-of-16-chars").save("pid-x-exact-1", {"synergy": 42.0})
+        ResultCache(storage, b"another-key-of-16-chars").save("pid-x-exact-1", {"synergy": 42.0})
     elif tamper == "truncate":
         path.write_text(path.read_text()[:40])
     else:
-        path.write_bytes(b"\x80\x04 not json")
+        path.fs.pipe_file(path.path, b"\x80\x04 not json")
     with pytest.warns(IntegrityWarning, match=f"{path}.*fails its integrity check"):
         assert cache.load("pid-x-exact-1") is None
 

@@ -9,39 +9,49 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from pidengine.io.store import DatasetStore, StoreError, content_hash, manifest
+from pidengine.exceptions import ConfigError
+from pidengine.io.location import Location
+from pidengine.io.store import DatasetStore, StoreError, content_hash, manifest, publish_file
 
 
 def small(value: float) -> xr.Dataset:
     return xr.Dataset({"v": ("sample", np.full(10, value))})
 
 
-def test_publish_is_idempotent_and_versioned(tmp_path):
-    store = DatasetStore(tmp_path, "d")
+def names(folder: Location) -> list[str]:
+    return [child.name for child in folder.children()]
+
+
+def test_publish_is_idempotent_and_versioned(storage):
+    store = DatasetStore(storage, "d")
     assert store.publish("raw", "k1", small(1.0)) is True
-    version = store.link("raw").resolve()
-    mtime = version.stat().st_mtime_ns
+    version = store.current("raw")
+    written = (version / "zarr.json").modified()
     assert store.publish("raw", "k1", small(1.0)) is False
-    assert store.link("raw").resolve() == version and version.stat().st_mtime_ns == mtime
+    assert store.current("raw") == version and (version / "zarr.json").modified() == written
     assert store.publish("raw", "k2", small(2.0)) is True
     assert store.current_key("raw") == "k2" and float(store.open("raw").v[0]) == 2.0
     assert store.publish("raw", "k3", small(3.0)) is True
-    # The previous version stays for readers holding it; older ones are removed.
-    assert sorted(p.name for p in tmp_path.joinpath("d").glob("raw-*.zarr")) == ["raw-k2.zarr", "raw-k3.zarr"]
+    # The previous version stays for readers holding it; older ones are removed, with their checksums.
+    assert names(store.folder) == ["raw-k2.zarr", "raw-k2.zarr.checksums.json", "raw-k3.zarr",
+                                   "raw-k3.zarr.checksums.json", "raw.current"]
+    assert store.pointer("raw").read_text() == "raw-k3.zarr"
 
 
-def test_missing_store_is_a_clear_error(tmp_path):
-    DatasetStore(tmp_path, "d").publish("raw", "k1", small(1.0))
+def test_missing_store_is_a_clear_error(storage):
+    DatasetStore(storage, "d").publish("raw", "k1", small(1.0))
     with pytest.raises(StoreError, match="has no codes store"):
-        DatasetStore(tmp_path, "d").open("codes")
+        DatasetStore(storage, "d").open("codes")
 
 
-def test_failure_mid_write_leaves_the_old_version(tmp_path):
-    """An error while writing chunks (here: the 3rd chunk) keeps the current version and leaves no temporary.
+def test_failure_mid_write_leaves_the_old_version(storage):
+    """An error while writing chunks (here: the 3rd chunk) keeps the current version. On a local disk no temporary is
+    left; on an object store the unfinished version has no checksums, is never pointed at, and the next publish of
+    its key rewrites it.
 
     The other chunks are slow, so they are still being written when the error reaches the writer.
     """
-    store = DatasetStore(tmp_path, "d")
+    store = DatasetStore(storage, "d")
     store.publish("raw", "old", small(1.0))
 
     def explode(block, block_info=None):
@@ -56,8 +66,9 @@ def test_failure_mid_write_leaves_the_old_version(tmp_path):
     time.sleep(0.5)  # chunks still in flight when the error surfaced would land by now
     assert store.current_key("raw") == "old"
     np.testing.assert_array_equal(store.open("raw").v.values, np.full(10, 1.0))
-    left = sorted(p.name for p in tmp_path.joinpath("d").iterdir() if p.name != "raw.zarr")
-    assert left == ["raw-old.zarr", "raw-old.zarr.checksums.json"]
+    left = [name for name in names(store.folder) if name != "raw-new.zarr" or store.folder.is_local]
+    assert left == ["raw-old.zarr", "raw-old.zarr.checksums.json", "raw.current"]
+    assert store.publish("raw", "new", small(2.0)) is True and float(store.open("raw").v[0]) == 2.0
 
 
 WRITER = textwrap.dedent(
@@ -72,12 +83,13 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_killed_writer_never_exposes_a_partial_store(tmp_path):
-    store = DatasetStore(tmp_path, "d")
+@pytest.mark.parametrize("storage", ["local", "s3"], indirect=True)  # memory:// lives in one process
+def test_killed_writer_never_exposes_a_partial_store(storage):
+    store = DatasetStore(storage, "d")
     store.publish("raw", "old", small(1.0))
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), "new"])
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, storage, "new"])
     deadline = time.time() + 60
-    while not list(tmp_path.joinpath("d").glob(".raw-new.zarr.tmp-*")) and time.time() < deadline:
+    while not any("raw-new.zarr" in name for name in names(store.folder)) and time.time() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)  # well inside the ~8 s write
     writer.send_signal(signal.SIGKILL)
@@ -98,8 +110,7 @@ def test_concurrent_writers_of_one_key_leave_one_complete_version(tmp_path):
     store = DatasetStore(tmp_path, "d")
     assert store.current_key("raw") == "same"
     np.testing.assert_array_equal(store.open("raw").v.values, np.full(400, 2.0))
-    left = sorted(p.name for p in tmp_path.joinpath("d").glob("*raw-*"))
-    assert left == ["raw-same.zarr", "raw-same.zarr.checksums.json"]
+    assert names(store.folder) == ["raw-same.zarr", "raw-same.zarr.checksums.json", "raw.current"]
 
 
 def test_content_hash_sees_values_dtype_and_shape():
@@ -111,14 +122,14 @@ def test_content_hash_sees_values_dtype_and_shape():
     assert content_hash(np.array(["x"], dtype=object)) == content_hash(np.array(["x"], dtype=object))
 
 
-def test_a_rewritten_store_is_refused_by_name_and_repaired_by_publishing_again(tmp_path):
+def test_a_rewritten_store_is_refused_by_name_and_repaired_by_publishing_again(storage):
     import zarr
 
-    store = DatasetStore(tmp_path, "d")
+    store = DatasetStore(storage, "d")
     store.publish("codes", "k1", small(1.0))
-    version = store.link("codes").resolve()
+    version = store.current("codes")
     assert manifest(version).exists() and not (version / "checksums.json").exists()
-    zarr.open_group(version, mode="r+")["v"][:] = 0.0  # a format-valid rewrite, as a tamperer would make
+    zarr.open_group(version.zarr_store(), mode="r+")["v"][:] = 0.0  # a format-valid rewrite, as a tamperer would
     with pytest.raises(StoreError, match=r"'d': the codes store .* does not match its checksums \(v/c/0 changed.*"
                                          r"`pidengine featurize --only d`"):
         store.open("codes")
@@ -128,33 +139,51 @@ def test_a_rewritten_store_is_refused_by_name_and_repaired_by_publishing_again(t
 
 
 @pytest.mark.parametrize("damage", ["no manifest", "forged manifest", "extra file"])
-def test_a_store_whose_checksums_cannot_be_trusted_is_refused(tmp_path, damage):
+def test_a_store_whose_checksums_cannot_be_trusted_is_refused(storage, damage):
     import hashlib
     import json
 
-    store = DatasetStore(tmp_path, "d")
+    store = DatasetStore(storage, "d")
     store.publish("raw", "k1", small(1.0))
-    version = store.link("raw").resolve()
+    version = store.current("raw")
     checksums = manifest(version)
     if damage == "no manifest":
-        checksums.unlink()
+        checksums.remove()
         expected = "has no raw-k1.zarr.checksums.json"
     elif damage == "forged manifest":
         chunk = version / "v" / "c" / "0"
-        chunk.write_bytes(chunk.read_bytes()[::-1])
+        chunk.fs.pipe_file(chunk.path, chunk.read_bytes()[::-1])
         document = json.loads(checksums.read_text())
         document["files"]["v/c/0"] = hashlib.sha256(chunk.read_bytes()).hexdigest()  # recomputed, unkeyed
         checksums.write_text(json.dumps(document))
         expected = "fails its signature"
     else:
-        (version / "v" / "c" / "1").write_bytes(b"\0")
+        (version / "v" / "c" / "1").write_text("\0")
         expected = r"v/c/1 changed, added or missing"
     with pytest.raises(StoreError, match=f"{expected}.*`pidengine ingest --only d`"):
         store.open("raw")
     assert store.publish("raw", "k1", small(1.0)) is True and float(store.open("raw").v[0]) == 1.0
 
 
-def test_an_unknown_dataset_is_named_with_the_closest_one(tmp_path):
-    DatasetStore(tmp_path, "digits-halves").publish("raw", "k1", small(1.0))
+def test_an_unknown_dataset_is_named_with_the_closest_one(storage):
+    DatasetStore(storage, "digits-halves").publish("raw", "k1", small(1.0))
     with pytest.raises(StoreError, match=r"no dataset 'digits-halfs' under .*did you mean 'digits-halves'"):
-        DatasetStore(tmp_path, "digits-halfs").open("raw")
+        DatasetStore(storage, "digits-halfs").open("raw")
+
+
+def test_a_published_file_is_current_and_versioned(storage):
+    folder = Location(storage) / "reference"
+    publish_file(folder, "reference", "k1", '{"a": 1}')
+    version = publish_file(folder, "reference", "k2", '{"a": 2}')
+    assert version.name == "reference-k2.json" and (folder / "reference.json").read_text() == '{"a": 2}'
+    assert names(folder) == ["reference-k1.json", "reference-k2.json", "reference.json"]
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("nosuch://bucket/pid", r"nosuch://bucket/pid: no filesystem for 'nosuch://'; use a local folder or a URL"),
+    ("gs://bucket/pid", r"gs://bucket/pid: .*gcsfs.*`pip install` the package"),
+])
+def test_an_unknown_scheme_or_missing_backend_is_one_line(url, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        DatasetStore(url, "d")
+    assert "\n" not in str(error.value)
