@@ -40,6 +40,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
+from pidengine.estimators.constraints import Interval, check_params
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError
 from pidengine.info import entropy, mutual_information
 from pidengine.joint import as_pmf, joint_from_samples
@@ -297,6 +298,10 @@ class BasePIDEstimator(ABC):
     """
 
     name: ClassVar[str]
+    parameter_constraints: ClassVar[dict[str, Interval]] = {
+        "tol": Interval(float, gt=0, le=MAX_TOL, unit="bits", reason="a looser certificate does not pin the parts"),
+        "marginal_tol": Interval(float, gt=0, le=MAX_TOL, reason="a looser certificate does not pin the parts"),
+    }
 
     def __init__(self, *, tol: float = 1e-7, marginal_tol: float = 1e-8, on_failure: OnFailure = "raise") -> None:
         self.tol = tol
@@ -304,11 +309,7 @@ class BasePIDEstimator(ABC):
         self.on_failure = on_failure
 
     def _validate_params(self) -> None:
-        for param in ("tol", "marginal_tol"):
-            value = getattr(self, param)
-            if not (isinstance(value, (int, float)) and np.isfinite(value) and 0 < value <= MAX_TOL):
-                raise ConfigError(f"{param} must be a positive number of bits at most {MAX_TOL:g} "
-                                  f"(a looser certificate does not pin the parts), got {value!r}")
+        check_params(vars(self), self.parameter_constraints)
         if self.on_failure not in ("raise", "warn"):
             raise ConfigError(f"on_failure must be 'raise' or 'warn', got {self.on_failure!r}")
 

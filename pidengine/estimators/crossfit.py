@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -47,6 +48,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from pidengine.datasets.types import MultimodalData, is_text
 from pidengine.estimators.base import Certificate, PIDResult
+from pidengine.estimators.constraints import Interval, check_params
 from pidengine.estimators.exact_many import ExactManyEstimator
 from pidengine.estimators.intervals import basic_bootstrap
 from pidengine.estimators.posterior import PosteriorSettings, fit_posterior
@@ -167,17 +169,18 @@ class CrossFitEstimator:
         self.posterior = posterior if posterior is not None else PosteriorSettings()
         self.random_state = random_state
 
+    parameter_constraints: ClassVar[dict[str, Interval]] = {
+        "n_folds": Interval(int, ge=2),
+        "bias_budget": Interval(float, gt=0, lt=1),
+        "n_bootstrap": Interval(int, ge=20),
+        "confidence": Interval(float, gt=0, lt=1),
+        "random_state": Interval(int),
+    }
+
     def _validate_params(self) -> None:
-        if not (isinstance(self.n_folds, int) and self.n_folds >= 2):
-            raise ConfigError(f"n_folds must be an integer >= 2, got {self.n_folds!r}")
+        check_params(vars(self), self.parameter_constraints)
         if self.n_codes != "auto" and not (isinstance(self.n_codes, int) and 2 <= self.n_codes <= MAX_CODES):
             raise ConfigError(f"n_codes must be 'auto' or an integer from 2 to {MAX_CODES}, got {self.n_codes!r}")
-        if not 0 < self.bias_budget < 1:
-            raise ConfigError(f"bias_budget must lie in (0, 1) bits, got {self.bias_budget!r}")
-        if not (isinstance(self.n_bootstrap, int) and self.n_bootstrap >= 20):
-            raise ConfigError(f"n_bootstrap must be an integer >= 20, got {self.n_bootstrap!r}")
-        if not 0 < self.confidence < 1:
-            raise ConfigError(f"confidence must lie strictly between 0 and 1, got {self.confidence!r}")
 
     def codes_for(self, n_samples: int, n_labels: int) -> int:
         """Codes per modality: ``n_codes``, or the most whose table's plug-in bias stays within ``bias_budget``."""

@@ -45,6 +45,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -53,6 +54,7 @@ import torch
 from numpy.typing import NDArray
 
 from pidengine.estimators.base import BasePIDEstimator, OnFailure, Solution, certificate_figures
+from pidengine.estimators.constraints import Interval
 from pidengine.estimators.progress import Progress, ProgressFn, check_progress
 from pidengine.exceptions import ConfigError
 from pidengine.parts import LN2
@@ -404,10 +406,12 @@ class ExactEstimator(BasePIDEstimator):
         self.device = device
         self.progress = progress
 
+    parameter_constraints: ClassVar[dict[str, Interval]] = {
+        **BasePIDEstimator.parameter_constraints, "max_iter": Interval(int, ge=1),
+    }
+
     def _validate_params(self) -> None:
         super()._validate_params()
-        if not (isinstance(self.max_iter, int) and self.max_iter >= 1):
-            raise ConfigError(f"max_iter must be a positive integer, got {self.max_iter!r}")
         try:
             torch.device(self.device)
         except (RuntimeError, TypeError) as exc:

@@ -32,6 +32,7 @@ from pidengine.estimators.batch.objective import (
 from pidengine.estimators.batch.quality import OVERCONFIDENCE_BITS, ClassifierQuality, classifier_quality
 from pidengine.estimators.batch.results import CLASSIFIERS, BatchDiagnostics, BatchPIDResult
 from pidengine.estimators.batch.training import train_alignment, train_classifier
+from pidengine.estimators.constraints import Interval, check_params
 from pidengine.estimators.progress import ProgressFn, check_progress
 from pidengine.estimators.sinkhorn import sinkhorn_log
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
@@ -225,45 +226,34 @@ class BatchEstimator:
         self.random_state = random_state
         self.progress = progress
 
-    # Integer settings: (name, smallest allowed value); align_max_epochs may be 0 (the initial coupling).
-    _int_constraints: ClassVar[tuple[tuple[str, int], ...]] = (
-        ("hidden_dim", 1),
-        ("n_layers", 0),
-        ("embed_dim", 1),
-        ("batch_size", 2),
-        ("max_epochs", 1),
-        ("align_max_epochs", 0),
-        ("patience", 1),
-        ("align_patience", 1),
-        ("sinkhorn_max_iter", 1),
-        ("sinkhorn_unroll", 1),
-        ("n_seeds", 1),
-    )
+    # align_max_epochs may be 0: the alignment networks keep their initial coupling.
+    parameter_constraints: ClassVar[dict[str, Interval]] = {
+        "hidden_dim": Interval(int, ge=1),
+        "n_layers": Interval(int, ge=0),
+        "embed_dim": Interval(int, ge=1),
+        "batch_size": Interval(int, ge=2),
+        "max_epochs": Interval(int, ge=1),
+        "align_max_epochs": Interval(int, ge=0),
+        "patience": Interval(int, ge=1),
+        "align_patience": Interval(int, ge=1),
+        "learning_rate": Interval(float, gt=0),
+        "weight_decay": Interval(float, ge=0),
+        "validation_fraction": Interval(float, gt=0, lt=1),
+        "sinkhorn_max_iter": Interval(int, ge=1),
+        "sinkhorn_tol": Interval(float, gt=0),
+        "sinkhorn_unroll": Interval(int, ge=1),
+        "score_bound": Interval(float, gt=0),
+        "n_seeds": Interval(int, ge=1),
+        "random_state": Interval(int),
+    }
 
     # ---------------------------------------------------------------------------------------------- settings
     def _validate_params(self) -> None:
-        for param, low in self._int_constraints:
-            value = getattr(self, param)
-            if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low):
-                raise ConfigError(f"{param} must be an integer >= {low}, got {value!r}")
+        check_params(vars(self), self.parameter_constraints)
         if self.eval_batch_size is not None and not (
             isinstance(self.eval_batch_size, (int, np.integer)) and self.eval_batch_size >= 2
         ):
             raise ConfigError(f"eval_batch_size must be None or an integer >= 2, got {self.eval_batch_size!r}")
-        for param in ("learning_rate", "sinkhorn_tol", "score_bound"):
-            value = getattr(self, param)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ConfigError(f"{param} must be a positive number, got {value!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and math.isfinite(self.weight_decay)):
-            raise ConfigError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
-        if not (isinstance(self.validation_fraction, (int, float)) and 0 < self.validation_fraction < 1):
-            raise ConfigError(
-                f"validation_fraction must lie strictly between 0 and 1, got {self.validation_fraction!r}"
-            )
-        if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
-            raise ConfigError(f"random_state must be an integer, got {self.random_state!r}")
         for param in ("classifier1", "classifier2", "classifier12"):
             value = getattr(self, param)
             if value is not None and not callable(value):
