@@ -25,6 +25,8 @@ class Interval:
 
     >>> str(Interval(float, gt=0, le=0.001, unit="bits")), str(Interval(int, ge=2))
     ('a positive number of bits at most 0.001', 'an integer >= 2')
+    >>> str(Interval(float, gt=0, lt=1))
+    'a number strictly between 0 and 1'
     """
 
     kind: type[int] | type[float]
@@ -50,12 +52,11 @@ class Interval:
 
     def __str__(self) -> str:
         noun = ("integer" if self.kind is int else "number") + (f" of {self.unit}" if self.unit else "")
-        if self.gt == 0 and self.ge is None:
-            upper = f" at most {self.le}" if self.le is not None else f" below {self.lt}" if self.lt is not None else ""
-            return f"a positive {noun}{upper}"
         article = "an" if self.kind is int else "a"
         if self.gt is not None and self.lt is not None:
             return f"{article} {noun} strictly between {self.gt} and {self.lt}"
+        if self.gt == 0 and self.ge is None:
+            return f"a positive {noun}" + (f" at most {self.le}" if self.le is not None else "")
         if self.ge is not None and self.le is not None:
             return f"{article} {noun} from {self.ge} to {self.le}"
         signs = ((">", self.gt), (">=", self.ge), ("<", self.lt), ("<=", self.le))

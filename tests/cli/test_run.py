@@ -36,11 +36,14 @@ def test_help_shows_the_parameters_defaults_and_bounds():
     assert f"default: {workers.default}; at least 1, at most 256" in " ".join(text.split())
     # the models flow has its own default estimators, and the help says so
     assert "default: exact batch; exact with --flow models" in " ".join(text.split())
+    # an estimator's setting shows the estimator's own bound
+    assert "BATCH: most classifier epochs (default: 30; at least 1)" in " ".join(text.split())
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
     (["--workers", "0"], "--workers: Input should be greater than or equal to 1"),
     (["--top-k", "99"], "--top-k: Input should be less than or equal to 32"),
+    (["--batch-epochs", "0"], "--batch-epochs: max_epochs must be an integer >= 1, got 0"),
     (["--flow", "refresh", "--bootstrap", "5"], "--bootstrap does not apply to --flow refresh"),
     (["--flow", "quantify", "--no-models"], "--no-models does not apply to --flow quantify"),
     (["--families", "nope"], "--families: unknown model families ['nope']"),
