@@ -44,7 +44,7 @@ from pidengine.estimators.constraints import Interval, check_params
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError
 from pidengine.info import entropy, mutual_information
 from pidengine.joint import as_pmf, joint_from_samples
-from pidengine.parts import ATOMS, LN2
+from pidengine.parts import LN2, Decomposition
 
 MAX_TOL = 1e-3  # bits: the loosest duality gap or marginal violation a certificate may accept
 
@@ -89,52 +89,24 @@ class Certificate:
 
 
 @dataclass(frozen=True, eq=False)
-class PIDResult:
-    """Partial information decomposition of one joint distribution, in bits.
+class PIDResult(Decomposition):
+    """Partial information decomposition of one joint distribution, in bits: the parts and the total
+    (:class:`~pidengine.parts.Decomposition`), certified to the estimator's tolerance.
 
     Attributes
     ----------
-    redundancy, unique1, unique2, synergy : float
-        The four parts R, U1, U2, S in bits. They are reported as computed, never clipped; tiny negative values
-        within the certificate's tolerance are numerical noise.
-    total : float
-        :math:`I_p(X_1, X_2; Y)` in bits; equals ``redundancy + unique1 + unique2 + synergy``.
-    estimator : str
-        Name of the estimator that produced the result.
     certificate : Certificate
-        Solver, status, marginal violation and duality gap.
+        Solver, status, marginal violation and duality gap; tiny negative parts within its tolerance are numerical
+        noise.
     q : ndarray, shape (|X1|, |X2|, |Y|)
         The optimal distribution :math:`q^*` in :math:`\\Delta_p`, on the caller's (normalised) index grid.
     n_samples : int or None
         Number of samples behind the joint, when it was built from samples.
-    units : str
-        Always ``"bits"``.
     """
 
-    redundancy: float
-    unique1: float
-    unique2: float
-    synergy: float
-    total: float
-    estimator: str
     certificate: Certificate
     q: NDArray[np.float64] = field(repr=False)
     n_samples: int | None = None
-    units: str = "bits"
-
-    def atoms(self) -> dict[str, float]:
-        """The four parts as a dict ``{"redundancy": R, "unique1": U1, "unique2": U2, "synergy": S}``."""
-        return {name: getattr(self, name) for name in ATOMS}
-
-    def check(self, atol: float = 1e-6) -> None:
-        """Raise :class:`EstimationError` unless R + U1 + U2 + S = total and every part is ≥ -atol (bits)."""
-        problems = []
-        residual = sum(self.atoms().values()) - self.total
-        if abs(residual) > atol:
-            problems.append(f"R + U1 + U2 + S - total = {residual:.3g} bits")
-        problems += [f"{name} = {value:.3g} bits < 0" for name, value in self.atoms().items() if value < -atol]
-        if problems:
-            raise EstimationError(f"inconsistent PID from {self.estimator}: " + "; ".join(problems))
 
     def to_dict(self) -> dict[str, float | int | str | bool | None]:
         """A flat, JSON-ready dict of the parts, the total and the certificate."""

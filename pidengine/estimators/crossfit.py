@@ -37,6 +37,7 @@ informations in :attr:`CrossFitResult.diagnostics` show how much each classifier
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
@@ -54,7 +55,7 @@ from pidengine.estimators.intervals import basic_bootstrap
 from pidengine.estimators.posterior import PosteriorSettings, fit_posterior
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
 from pidengine.info import entropy
-from pidengine.parts import ATOMS, LN2, PARTS, PartEstimate, flatten_parts
+from pidengine.parts import LN2, PARTS, Decomposition, PartEstimate, flatten_parts
 
 MAX_CODES = 64
 _KL_ITERATIONS = 50
@@ -75,14 +76,12 @@ class CrossFitDiagnostics:
 
 
 @dataclass(frozen=True, eq=False)
-class CrossFitResult:
-    """PID of continuous samples by the cross-fitted estimator, in bits.
+class CrossFitResult(Decomposition):
+    """PID of continuous samples by the cross-fitted estimator, in bits: the parts and the total
+    (:class:`~pidengine.parts.Decomposition`) are bias-corrected estimates, ``total`` their sum.
 
     Attributes
     ----------
-    redundancy, unique1, unique2, synergy, total : float
-        Bias-corrected estimates; ``total`` is their sum. Never clipped: a part within its interval of 0 may be
-        slightly negative.
     plugin : dict of str to float
         The same parts before bias correction.
     intervals : dict of str to (float, float)
@@ -95,11 +94,6 @@ class CrossFitResult:
         The bootstrap replicates of R, U1, U2, S and total (uncorrected), columns in the order of :data:`PARTS`.
     """
 
-    redundancy: float
-    unique1: float
-    unique2: float
-    synergy: float
-    total: float
     plugin: dict[str, float]
     intervals: dict[str, tuple[float, float]]
     significant: dict[str, bool]
@@ -108,11 +102,9 @@ class CrossFitResult:
     n_codes: tuple[int, int]
     diagnostics: CrossFitDiagnostics
     samples: NDArray[np.float64] = field(repr=False)
-    estimator: str = "crossfit"
-    units: str = "bits"
-
-    def atoms(self) -> dict[str, float]:
-        return {name: getattr(self, name) for name in ATOMS}
+    estimator: str = field(default="crossfit", kw_only=True)
+    # A bias-corrected part may fall below zero by as much as its interval allows: `check` tests the sum only.
+    negative_tol: ClassVar[float] = math.inf
 
     def to_dict(self) -> dict[str, float | int | str | bool]:
         """Flat, JSON-ready: each part with ``_low``, ``_high``, ``_significant`` and ``plugin_`` companions."""
