@@ -44,7 +44,7 @@ from pidengine.estimators.constraints import Interval, check_params
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError
 from pidengine.info import entropy, mutual_information
 from pidengine.joint import as_pmf, joint_from_samples
-from pidengine.parts import LN2, Decomposition
+from pidengine.parts import Decomposition, nats_to_bits
 
 MAX_TOL = 1e-3  # bits: the loosest duality gap or marginal violation a certificate may accept
 
@@ -227,7 +227,7 @@ def dual_bound(p: NDArray[np.float64], lam: ArrayLike, mu: ArrayLike, chunk_elem
 
 def certificate_figures(p: NDArray[np.float64], solution: Solution) -> tuple[float, float]:
     """The duality gap (bits) and the marginal violation of a solution on the reduced joint ``p``."""
-    gap = (neg_conditional_entropy(solution.q) - dual_bound(p, solution.lam, solution.mu)) / LN2
+    gap = nats_to_bits(neg_conditional_entropy(solution.q) - dual_bound(p, solution.lam, solution.mu))
     return gap, marginal_violation(solution.q, p)
 
 
@@ -337,7 +337,7 @@ class BasePIDEstimator(ABC):
             if self.on_failure == "raise":
                 raise EstimationError(message + "; pass on_failure='warn' to get the uncertified estimate")
             warnings.warn(message, ConvergenceWarning, stacklevel=3)
-        v_star = entropy(p.sum((0, 1))) + neg_conditional_entropy(q) / LN2
+        v_star = entropy(p.sum((0, 1))) + nats_to_bits(neg_conditional_entropy(q))
         return PIDResult(
             **pid_from_optimum(p, v_star),
             estimator=self.name,

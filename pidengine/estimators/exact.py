@@ -57,7 +57,7 @@ from pidengine.estimators.base import BasePIDEstimator, OnFailure, Solution, cer
 from pidengine.estimators.constraints import Interval
 from pidengine.estimators.progress import Progress, ProgressFn, check_progress
 from pidengine.exceptions import ConfigError
-from pidengine.parts import LN2
+from pidengine.parts import LN2, nats_to_bits
 
 # Fraction of the distance to the boundary of w > 0, u > 0 that a step may cover.
 STEP_TO_BOUNDARY = 0.99
@@ -183,7 +183,7 @@ def path_following(
         lam[idx], mu[idx], w[idx], u[idx], e[idx] = new
         if report is not None and bool((~converged).any()):
             running = idx[~converged]
-            report(iteration, float((w[running] * u[running] * vf[running]).sum(dim=(1, 2)).amax() / LN2))
+            report(iteration, nats_to_bits((w[running] * u[running] * vf[running]).sum(dim=(1, 2)).amax()))
 
     arrays = [x.cpu().numpy() for x in (lam, mu, w, u, done, broken, accepted, n_iter)]
     iterates = []
