@@ -15,6 +15,7 @@ from pidengine.estimators.batch import BatchEstimator
 from pidengine.estimators.constraints import Interval
 from pidengine.estimators.crossfit import CrossFitEstimator
 from pidengine.estimators.exact import ExactEstimator
+from pidengine.estimators.registry import PIPELINE, REGISTRY
 from pidengine.exceptions import ConfigError
 from pidengine.models import sweep
 
@@ -78,6 +79,14 @@ def test_settings_defaults_are_the_estimators_own_but_for_the_declared_overrides
     assert set(model.model_fields) - set(parameters) <= {"split", "n_bootstrap", "max_train_samples",
                                                          "max_eval_samples"}
     assert parameters["seed"].name == "random_state"
+
+
+def test_every_pipeline_estimator_has_settings_read_from_its_registered_class():
+    assert set(quantify.EstimatorSettings.model_fields) == set(PIPELINE)
+    for name in PIPELINE:
+        model = quantify.EstimatorSettings.model_fields[name].annotation
+        sources = {_parameter(info).source for info in model.model_fields.values() if _parameter(info)}
+        assert REGISTRY[name].load() in sources, name
 
 
 def test_a_setting_follows_its_estimators_constructor():
