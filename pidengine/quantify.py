@@ -88,8 +88,8 @@ PIPELINE_DEFAULTS: dict[str, dict[str, Any]] = {
                       "align_max_epochs": 3, "patience": 5},
 }
 # The settings travel as JSON (flow parameters, MLflow params, the cache key): of a parameter that also takes an
-# object (a torch device, a NumPy generator), a setting keeps the part JSON carries.
-_JSON_TYPES = (bool, int, float, str)
+# object (a torch device, a NumPy generator), a setting keeps the part JSON carries, by the names a signature gives.
+_JSON_TYPES = {"bool": bool, "int": int, "float": float, "str": str, "None": type(None)}
 
 
 @dataclass(frozen=True)
@@ -106,11 +106,14 @@ class _Parameter:
         """The pydantic field: the parameter's type and default (unless the pipeline's ``default`` is given), and its
         bounds, written into the JSON schema (the flows' parameters, ``pidengine run --help``) and checked with the
         source's own message."""
-        parameter = inspect.signature(self.source, eval_str=True).parameters[self.name]
+        parameter = inspect.signature(self.source).parameters[self.name]
         default = parameter.default if default is inspect.Parameter.empty else default
-        members = typing.get_args(parameter.annotation) if _is_union(parameter.annotation) else (parameter.annotation,)
-        json_type = functools.reduce(operator.or_, [member for member in members if member in _JSON_TYPES
-                                                    or (member is type(None) and default is None)])
+        members = [member for member in _json_members(parameter.annotation)
+                   if member is not type(None) or default is None]
+        if not members:
+            raise TypeError(f"{self.source.__qualname__}'s parameter {self.name}: {parameter.annotation!r} has no "
+                            f"member that JSON carries ({', '.join(_JSON_TYPES)})")
+        json_type = functools.reduce(operator.or_, members)
         constraints = self.constraints if self.constraints is not None else self.source.parameter_constraints
         interval = constraints.get(self.name)
         if interval is None:
@@ -124,8 +127,23 @@ class _Parameter:
                 Field(default, json_schema_extra=interval.json_schema()))
 
 
-def _is_union(annotation: Any) -> bool:
-    return isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
+def _json_members(annotation: Any) -> list[type]:
+    """The members of a parameter's type (a union, or one type) that JSON carries: ``str | torch.device`` gives
+    ``[str]``. A postponed annotation (``from __future__ import annotations``, as in the estimators' modules) is read
+    from its text and never evaluated, so the other members' modules (torch) are not imported."""
+    if isinstance(annotation, str):
+        names = _union_names(ast.parse(annotation, mode="eval").body)
+        return [_JSON_TYPES[name] for name in names if name in _JSON_TYPES]
+    union = isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
+    return [member for member in (typing.get_args(annotation) if union else (annotation,))
+            if member in _JSON_TYPES.values()]
+
+
+def _union_names(node: ast.expr) -> list[str]:
+    """The source text of each member of a union written ``a | b | ...`` (of the one type otherwise)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _union_names(node.left) + _union_names(node.right)
+    return [ast.unparse(node)]
 
 
 class _Settings(BaseModel):

@@ -108,6 +108,25 @@ def test_a_setting_follows_its_estimators_constructor():
         settings(n_rounds=2)
 
 
+def test_a_postponed_annotation_is_read_from_its_text_never_evaluated():
+    # As `from __future__ import annotations` leaves them in the estimators' modules: `unloaded` is never imported.
+    class Estimator:
+        parameter_constraints: ClassVar[dict[str, Interval]] = {}
+
+        def __init__(
+            self, *, device: "str | unloaded.Device" = "cpu", limit: "int | float | None" = None,  # noqa: F821
+            handle: "unloaded.Handle" = "h",  # noqa: F821
+        ) -> None:
+            self.device, self.limit, self.handle = device, limit, handle
+
+    settings = quantify._settings_model("Settings", "", device=quantify._Parameter(Estimator, "device"),
+                                        limit=quantify._Parameter(Estimator, "limit"))
+    assert settings.model_fields["device"].annotation is str
+    assert settings.model_fields["limit"].annotation == int | float | None
+    with pytest.raises(TypeError, match=re.escape("handle: 'unloaded.Handle' has no member that JSON carries")):
+        quantify._settings_model("Settings", "", handle=quantify._Parameter(Estimator, "handle"))
+
+
 @pytest.mark.parametrize(("model", "estimator", "setting", "value"), [
     (quantify.BatchSettings, BatchEstimator, "max_epochs", 0),
     (quantify.BatchSettings, BatchEstimator, "n_layers", -1),

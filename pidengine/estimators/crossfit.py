@@ -40,22 +40,24 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.cluster import KMeans
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from pidengine.datasets.types import MultimodalData, is_text
 from pidengine.estimators.base import Certificate, PIDResult
 from pidengine.estimators.constraints import Interval, check_params
 from pidengine.estimators.exact_many import ExactManyEstimator
 from pidengine.estimators.intervals import basic_bootstrap
-from pidengine.estimators.posterior import PosteriorSettings, fit_posterior
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
 from pidengine.info import entropy
 from pidengine.parts import LN2, PARTS, Decomposition, PartEstimate, flatten_parts
+
+# scikit-learn, and torch for the posteriors, load where the estimator computes: the pipeline's settings read its
+# parameters and their bounds without them.
+if TYPE_CHECKING:
+    from pidengine.estimators.posterior import PosteriorSettings
 
 MAX_CODES = 64
 _KL_ITERATIONS = 50
@@ -153,6 +155,8 @@ class CrossFitEstimator:
         posterior: PosteriorSettings | None = None,
         random_state: int = 0,
     ) -> None:
+        from pidengine.estimators.posterior import PosteriorSettings
+
         self.n_folds = n_folds
         self.n_codes = n_codes
         self.bias_budget = bias_budget
@@ -191,6 +195,8 @@ class CrossFitEstimator:
         EstimationError
             If the code table cannot be certified.
         """
+        from sklearn.model_selection import KFold, StratifiedKFold
+
         self._validate_params()
         x1, x2, labels = _check_samples(x1, x2, y, self.n_folds)
         n, n_labels = len(labels), int(labels.max()) + 1
@@ -260,6 +266,8 @@ class CrossFitEstimator:
         blocks: tuple[int, ...] | None,
     ) -> tuple[NDArray[np.float64], list[str]]:
         """Out-of-fold posteriors of every row, and the classifier chosen in each fold (``FittedPosterior.label``)."""
+        from pidengine.estimators.posterior import fit_posterior
+
         out = np.empty((len(labels), n_labels))
         chosen: list[str] = []
         settings = self.posterior
@@ -300,6 +308,8 @@ def kl_kmeans(posteriors: NDArray[np.float64], n_codes: int, random_state: int =
     the label lost by the codes (Dhillon et al. 2003). Started from Euclidean k-means on :math:`\sqrt{p}`
     (Hellinger geometry); codes are relabelled ``0 .. k - 1`` over the clusters that are not empty.
     """
+    from sklearn.cluster import KMeans
+
     p = np.clip(posteriors, _PROBABILITY_FLOOR, None)
     p /= p.sum(axis=1, keepdims=True)
     k = min(n_codes, len(np.unique(np.round(p, 6), axis=0)))

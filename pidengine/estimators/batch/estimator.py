@@ -7,10 +7,9 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import torch
 from numpy.typing import ArrayLike, NDArray
 
 from pidengine.estimators.batch.inputs import (
@@ -22,21 +21,19 @@ from pidengine.estimators.batch.inputs import (
     checked_log_proba,
     resolve_device,
 )
-from pidengine.estimators.batch.networks import MLP, Alignment, log_proba_of, standardiser
-from pidengine.estimators.batch.objective import (
-    batch_marginals,
-    conditional_entropy_of_marginal,
-    conditional_entropy_of_plan,
-    mean_entropy,
-)
 from pidengine.estimators.batch.quality import OVERCONFIDENCE_BITS, ClassifierQuality, classifier_quality
 from pidengine.estimators.batch.results import CLASSIFIERS, BatchDiagnostics, BatchPIDResult
-from pidengine.estimators.batch.training import train_alignment, train_classifier
 from pidengine.estimators.constraints import Interval, check_params
 from pidengine.estimators.progress import ProgressFn, check_progress
-from pidengine.estimators.sinkhorn import sinkhorn_log
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
 from pidengine.parts import PARTS, nats_to_bits
+
+# torch and the modules built on it (networks, objective, training, Sinkhorn) load where the estimator fits and
+# estimates: the pipeline's settings read its parameters and their bounds without them.
+if TYPE_CHECKING:
+    import torch
+
+    from pidengine.estimators.batch.networks import Alignment
 
 # Fewest samples `fit` accepts, and the fewest per label a batch should expect before a warning.
 MIN_FIT_SAMPLES = 20
@@ -290,6 +287,8 @@ class BatchEstimator:
         InvalidJointError
             For NaN/inf, mismatched lengths, wrong dimensions, a single class or too few samples.
         """
+        import torch
+
         self._validate_params()
         x1_np, x2_np, y_np = as_features(x1, "x1"), as_features(x2, "x2"), as_labels(y)
         n = check_lengths(x1=x1_np, x2=x2_np, y=y_np)
@@ -361,6 +360,11 @@ class BatchEstimator:
         generator: torch.Generator,
         seed_index: int,
     ) -> _Fitted:
+        import torch
+
+        from pidengine.estimators.batch.networks import MLP, Alignment, log_proba_of, standardiser
+        from pidengine.estimators.batch.training import train_alignment, train_classifier
+
         n_classes = len(self.classes_)
         suffix = f" (seed {seed_index})" if self.n_seeds > 1 else ""
         log_proba: dict[str, Callable[..., torch.Tensor]] = {}
@@ -402,6 +406,8 @@ class BatchEstimator:
         inputs: tuple[torch.Tensor, ...],
         inputs_np: tuple[NDArray[np.float64], ...],
     ) -> torch.Tensor:
+        import torch
+
         out = fn(*inputs_np) if user is not None else fn(*inputs)
         return out.to(device=self.device_, dtype=torch.float32)
 
@@ -430,6 +436,16 @@ class BatchEstimator:
             For NaN/inf, mismatched lengths, wrong dimensions, feature dimensions other than at fit, labels not
             seen at fit, or fewer than 2 samples.
         """
+        import torch
+
+        from pidengine.estimators.batch.objective import (
+            batch_marginals,
+            conditional_entropy_of_marginal,
+            conditional_entropy_of_plan,
+            mean_entropy,
+        )
+        from pidengine.estimators.sinkhorn import sinkhorn_log
+
         if not hasattr(self, "fitted_"):
             raise EstimationError("this BatchEstimator is not fitted yet; call fit(x1, x2, y) first")
         self._validate_params()
