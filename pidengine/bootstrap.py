@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 from pidengine.estimators import BasePIDEstimator, ExactEstimator, PIDResult, get_estimator
 from pidengine.estimators.constraints import Interval, check_params
 from pidengine.estimators.exact_many import ExactManyEstimator
-from pidengine.estimators.intervals import basic_bootstrap
+from pidengine.estimators.intervals import MAX_TABLES, basic_bootstrap
 from pidengine.estimators.progress import Progress, ProgressFn, check_progress
 from pidengine.exceptions import ConvergenceWarning, EstimationError
 from pidengine.joint import JointTable, joint_from_samples
@@ -27,7 +27,6 @@ from pidengine.parts import PARTS, PartEstimate, flatten_parts
 # Resamples drawn and solved together by the vectorised exact estimator (bounds memory whatever their number).
 BATCH_SIZE = 500
 MIN_SHOWN_BATCH = 20
-MAX_TABLES = 100_000  # resamples or permutations: at ~1 ms a table, more would run for hours
 # The bounds of bootstrap_pid's parameters, which the pipeline's exact settings (pidengine.quantify) share.
 BOOTSTRAP_CONSTRAINTS = {
     "n_resamples": Interval(int, ge=2, le=MAX_TABLES),

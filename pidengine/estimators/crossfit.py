@@ -49,7 +49,7 @@ from pidengine.datasets.types import MultimodalData, is_text
 from pidengine.estimators.base import Certificate, PIDResult
 from pidengine.estimators.constraints import Interval, check_params
 from pidengine.estimators.exact_many import ExactManyEstimator
-from pidengine.estimators.intervals import basic_bootstrap
+from pidengine.estimators.intervals import MAX_TABLES, basic_bootstrap
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
 from pidengine.info import entropy
 from pidengine.parts import LN2, PARTS, Decomposition, PartEstimate, flatten_parts
@@ -132,11 +132,13 @@ class CrossFitEstimator:
     Parameters
     ----------
     n_folds : int, default=5
+        Folds of the cross-fitting, from 2 to 20.
     n_codes : int or "auto", default="auto"
         Codes per modality; ``"auto"`` chooses from the number of samples and labels (``bias_budget``).
     bias_budget : float, default=0.02
         Largest plug-in bias (bits) of one modality's code table that ``n_codes="auto"`` accepts.
     n_bootstrap : int, default=200
+        Resamples of the code table, from 20 to 100,000.
     confidence : float, default=0.95
     posterior : PosteriorSettings, optional
     random_state : int, default=0
@@ -166,9 +168,9 @@ class CrossFitEstimator:
         self.random_state = random_state
 
     parameter_constraints: ClassVar[dict[str, Interval]] = {
-        "n_folds": Interval(int, ge=2),
+        "n_folds": Interval(int, ge=2, le=20, reason="each fold trains three classifiers"),
         "bias_budget": Interval(float, gt=0, lt=1),
-        "n_bootstrap": Interval(int, ge=20),
+        "n_bootstrap": Interval(int, ge=20, le=MAX_TABLES),
         "confidence": Interval(float, gt=0, lt=1),
         "random_state": Interval(int),
     }

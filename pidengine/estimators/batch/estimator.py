@@ -79,11 +79,11 @@ class BatchEstimator:
         The caller's :math:`\hat p(y \mid x_1, x_2)`, called as ``classifier12(x1, x2)``; by default an MLP on the
         concatenated features.
     hidden_dim : int, default=128
-        Width of every hidden layer (classifiers and alignment networks).
+        Width of every hidden layer (classifiers and alignment networks), at most 4096.
     n_layers : int, default=2
-        Hidden layers per network.
+        Hidden layers per network, at most 16.
     embed_dim : int, default=32
-        Embedding size :math:`d` per label of the alignment networks.
+        Embedding size :math:`d` per label of the alignment networks, at most 1024.
     batch_size : int, default=256
         Minibatch size for training the classifiers and the alignment networks (one alignment batch couples
         ``batch_size`` x ``batch_size`` pairs per label).
@@ -120,8 +120,8 @@ class BatchEstimator:
         a factor of at most :math:`e^{2B}` before projection. Large enough for near-deterministic couplings (a
         contrast of :math:`e^{-20}` leaves an error far below 0.001 bits), small enough for Sinkhorn to converge fast.
     n_seeds : int, default=1
-        Independently trained models (seeds ``random_state``, ``random_state + 1``, ...); the spread of the result
-        covers them.
+        Independently trained models (seeds ``random_state``, ``random_state + 1``, ...), at most 100; the spread of
+        the result covers them.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where to train and evaluate; ``"auto"`` picks CUDA when present.
     random_state : int, default=0
@@ -223,11 +223,13 @@ class BatchEstimator:
         self.random_state = random_state
         self.progress = progress
 
-    # align_max_epochs may be 0: the alignment networks keep their initial coupling.
+    # align_max_epochs may be 0: the alignment networks keep their initial coupling. The networks' sizes are capped:
+    # at the caps each of the five networks has about 250 million weights, 1 GiB in float32 and twice that in Adam's
+    # moments while it trains.
     parameter_constraints: ClassVar[dict[str, Interval]] = {
-        "hidden_dim": Interval(int, ge=1),
-        "n_layers": Interval(int, ge=0),
-        "embed_dim": Interval(int, ge=1),
+        "hidden_dim": Interval(int, ge=1, le=4096, reason="the networks must fit in memory"),
+        "n_layers": Interval(int, ge=0, le=16, reason="the networks must fit in memory"),
+        "embed_dim": Interval(int, ge=1, le=1024, reason="the networks must fit in memory"),
         "batch_size": Interval(int, ge=2),
         "max_epochs": Interval(int, ge=1),
         "align_max_epochs": Interval(int, ge=0),
@@ -240,7 +242,7 @@ class BatchEstimator:
         "sinkhorn_tol": Interval(float, gt=0),
         "sinkhorn_unroll": Interval(int, ge=1),
         "score_bound": Interval(float, gt=0),
-        "n_seeds": Interval(int, ge=1),
+        "n_seeds": Interval(int, ge=1, le=100, reason="each seed trains every network again"),
         "random_state": Interval(int),
     }
 
