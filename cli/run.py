@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import annotated_types
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
@@ -103,12 +102,18 @@ EXCLUSIVE = (("--families", "--no-models"), ("--reference", "--reference-table")
 
 def field_at(model: type[BaseModel], path: str) -> FieldInfo | None:
     """The field a dotted path names in ``model`` and its nested models, or None where ``model`` has no such field."""
+    owner = _owner(model, path)
+    return owner[0].model_fields[owner[1]] if owner else None
+
+
+def _owner(model: type[BaseModel], path: str) -> tuple[type[BaseModel], str] | None:
+    """The (nested) model that holds the field a dotted path names, and the field's name."""
     *parents, name = path.split(".")
     for parent in parents:
         if parent not in model.model_fields:
             return None
         model = model.model_fields[parent].annotation
-    return model.model_fields.get(name)
+    return (model, name) if name in model.model_fields else None
 
 
 def _default(field: FieldInfo) -> Any:
@@ -119,11 +124,15 @@ def _shown(value: Any) -> str:
     return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
-def _bounds(field: FieldInfo) -> str:
-    words = {"ge": "at least", "gt": "above", "le": "at most", "lt": "below"}
-    return ", ".join(f"{words[name]} {getattr(constraint, name)}" for constraint in field.metadata
-                     for name in words if isinstance(constraint, annotated_types.BaseMetadata)
-                     and hasattr(constraint, name))
+def _bounds(model: type[BaseModel], path: str) -> str:
+    """The bounds of a field as the flows' parameter schema states them: a ``Field(ge=...)`` of the parameters, or
+    an estimator's own bounds, which the estimator settings carry (:mod:`pidengine.quantify`)."""
+    owner = _owner(model, path)
+    if owner is None:
+        return ""
+    schema = owner[0].model_json_schema()["properties"][owner[1]]
+    words = {"minimum": "at least", "exclusiveMinimum": "above", "maximum": "at most", "exclusiveMaximum": "below"}
+    return ", ".join(f"{word} {schema[keyword]}" for keyword, word in words.items() if keyword in schema)
 
 
 def _help(option: Option) -> str:
@@ -140,9 +149,9 @@ def _help(option: Option) -> str:
             notes.append("default: " + "; ".join(
                 value if i == 0 else f"{value} with --flow {' / '.join(flows)}" for i, (value, flows) in
                 enumerate(shown)))
-    field = field_at(BenchmarkParams, option.fields[0])
-    if field is not None and _bounds(field):
-        notes.append(_bounds(field))
+    bounds = _bounds(BenchmarkParams, option.fields[0])
+    if bounds:
+        notes.append(bounds)
     text = option.help + (f" ({'; '.join(notes)})" if notes else "")
     return text.replace("%", "%%")
 

@@ -16,17 +16,23 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from pidengine.estimators import BasePIDEstimator, ExactEstimator, PIDResult, get_estimator
+from pidengine.estimators.constraints import Interval, check_params
 from pidengine.estimators.exact_many import ExactManyEstimator
-from pidengine.estimators.intervals import basic_bootstrap
+from pidengine.estimators.intervals import MAX_TABLES, basic_bootstrap
 from pidengine.estimators.progress import Progress, ProgressFn, check_progress
-from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError
+from pidengine.exceptions import ConvergenceWarning, EstimationError
 from pidengine.joint import JointTable, joint_from_samples
 from pidengine.parts import PARTS, PartEstimate, flatten_parts
 
 # Resamples drawn and solved together by the vectorised exact estimator (bounds memory whatever their number).
 BATCH_SIZE = 500
 MIN_SHOWN_BATCH = 20
-MAX_TABLES = 100_000  # resamples or permutations: at ~1 ms a table, more would run for hours
+# The bounds of bootstrap_pid's parameters, which the pipeline's exact settings (pidengine.quantify) share.
+BOOTSTRAP_CONSTRAINTS = {
+    "n_resamples": Interval(int, ge=2, le=MAX_TABLES),
+    "n_permutations": Interval(int, ge=0, le=MAX_TABLES),
+    "confidence": Interval(float, gt=0, lt=1),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,10 +155,8 @@ def bootstrap_pid(
     EstimationError
         If the full sample's estimate, or every resample, fails to certify.
     """
-    _require_count("n_resamples", n_resamples, 2)
-    _require_count("n_permutations", n_permutations, 0)
-    if not 0 < confidence < 1:
-        raise ConfigError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+    check_params({"n_resamples": n_resamples, "n_permutations": n_permutations, "confidence": confidence},
+                 BOOTSTRAP_CONSTRAINTS)
     estimator = estimator if estimator is not None else get_estimator("auto")
     rng = np.random.default_rng(random_state)
     table, codes = _table_and_cells(x1, x2, y)
@@ -220,7 +224,7 @@ def permutation_null(
         R, U1, U2, S and total of every permutation whose estimate was certified, columns in the order of
         :data:`PARTS`.
     """
-    _require_count("n_permutations", n_permutations, 1)
+    Interval(int, ge=1, le=MAX_TABLES).check("n_permutations", n_permutations)
     estimator = estimator if estimator is not None else get_estimator("auto")
     rng = np.random.default_rng(random_state)
     return _permutation_null(estimator, *_table_and_cells(x1, x2, y), n_permutations, rng)
@@ -279,8 +283,3 @@ def _solve_all(
             stacklevel=3,
         )
     return np.asarray(rows)
-
-
-def _require_count(name: str, value: object, minimum: int) -> None:
-    if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and minimum <= value <= MAX_TABLES):
-        raise ConfigError(f"{name} must be an integer from {minimum} to {MAX_TABLES}, got {value!r}")

@@ -31,19 +31,28 @@ import functools
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import json
+import operator
 import re
 import time
+import types
+import typing
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator
 
 from pidengine import __version__
-from pidengine.estimators.base import MAX_TOL
+from pidengine.bootstrap import BOOTSTRAP_CONSTRAINTS, MAX_TABLES, bootstrap_pid, permutation_null
+from pidengine.estimators.batch import MIN_FIT_SAMPLES, BatchEstimator
+from pidengine.estimators.constraints import Interval
+from pidengine.estimators.crossfit import CrossFitEstimator
+from pidengine.estimators.exact import ExactEstimator
 from pidengine.estimators.registry import PIPELINE, REGISTRY, spec
 from pidengine.exceptions import ConfigError
 from pidengine.parts import PARTS, flat_key
@@ -59,16 +68,115 @@ DEFAULT_ESTIMATORS = ("exact", "batch")
 # the bootstrap that corrects the exact estimate.
 _CORRECTED_BY = {"exact": ("pidengine.bootstrap",)}
 _CODE_ROOTS = {name: ("pidengine.quantify", REGISTRY[name].module, *_CORRECTED_BY.get(name, ())) for name in PIPELINE}
-# pidengine.quantify dispatches to every estimator and stage by lazy imports: its own source is hashed, but only
-# the imports it makes at module level are followed (otherwise each estimator's key would cover all the others).
+# pidengine.quantify reads the stores by lazy imports: its own source is hashed, but only the imports it makes at
+# module level (the estimators, whose signatures the settings are read from) are followed, as the stores and the
+# stages that write them are not where an estimate comes from.
 _NOT_FOLLOWED_LAZILY = frozenset({"pidengine.quantify"})
+
+
+# The pipeline's defaults where they differ from the estimators' own; every other default of an estimator's setting
+# is read from its constructor (or from bootstrap_pid's signature). Why they differ:
+# - exact: the seed is fixed, so that an estimate is reproducible and its cache key stands for it (bootstrap_pid
+#   draws fresh randomness unless seeded); 50 label permutations give every dataset its null (`shuffled_<part>`, and
+#   a part is significant only above it), which bootstrap_pid draws only when asked. n_bootstrap (100, against
+#   bootstrap_pid's 1000 resamples) is declared with its field: it is the pipeline's own, as 0 there means none.
+# - batch: BATCH's own defaults fit one careful estimate (minutes a dataset); the pipeline estimates every dataset of
+#   the catalog on a 2-core CPU, so it takes a smoke-level estimate: smaller networks, fewer epochs, earlier stopping.
+PIPELINE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "ExactSettings": {"n_permutations": 50, "seed": 0},
+    "BatchSettings": {"hidden_dim": 64, "n_layers": 1, "embed_dim": 16, "batch_size": 128, "max_epochs": 30,
+                      "align_max_epochs": 3, "patience": 5},
+}
+# The settings travel as JSON (flow parameters, MLflow params, the cache key): of a parameter that also takes an
+# object (a torch device, a NumPy generator), a setting keeps the part JSON carries, by the names a signature gives.
+_JSON_TYPES = {"bool": bool, "int": int, "float": float, "str": str, "None": type(None)}
+
+
+@dataclass(frozen=True)
+class _Parameter:
+    """A setting that is parameter ``name`` of ``source`` (an estimator class, or a function such as
+    :func:`~pidengine.bootstrap.bootstrap_pid`), bounded by ``constraints`` (default: the class's
+    ``parameter_constraints``)."""
+
+    source: Callable[..., Any]
+    name: str
+    constraints: Mapping[str, Interval] | None = None
+
+    def field(self, default: Any = inspect.Parameter.empty) -> tuple[Any, Any]:
+        """The pydantic field: the parameter's type and default (unless the pipeline's ``default`` is given), and its
+        bounds, written into the JSON schema (the flows' parameters, ``pidengine run --help``) and checked with the
+        source's own message."""
+        parameter = inspect.signature(self.source).parameters[self.name]
+        default = parameter.default if default is inspect.Parameter.empty else default
+        members = [member for member in _json_members(parameter.annotation)
+                   if member is not type(None) or default is None]
+        if not members:
+            raise TypeError(f"{self.source.__qualname__}'s parameter {self.name}: {parameter.annotation!r} has no "
+                            f"member that JSON carries ({', '.join(_JSON_TYPES)})")
+        json_type = functools.reduce(operator.or_, members)
+        constraints = self.constraints if self.constraints is not None else self.source.parameter_constraints
+        interval = constraints.get(self.name)
+        if interval is None:
+            return Annotated[json_type, self], Field(default)
+
+        def check(value: Any) -> Any:
+            interval.check(self.name, value)
+            return value
+
+        return (Annotated[json_type, self, AfterValidator(check)],
+                Field(default, json_schema_extra=interval.json_schema()))
+
+
+def _json_members(annotation: Any) -> list[type]:
+    """The members of a parameter's type (a union, or one type) that JSON carries: ``str | torch.device`` gives
+    ``[str]``. A postponed annotation (``from __future__ import annotations``, as in the estimators' modules) is read
+    from its text and never evaluated, so the other members' modules (torch) are not imported."""
+    if isinstance(annotation, str):
+        names = _union_names(ast.parse(annotation, mode="eval").body)
+        return [_JSON_TYPES[name] for name in names if name in _JSON_TYPES]
+    union = isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
+    return [member for member in (typing.get_args(annotation) if union else (annotation,))
+            if member in _JSON_TYPES.values()]
+
+
+def _union_names(node: ast.expr) -> list[str]:
+    """The source text of each member of a union written ``a | b | ...`` (of the one type otherwise)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _union_names(node.left) + _union_names(node.right)
+    return [ast.unparse(node)]
 
 
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def arguments(self, target: Callable[..., Any]) -> dict[str, Any]:
+        """The settings that are parameters of ``target`` (an estimator class or a function), by the parameter's
+        name: ``seed`` is passed as ``random_state``."""
+        accepted = inspect.signature(target).parameters
+        return {marker.name: getattr(self, setting) for setting, info in type(self).model_fields.items()
+                for marker in info.metadata if isinstance(marker, _Parameter) and marker.name in accepted}
 
-class ExactSettings(_Settings):
+
+def _settings_model(name: str, doc: str, validators: dict[str, Any] | None = None,
+                    **fields: _Parameter | tuple[Any, Any]) -> type[_Settings]:
+    """A settings model with ``fields`` in order: an estimator's parameter (with the pipeline's default from
+    :data:`PIPELINE_DEFAULTS` where it has one), or a ``(type, Field)`` pair for a setting of the pipeline alone."""
+    own = PIPELINE_DEFAULTS.get(name, {})
+    return create_model(
+        name, __base__=_Settings, __doc__=doc, __module__=__name__, __validators__=validators,
+        **{setting: spec.field(own.get(setting, inspect.Parameter.empty)) if isinstance(spec, _Parameter) else spec
+           for setting, spec in fields.items()},
+    )
+
+
+def _one_resample_is_no_bootstrap(cls: type, value: int) -> int:
+    if value == 1:
+        raise ValueError("n_bootstrap must be 0 (no bootstrap) or at least 2: one resample gives no interval")
+    return value
+
+
+ExactSettings = _settings_model(
+    "ExactSettings",
     """Settings of the exact estimator in the pipeline.
 
     ``split``: the samples whose joint is decomposed (``all`` by default: the codes were fitted on the training split
@@ -76,56 +184,42 @@ class ExactSettings(_Settings):
     bias correction and the basic intervals (0: the plug-in estimate alone). ``n_permutations``: label permutations
     for the null (:func:`~pidengine.bootstrap.permutation_null`), reported as ``shuffled_<part>`` (their mean: what
     the plug-in reports where there is nothing to find) and required of a significant part (0: none). ``tol``:
-    largest accepted duality gap, in bits.
-    """
-
-    split: Literal["all", "train", "val", "test"] = "all"
-    n_bootstrap: int = Field(100, ge=0, le=100_000)
-    n_permutations: int = Field(50, ge=0, le=100_000)
-    confidence: float = Field(0.95, gt=0, lt=1)
-    tol: float = Field(1e-7, gt=0, le=MAX_TOL)
-    seed: int = 0
-
-    @field_validator("n_bootstrap")
-    @classmethod
-    def _resamples(cls, value: int) -> int:
-        if value == 1:
-            raise ValueError("n_bootstrap must be 0 (no bootstrap) or at least 2: one resample gives no interval")
-        return value
-
-
-class BatchSettings(_Settings):
+    largest accepted duality gap, in bits. ``confidence``, ``n_permutations`` and ``seed`` are
+    :func:`~pidengine.bootstrap.bootstrap_pid`'s (``seed`` is its ``random_state``), ``tol``
+    :class:`~pidengine.estimators.exact.ExactEstimator`'s.
+    """,
+    validators={"_resamples": field_validator("n_bootstrap")(_one_resample_is_no_bootstrap)},
+    split=(Literal["all", "train", "val", "test"], "all"),
+    n_bootstrap=(int, Field(100, ge=0, le=MAX_TABLES)),  # bootstrap_pid's n_resamples, or 0: the plug-in alone
+    n_permutations=_Parameter(bootstrap_pid, "n_permutations", BOOTSTRAP_CONSTRAINTS),
+    confidence=_Parameter(bootstrap_pid, "confidence", BOOTSTRAP_CONSTRAINTS),
+    tol=_Parameter(ExactEstimator, "tol"),
+    seed=_Parameter(bootstrap_pid, "random_state", BOOTSTRAP_CONSTRAINTS),
+)
+BatchSettings = _settings_model(
+    "BatchSettings",
     """Settings of the BATCH estimator in the pipeline; the defaults are small and fast (a smoke-level estimate).
 
     At most ``max_train_samples`` training and ``max_eval_samples`` test samples are used (a seeded subsample).
-    The other fields are :class:`~pidengine.estimators.batch.BatchEstimator`'s parameters of the same names.
-    """
-
-    hidden_dim: int = Field(64, ge=1, le=4096)
-    n_layers: int = Field(1, ge=0, le=16)
-    embed_dim: int = Field(16, ge=1, le=1024)
-    batch_size: int = Field(128, ge=2)
-    max_epochs: int = Field(30, ge=1)
-    align_max_epochs: int = Field(3, ge=0)
-    patience: int = Field(5, ge=1)
-    n_seeds: int = Field(1, ge=1, le=100)
-    max_train_samples: int = Field(3000, ge=20)
-    max_eval_samples: int = Field(3000, ge=2)
-    device: str = "auto"
-    seed: int = 0
-
-
-class CrossFitSettings(_Settings):
-    """Settings of the cross-fitted estimator in the pipeline: the fields of
+    The other fields are :class:`~pidengine.estimators.batch.BatchEstimator`'s parameters of the same names
+    (``seed`` is its ``random_state``).
+    """,
+    **{name: _Parameter(BatchEstimator, name) for name in ("hidden_dim", "n_layers", "embed_dim", "batch_size",
+                                                            "max_epochs", "align_max_epochs", "patience", "n_seeds")},
+    max_train_samples=(int, Field(3000, ge=MIN_FIT_SAMPLES)),
+    max_eval_samples=(int, Field(3000, ge=2)),  # a held-out batch couples at least two samples
+    device=_Parameter(BatchEstimator, "device"),
+    seed=_Parameter(BatchEstimator, "random_state"),
+)
+CrossFitSettings = _settings_model(
+    "CrossFitSettings",
+    """Settings of the cross-fitted estimator in the pipeline: the parameters of
     :class:`~pidengine.estimators.crossfit.CrossFitEstimator` of the same names (``seed`` is its ``random_state``),
     with its defaults. Every sample is used: cross-fitting keeps each sample's codes out of its own classifier.
-    """
-
-    n_folds: int = Field(5, ge=2, le=20)
-    n_bootstrap: int = Field(200, ge=20, le=100_000)
-    confidence: float = Field(0.95, gt=0, lt=1)
-    bias_budget: float = Field(0.02, gt=0, lt=1)
-    seed: int = 0
+    """,
+    **{name: _Parameter(CrossFitEstimator, name) for name in ("n_folds", "n_bootstrap", "confidence", "bias_budget")},
+    seed=_Parameter(CrossFitEstimator, "random_state"),
+)
 
 
 class EstimatorSettings(_Settings):
@@ -351,24 +445,18 @@ def quantify(
 
 
 def _exact(store: DatasetStore, settings: ExactSettings) -> tuple[dict[str, Any], int, str]:
-    from pidengine.bootstrap import bootstrap_pid, permutation_null
-    from pidengine.estimators import ExactEstimator
-
     codes = store.open("codes")
     path = store.current("codes").url
     rows = slice(None) if settings.split == "all" else np.flatnonzero(codes["split"].values == settings.split)
     x1, x2, y = (codes[name].values[rows] for name in ("x1", "x2", "y"))
-    estimator = ExactEstimator(tol=settings.tol)
+    estimator = ExactEstimator(**settings.arguments(ExactEstimator))
     if settings.n_bootstrap:
-        values = bootstrap_pid(
-            x1, x2, y, n_resamples=settings.n_bootstrap, n_permutations=settings.n_permutations,
-            confidence=settings.confidence, estimator=estimator, random_state=settings.seed,
-        ).to_dict()
+        values = bootstrap_pid(x1, x2, y, n_resamples=settings.n_bootstrap, estimator=estimator,
+                               **settings.arguments(bootstrap_pid)).to_dict()
         return values, len(y), path
     values = estimator.estimate_samples(x1, x2, y).to_dict()
     if settings.n_permutations:
-        null = permutation_null(x1, x2, y, n_permutations=settings.n_permutations, estimator=estimator,
-                                random_state=settings.seed)
+        null = permutation_null(x1, x2, y, estimator=estimator, **settings.arguments(permutation_null))
         values.update({flat_key(part, "shuffled"): float(mean) for part, mean in zip(PARTS, null.mean(axis=0))})
     return values, len(y), path
 
@@ -376,8 +464,6 @@ def _exact(store: DatasetStore, settings: ExactSettings) -> tuple[dict[str, Any]
 def _batch(
     store: DatasetStore, raw: Any, settings: BatchSettings, use_encoded: bool
 ) -> tuple[dict[str, Any], int, str]:
-    from pidengine.estimators.batch import BatchEstimator
-
     source = store.open("encoded") if use_encoded else raw
     stage = "encoded" if use_encoded else "raw"
     split = raw["split"].values
@@ -386,9 +472,7 @@ def _batch(
     test = _subsample(np.flatnonzero(split == "test"), settings.max_eval_samples, rng)
     x1, x2 = (source[name].values for name in ("x1", "x2"))
     y = raw["y"].values
-    estimator = BatchEstimator(
-        **settings.model_dump(exclude={"max_train_samples", "max_eval_samples", "seed"}), random_state=settings.seed
-    )
+    estimator = BatchEstimator(**settings.arguments(BatchEstimator))
     estimator.fit(x1[train], x2[train], y[train])
     result = estimator.estimate(x1[test], x2[test], y[test])
     return result.to_dict(), len(test), store.current(stage).url
@@ -397,13 +481,11 @@ def _batch(
 def _crossfit(
     store: DatasetStore, raw: Any, settings: CrossFitSettings, use_encoded: bool
 ) -> tuple[dict[str, Any], int, str]:
-    from pidengine.estimators.crossfit import CrossFitEstimator
-
     source = store.open("encoded") if use_encoded else raw
     x1, x2 = (source[name].values for name in ("x1", "x2"))
     if x1.ndim != 2 or x2.ndim != 2:
         raise ConfigError(f"dataset {raw.attrs.get('dataset')!r}: crossfit needs numeric features; encode its text")
-    estimator = CrossFitEstimator(**settings.model_dump(exclude={"seed"}), random_state=settings.seed)
+    estimator = CrossFitEstimator(**settings.arguments(CrossFitEstimator))
     result = estimator.estimate(x1, x2, raw["y"].values)
     return result.to_dict(), result.n_samples, store.current("encoded" if use_encoded else "raw").url
 

@@ -43,10 +43,13 @@ def test_no_module_imports_another_floors_private_names(floor, path):
     assert not private, f"{path.relative_to(ROOT)} imports private names of another floor: {private}"
 
 
-def test_command_line_starts_without_heavy_dependencies():
-    # `pidengine --help` and `catalog list` must answer at once: no solver, network or array framework at start-up.
+@pytest.mark.parametrize("command", ["main", "run"])
+def test_command_line_starts_without_heavy_dependencies(command):
+    # `pidengine --help`, `catalog list` and `run --help` must answer at once: no solver, network or array framework
+    # at start-up. `run` reads the flows' parameters, whose estimator settings are read from the estimators' own
+    # signatures and bounds: the estimators' modules load torch and scikit-learn only where they compute.
     code = (
-        "import sys, pidengine, cli.main; cli.main.build_parser(); "
+        f"import sys, pidengine, cli.{command}; cli.{command}.build_parser(); "
         "print(','.join(m for m in ('torch', 'cvxpy', 'dask', 'sklearn', 'xarray', 'zarr', 'prefect', 'mlflow') "
         "if m in sys.modules))"
     )
@@ -58,8 +61,9 @@ def test_lazy_names_resolve():
     import pidengine
     import pidengine.datasets
     import pidengine.estimators
+    import pidengine.estimators.batch
 
-    for module in (pidengine, pidengine.datasets, pidengine.estimators):
+    for module in (pidengine, pidengine.datasets, pidengine.estimators, pidengine.estimators.batch):
         for name in module.__all__:
             assert getattr(module, name) is not None, f"{module.__name__}.{name}"
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):

@@ -1,10 +1,18 @@
-"""The flat view every result shares: written by flatten_parts, read back by read_parts."""
+"""The contract every result shares: its parts and their checks (Decomposition), and the flat view written by
+flatten_parts and read back by read_parts."""
+
+import re
 
 import numpy as np
+import pytest
 
 from pidengine.bootstrap import bootstrap_pid
 from pidengine.datasets.canonical import CANONICAL
-from pidengine.parts import PARTS, PartEstimate, flatten_parts, other_values, read_parts
+from pidengine.estimators.base import PIDResult
+from pidengine.estimators.batch import BatchPIDResult
+from pidengine.estimators.crossfit import CrossFitResult
+from pidengine.exceptions import EstimationError
+from pidengine.parts import PARTS, Decomposition, PartEstimate, flatten_parts, other_values, read_parts
 from tests.test_bootstrap import sample_from
 
 
@@ -27,3 +35,22 @@ def test_a_bootstrap_result_reads_back_as_its_corrected_parts():
         assert parts[part].significant == result.significant[part]
         assert parts[part].plugin == getattr(result.estimate, part)
         assert np.isclose(parts[part].shuffled, result.null[:, PARTS.index(part)].mean())
+
+
+@pytest.mark.parametrize("result", [PIDResult, BatchPIDResult, CrossFitResult], ids=lambda result: result.__name__)
+def test_every_result_is_a_decomposition_and_checks_its_parts_one_way(result):
+    assert issubclass(result, Decomposition)
+    assert not {"atoms", "negative_parts", "check"} & set(vars(result))  # inherited, not redefined
+    assert not set(PARTS) & set(vars(result)["__annotations__"])  # the parts are the base's fields
+
+
+def test_check_holds_the_parts_to_their_sum_and_to_the_results_own_floor():
+    parts = {"redundancy": -0.01, "unique1": 0.2, "unique2": 0.3, "synergy": 0.5}
+    plain = Decomposition(**parts, total=sum(parts.values()), estimator="test")
+    assert plain.negative_parts == ("redundancy",) and plain.units == "bits"
+    with pytest.raises(EstimationError, match=re.escape("from test: redundancy = -0.01 bits < -1e-06")):
+        plain.check()
+    plain.check(negative_tol=0.02)
+    with pytest.raises(EstimationError, match=re.escape("R + U1 + U2 + S - total = -0.1 bits")):
+        Decomposition(**parts, total=plain.total + 0.1, estimator="test").check(negative_tol=0.02)
+    assert BatchPIDResult.negative_tol == 0.02  # a mean over finite batches may dip below zero

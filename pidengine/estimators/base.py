@@ -40,10 +40,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
+from pidengine.estimators.constraints import Interval, check_params
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError
 from pidengine.info import entropy, mutual_information
 from pidengine.joint import as_pmf, joint_from_samples
-from pidengine.parts import ATOMS, LN2
+from pidengine.parts import Decomposition, nats_to_bits
 
 MAX_TOL = 1e-3  # bits: the loosest duality gap or marginal violation a certificate may accept
 
@@ -88,52 +89,24 @@ class Certificate:
 
 
 @dataclass(frozen=True, eq=False)
-class PIDResult:
-    """Partial information decomposition of one joint distribution, in bits.
+class PIDResult(Decomposition):
+    """Partial information decomposition of one joint distribution, in bits: the parts and the total
+    (:class:`~pidengine.parts.Decomposition`), certified to the estimator's tolerance.
 
     Attributes
     ----------
-    redundancy, unique1, unique2, synergy : float
-        The four parts R, U1, U2, S in bits. They are reported as computed, never clipped; tiny negative values
-        within the certificate's tolerance are numerical noise.
-    total : float
-        :math:`I_p(X_1, X_2; Y)` in bits; equals ``redundancy + unique1 + unique2 + synergy``.
-    estimator : str
-        Name of the estimator that produced the result.
     certificate : Certificate
-        Solver, status, marginal violation and duality gap.
+        Solver, status, marginal violation and duality gap; tiny negative parts within its tolerance are numerical
+        noise.
     q : ndarray, shape (|X1|, |X2|, |Y|)
         The optimal distribution :math:`q^*` in :math:`\\Delta_p`, on the caller's (normalised) index grid.
     n_samples : int or None
         Number of samples behind the joint, when it was built from samples.
-    units : str
-        Always ``"bits"``.
     """
 
-    redundancy: float
-    unique1: float
-    unique2: float
-    synergy: float
-    total: float
-    estimator: str
     certificate: Certificate
     q: NDArray[np.float64] = field(repr=False)
     n_samples: int | None = None
-    units: str = "bits"
-
-    def atoms(self) -> dict[str, float]:
-        """The four parts as a dict ``{"redundancy": R, "unique1": U1, "unique2": U2, "synergy": S}``."""
-        return {name: getattr(self, name) for name in ATOMS}
-
-    def check(self, atol: float = 1e-6) -> None:
-        """Raise :class:`EstimationError` unless R + U1 + U2 + S = total and every part is ≥ -atol (bits)."""
-        problems = []
-        residual = sum(self.atoms().values()) - self.total
-        if abs(residual) > atol:
-            problems.append(f"R + U1 + U2 + S - total = {residual:.3g} bits")
-        problems += [f"{name} = {value:.3g} bits < 0" for name, value in self.atoms().items() if value < -atol]
-        if problems:
-            raise EstimationError(f"inconsistent PID from {self.estimator}: " + "; ".join(problems))
 
     def to_dict(self) -> dict[str, float | int | str | bool | None]:
         """A flat, JSON-ready dict of the parts, the total and the certificate."""
@@ -254,7 +227,7 @@ def dual_bound(p: NDArray[np.float64], lam: ArrayLike, mu: ArrayLike, chunk_elem
 
 def certificate_figures(p: NDArray[np.float64], solution: Solution) -> tuple[float, float]:
     """The duality gap (bits) and the marginal violation of a solution on the reduced joint ``p``."""
-    gap = (neg_conditional_entropy(solution.q) - dual_bound(p, solution.lam, solution.mu)) / LN2
+    gap = nats_to_bits(neg_conditional_entropy(solution.q) - dual_bound(p, solution.lam, solution.mu))
     return gap, marginal_violation(solution.q, p)
 
 
@@ -297,6 +270,10 @@ class BasePIDEstimator(ABC):
     """
 
     name: ClassVar[str]
+    parameter_constraints: ClassVar[dict[str, Interval]] = {
+        "tol": Interval(float, gt=0, le=MAX_TOL, unit="bits", reason="a looser certificate does not pin the parts"),
+        "marginal_tol": Interval(float, gt=0, le=MAX_TOL, reason="a looser certificate does not pin the parts"),
+    }
 
     def __init__(self, *, tol: float = 1e-7, marginal_tol: float = 1e-8, on_failure: OnFailure = "raise") -> None:
         self.tol = tol
@@ -304,11 +281,7 @@ class BasePIDEstimator(ABC):
         self.on_failure = on_failure
 
     def _validate_params(self) -> None:
-        for param in ("tol", "marginal_tol"):
-            value = getattr(self, param)
-            if not (isinstance(value, (int, float)) and np.isfinite(value) and 0 < value <= MAX_TOL):
-                raise ConfigError(f"{param} must be a positive number of bits at most {MAX_TOL:g} "
-                                  f"(a looser certificate does not pin the parts), got {value!r}")
+        check_params(vars(self), self.parameter_constraints)
         if self.on_failure not in ("raise", "warn"):
             raise ConfigError(f"on_failure must be 'raise' or 'warn', got {self.on_failure!r}")
 
@@ -364,7 +337,7 @@ class BasePIDEstimator(ABC):
             if self.on_failure == "raise":
                 raise EstimationError(message + "; pass on_failure='warn' to get the uncertified estimate")
             warnings.warn(message, ConvergenceWarning, stacklevel=3)
-        v_star = entropy(p.sum((0, 1))) + neg_conditional_entropy(q) / LN2
+        v_star = entropy(p.sum((0, 1))) + nats_to_bits(neg_conditional_entropy(q))
         return PIDResult(
             **pid_from_optimum(p, v_star),
             estimator=self.name,

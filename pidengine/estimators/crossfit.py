@@ -37,22 +37,27 @@ informations in :attr:`CrossFitResult.diagnostics` show how much each classifier
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.cluster import KMeans
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from pidengine.datasets.types import MultimodalData, is_text
 from pidengine.estimators.base import Certificate, PIDResult
+from pidengine.estimators.constraints import Interval, check_params
 from pidengine.estimators.exact_many import ExactManyEstimator
-from pidengine.estimators.intervals import basic_bootstrap
-from pidengine.estimators.posterior import PosteriorSettings, fit_posterior
+from pidengine.estimators.intervals import MAX_TABLES, basic_bootstrap
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
 from pidengine.info import entropy
-from pidengine.parts import ATOMS, LN2, PARTS, PartEstimate, flatten_parts
+from pidengine.parts import LN2, PARTS, Decomposition, PartEstimate, flatten_parts
+
+# scikit-learn, and torch for the posteriors, load where the estimator computes: the pipeline's settings read its
+# parameters and their bounds without them.
+if TYPE_CHECKING:
+    from pidengine.estimators.posterior import PosteriorSettings
 
 MAX_CODES = 64
 _KL_ITERATIONS = 50
@@ -73,14 +78,12 @@ class CrossFitDiagnostics:
 
 
 @dataclass(frozen=True, eq=False)
-class CrossFitResult:
-    """PID of continuous samples by the cross-fitted estimator, in bits.
+class CrossFitResult(Decomposition):
+    """PID of continuous samples by the cross-fitted estimator, in bits: the parts and the total
+    (:class:`~pidengine.parts.Decomposition`) are bias-corrected estimates, ``total`` their sum.
 
     Attributes
     ----------
-    redundancy, unique1, unique2, synergy, total : float
-        Bias-corrected estimates; ``total`` is their sum. Never clipped: a part within its interval of 0 may be
-        slightly negative.
     plugin : dict of str to float
         The same parts before bias correction.
     intervals : dict of str to (float, float)
@@ -93,11 +96,6 @@ class CrossFitResult:
         The bootstrap replicates of R, U1, U2, S and total (uncorrected), columns in the order of :data:`PARTS`.
     """
 
-    redundancy: float
-    unique1: float
-    unique2: float
-    synergy: float
-    total: float
     plugin: dict[str, float]
     intervals: dict[str, tuple[float, float]]
     significant: dict[str, bool]
@@ -106,11 +104,9 @@ class CrossFitResult:
     n_codes: tuple[int, int]
     diagnostics: CrossFitDiagnostics
     samples: NDArray[np.float64] = field(repr=False)
-    estimator: str = "crossfit"
-    units: str = "bits"
-
-    def atoms(self) -> dict[str, float]:
-        return {name: getattr(self, name) for name in ATOMS}
+    estimator: str = field(default="crossfit", kw_only=True)
+    # A bias-corrected part may fall below zero by as much as its interval allows: `check` tests the sum only.
+    negative_tol: ClassVar[float] = math.inf
 
     def to_dict(self) -> dict[str, float | int | str | bool]:
         """Flat, JSON-ready: each part with ``_low``, ``_high``, ``_significant`` and ``plugin_`` companions."""
@@ -136,11 +132,13 @@ class CrossFitEstimator:
     Parameters
     ----------
     n_folds : int, default=5
+        Folds of the cross-fitting, from 2 to 20.
     n_codes : int or "auto", default="auto"
         Codes per modality; ``"auto"`` chooses from the number of samples and labels (``bias_budget``).
     bias_budget : float, default=0.02
         Largest plug-in bias (bits) of one modality's code table that ``n_codes="auto"`` accepts.
     n_bootstrap : int, default=200
+        Resamples of the code table, from 20 to 100,000.
     confidence : float, default=0.95
     posterior : PosteriorSettings, optional
     random_state : int, default=0
@@ -159,6 +157,8 @@ class CrossFitEstimator:
         posterior: PosteriorSettings | None = None,
         random_state: int = 0,
     ) -> None:
+        from pidengine.estimators.posterior import PosteriorSettings
+
         self.n_folds = n_folds
         self.n_codes = n_codes
         self.bias_budget = bias_budget
@@ -167,17 +167,18 @@ class CrossFitEstimator:
         self.posterior = posterior if posterior is not None else PosteriorSettings()
         self.random_state = random_state
 
+    parameter_constraints: ClassVar[dict[str, Interval]] = {
+        "n_folds": Interval(int, ge=2, le=20, reason="each fold trains three classifiers"),
+        "bias_budget": Interval(float, gt=0, lt=1),
+        "n_bootstrap": Interval(int, ge=20, le=MAX_TABLES),
+        "confidence": Interval(float, gt=0, lt=1),
+        "random_state": Interval(int),
+    }
+
     def _validate_params(self) -> None:
-        if not (isinstance(self.n_folds, int) and self.n_folds >= 2):
-            raise ConfigError(f"n_folds must be an integer >= 2, got {self.n_folds!r}")
+        check_params(vars(self), self.parameter_constraints)
         if self.n_codes != "auto" and not (isinstance(self.n_codes, int) and 2 <= self.n_codes <= MAX_CODES):
             raise ConfigError(f"n_codes must be 'auto' or an integer from 2 to {MAX_CODES}, got {self.n_codes!r}")
-        if not 0 < self.bias_budget < 1:
-            raise ConfigError(f"bias_budget must lie in (0, 1) bits, got {self.bias_budget!r}")
-        if not (isinstance(self.n_bootstrap, int) and self.n_bootstrap >= 20):
-            raise ConfigError(f"n_bootstrap must be an integer >= 20, got {self.n_bootstrap!r}")
-        if not 0 < self.confidence < 1:
-            raise ConfigError(f"confidence must lie strictly between 0 and 1, got {self.confidence!r}")
 
     def codes_for(self, n_samples: int, n_labels: int) -> int:
         """Codes per modality: ``n_codes``, or the most whose table's plug-in bias stays within ``bias_budget``."""
@@ -196,6 +197,8 @@ class CrossFitEstimator:
         EstimationError
             If the code table cannot be certified.
         """
+        from sklearn.model_selection import KFold, StratifiedKFold
+
         self._validate_params()
         x1, x2, labels = _check_samples(x1, x2, y, self.n_folds)
         n, n_labels = len(labels), int(labels.max()) + 1
@@ -265,6 +268,8 @@ class CrossFitEstimator:
         blocks: tuple[int, ...] | None,
     ) -> tuple[NDArray[np.float64], list[str]]:
         """Out-of-fold posteriors of every row, and the classifier chosen in each fold (``FittedPosterior.label``)."""
+        from pidengine.estimators.posterior import fit_posterior
+
         out = np.empty((len(labels), n_labels))
         chosen: list[str] = []
         settings = self.posterior
@@ -305,6 +310,8 @@ def kl_kmeans(posteriors: NDArray[np.float64], n_codes: int, random_state: int =
     the label lost by the codes (Dhillon et al. 2003). Started from Euclidean k-means on :math:`\sqrt{p}`
     (Hellinger geometry); codes are relabelled ``0 .. k - 1`` over the clusters that are not empty.
     """
+    from sklearn.cluster import KMeans
+
     p = np.clip(posteriors, _PROBABILITY_FLOOR, None)
     p /= p.sum(axis=1, keepdims=True)
     k = min(n_codes, len(np.unique(np.round(p, 6), axis=0)))

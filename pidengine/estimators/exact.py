@@ -45,17 +45,20 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
-import torch
 from numpy.typing import NDArray
 
 from pidengine.estimators.base import BasePIDEstimator, OnFailure, Solution, certificate_figures
+from pidengine.estimators.constraints import Interval
 from pidengine.estimators.progress import Progress, ProgressFn, check_progress
 from pidengine.exceptions import ConfigError
-from pidengine.parts import LN2
+from pidengine.parts import LN2, nats_to_bits
+
+# torch (and SciPy's sparse solver, for the polish) load where they compute: the pipeline's settings read this module.
+if TYPE_CHECKING:
+    import torch
 
 # Fraction of the distance to the boundary of w > 0, u > 0 that a step may cover.
 STEP_TO_BOUNDARY = 0.99
@@ -123,6 +126,8 @@ def path_following(
     after every iteration with the largest total complementarity :math:`\sum_c w_c u_c` (bits) of the joints
     still running: the central path's measure of the distance to the optimum.
     """
+    import torch
+
     t = dict(dtype=torch.float64, device=device)
     p = torch.as_tensor(pmfs, **t)
     n_batch, _n1, _n2, _ny = p.shape
@@ -181,7 +186,7 @@ def path_following(
         lam[idx], mu[idx], w[idx], u[idx], e[idx] = new
         if report is not None and bool((~converged).any()):
             running = idx[~converged]
-            report(iteration, float((w[running] * u[running] * vf[running]).sum(dim=(1, 2)).amax() / LN2))
+            report(iteration, nats_to_bits((w[running] * u[running] * vf[running]).sum(dim=(1, 2)).amax()))
 
     arrays = [x.cpu().numpy() for x in (lam, mu, w, u, done, broken, accepted, n_iter)]
     iterates = []
@@ -200,6 +205,8 @@ def path_following(
 
 def _at(position: int, like: torch.Tensor) -> torch.Tensor:
     """A mask selecting one joint (leading axis) of a batched tensor, broadcastable against it."""
+    import torch
+
     mask = torch.zeros(like.shape[0], dtype=torch.bool, device=like.device)
     mask[position] = True
     return mask.reshape(-1, *([1] * (like.dim() - 1)))
@@ -214,6 +221,8 @@ def _batched_cholesky(matrix: torch.Tensor, scale: torch.Tensor) -> tuple[torch.
     Returns the factors and, per joint (leading axis), whether all of its factorisations succeeded; failed
     ones get identity factors so the batch can go on.
     """
+    import torch
+
     scale = scale.reshape(scale.shape + (1,) * (matrix.dim() - 1 - scale.dim())).clamp_min(1e-300)
     scale = scale.expand(matrix.shape[:-1])
     factor, info = torch.linalg.cholesky_ex(matrix)
@@ -259,6 +268,8 @@ def _iteration(
     """One predictor-corrector step for a batch; returns, per joint, whether its Newton system could be factored,
     whether it had already converged (then it does not move), whether it was close enough for the certificate
     to be worth computing, and the new state."""
+    import torch
+
     lam, mu, w, u, e = state
     n_batch, n1, n2, ny = e.shape
     q = w[..., None] * e
@@ -404,10 +415,14 @@ class ExactEstimator(BasePIDEstimator):
         self.device = device
         self.progress = progress
 
+    parameter_constraints: ClassVar[dict[str, Interval]] = {
+        **BasePIDEstimator.parameter_constraints, "max_iter": Interval(int, ge=1),
+    }
+
     def _validate_params(self) -> None:
+        import torch
+
         super()._validate_params()
-        if not (isinstance(self.max_iter, int) and self.max_iter >= 1):
-            raise ConfigError(f"max_iter must be a positive integer, got {self.max_iter!r}")
         try:
             torch.device(self.device)
         except (RuntimeError, TypeError) as exc:
@@ -415,6 +430,8 @@ class ExactEstimator(BasePIDEstimator):
         check_progress(self.progress)
 
     def _path(self, pmfs: NDArray[np.float64], certify: Callable[[int, Iterate], bool]) -> list[Iterate]:
+        import torch
+
         bar = Progress(self.progress, "exact", self.max_iter, "iteration", "complementarity (bits)", target=self.tol)
         try:
             return path_following(
@@ -489,6 +506,9 @@ def _polish(prob: _Problem, state: Iterate) -> Iterate | None:
     regularisation of the saddle-point matrix, converges quadratically from the path's last iterate. Cells whose
     weight turns negative leave C; cells whose dual constraint is violated join it.
     """
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
     n1, n2, ny = prob.p.shape
     active = prob.valid & (state.w > state.u)
     if not active.any():

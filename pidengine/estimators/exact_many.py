@@ -14,9 +14,9 @@ so. Every result is certified exactly as a single estimate is.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from numpy.typing import ArrayLike
 
 from pidengine.estimators.base import OnFailure, PIDResult, ReducedJoint, Solution
@@ -25,9 +25,14 @@ from pidengine.estimators.progress import ProgressFn
 from pidengine.exceptions import InvalidJointError
 from pidengine.joint import as_pmf
 
+if TYPE_CHECKING:  # torch loads on use, as in pidengine.estimators.exact
+    import torch
+
 
 def default_device() -> torch.device:
     """CUDA when available, else the CPU."""
+    import torch
+
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+# The most resamples (or label permutations) a resampling estimator draws: each is a table to solve, and at ~1 ms a
+# table more would run for hours.
+MAX_TABLES = 100_000
+
 
 @dataclass(frozen=True)
 class BasicBootstrap:

@@ -83,15 +83,29 @@ References
 4. C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger (2017). On calibration of modern neural networks. *ICML*.
 """
 
+from typing import TYPE_CHECKING
+
+from pidengine._lazy import lazy_exports
 from pidengine.estimators.batch.estimator import MIN_FIT_SAMPLES, MIN_LABEL_COUNT_PER_BATCH, BatchEstimator
 from pidengine.estimators.batch.inputs import PROB_FLOOR, ProbaFn
-from pidengine.estimators.batch.objective import (
-    batch_marginals,
-    conditional_entropy_of_marginal,
-    conditional_entropy_of_plan,
-)
 from pidengine.estimators.batch.quality import OVERCONFIDENCE_BITS, PRIOR_MARGIN_BITS
 from pidengine.estimators.batch.results import CLASSIFIERS, BatchDiagnostics, BatchPIDResult
+
+if TYPE_CHECKING:
+    from pidengine.estimators.batch.objective import (
+        batch_marginals,
+        conditional_entropy_of_marginal,
+        conditional_entropy_of_plan,
+    )
+
+# The torch functions of the objective load on first use (PEP 562): importing the package, as the pipeline's
+# settings do to read BatchEstimator's parameters, does not import torch.
+_EXPORTS = dict.fromkeys(
+    ("batch_marginals", "conditional_entropy_of_marginal", "conditional_entropy_of_plan"),
+    "pidengine.estimators.batch.objective",
+)
+
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 __all__ = [
     "CLASSIFIERS",
@@ -104,7 +118,5 @@ __all__ = [
     "BatchEstimator",
     "BatchPIDResult",
     "ProbaFn",
-    "batch_marginals",
-    "conditional_entropy_of_marginal",
-    "conditional_entropy_of_plan",
+    *_EXPORTS,
 ]

@@ -7,10 +7,9 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import torch
 from numpy.typing import ArrayLike, NDArray
 
 from pidengine.estimators.batch.inputs import (
@@ -22,20 +21,19 @@ from pidengine.estimators.batch.inputs import (
     checked_log_proba,
     resolve_device,
 )
-from pidengine.estimators.batch.networks import MLP, Alignment, log_proba_of, standardiser
-from pidengine.estimators.batch.objective import (
-    batch_marginals,
-    conditional_entropy_of_marginal,
-    conditional_entropy_of_plan,
-    mean_entropy,
-)
 from pidengine.estimators.batch.quality import OVERCONFIDENCE_BITS, ClassifierQuality, classifier_quality
 from pidengine.estimators.batch.results import CLASSIFIERS, BatchDiagnostics, BatchPIDResult
-from pidengine.estimators.batch.training import train_alignment, train_classifier
+from pidengine.estimators.constraints import Interval, check_params
 from pidengine.estimators.progress import ProgressFn, check_progress
-from pidengine.estimators.sinkhorn import sinkhorn_log
 from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
 from pidengine.parts import PARTS, nats_to_bits
+
+# torch and the modules built on it (networks, objective, training, Sinkhorn) load where the estimator fits and
+# estimates: the pipeline's settings read its parameters and their bounds without them.
+if TYPE_CHECKING:
+    import torch
+
+    from pidengine.estimators.batch.networks import Alignment
 
 # Fewest samples `fit` accepts, and the fewest per label a batch should expect before a warning.
 MIN_FIT_SAMPLES = 20
@@ -81,11 +79,11 @@ class BatchEstimator:
         The caller's :math:`\hat p(y \mid x_1, x_2)`, called as ``classifier12(x1, x2)``; by default an MLP on the
         concatenated features.
     hidden_dim : int, default=128
-        Width of every hidden layer (classifiers and alignment networks).
+        Width of every hidden layer (classifiers and alignment networks), at most 4096.
     n_layers : int, default=2
-        Hidden layers per network.
+        Hidden layers per network, at most 16.
     embed_dim : int, default=32
-        Embedding size :math:`d` per label of the alignment networks.
+        Embedding size :math:`d` per label of the alignment networks, at most 1024.
     batch_size : int, default=256
         Minibatch size for training the classifiers and the alignment networks (one alignment batch couples
         ``batch_size`` x ``batch_size`` pairs per label).
@@ -122,8 +120,8 @@ class BatchEstimator:
         a factor of at most :math:`e^{2B}` before projection. Large enough for near-deterministic couplings (a
         contrast of :math:`e^{-20}` leaves an error far below 0.001 bits), small enough for Sinkhorn to converge fast.
     n_seeds : int, default=1
-        Independently trained models (seeds ``random_state``, ``random_state + 1``, ...); the spread of the result
-        covers them.
+        Independently trained models (seeds ``random_state``, ``random_state + 1``, ...), at most 100; the spread of
+        the result covers them.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where to train and evaluate; ``"auto"`` picks CUDA when present.
     random_state : int, default=0
@@ -225,45 +223,36 @@ class BatchEstimator:
         self.random_state = random_state
         self.progress = progress
 
-    # Integer settings: (name, smallest allowed value); align_max_epochs may be 0 (the initial coupling).
-    _int_constraints: ClassVar[tuple[tuple[str, int], ...]] = (
-        ("hidden_dim", 1),
-        ("n_layers", 0),
-        ("embed_dim", 1),
-        ("batch_size", 2),
-        ("max_epochs", 1),
-        ("align_max_epochs", 0),
-        ("patience", 1),
-        ("align_patience", 1),
-        ("sinkhorn_max_iter", 1),
-        ("sinkhorn_unroll", 1),
-        ("n_seeds", 1),
-    )
+    # align_max_epochs may be 0: the alignment networks keep their initial coupling. The networks' sizes are capped:
+    # at the caps each of the five networks has about 250 million weights, 1 GiB in float32 and twice that in Adam's
+    # moments while it trains.
+    parameter_constraints: ClassVar[dict[str, Interval]] = {
+        "hidden_dim": Interval(int, ge=1, le=4096, reason="the networks must fit in memory"),
+        "n_layers": Interval(int, ge=0, le=16, reason="the networks must fit in memory"),
+        "embed_dim": Interval(int, ge=1, le=1024, reason="the networks must fit in memory"),
+        "batch_size": Interval(int, ge=2),
+        "max_epochs": Interval(int, ge=1),
+        "align_max_epochs": Interval(int, ge=0),
+        "patience": Interval(int, ge=1),
+        "align_patience": Interval(int, ge=1),
+        "learning_rate": Interval(float, gt=0),
+        "weight_decay": Interval(float, ge=0),
+        "validation_fraction": Interval(float, gt=0, lt=1),
+        "sinkhorn_max_iter": Interval(int, ge=1),
+        "sinkhorn_tol": Interval(float, gt=0),
+        "sinkhorn_unroll": Interval(int, ge=1),
+        "score_bound": Interval(float, gt=0),
+        "n_seeds": Interval(int, ge=1, le=100, reason="each seed trains every network again"),
+        "random_state": Interval(int),
+    }
 
     # ---------------------------------------------------------------------------------------------- settings
     def _validate_params(self) -> None:
-        for param, low in self._int_constraints:
-            value = getattr(self, param)
-            if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low):
-                raise ConfigError(f"{param} must be an integer >= {low}, got {value!r}")
+        check_params(vars(self), self.parameter_constraints)
         if self.eval_batch_size is not None and not (
             isinstance(self.eval_batch_size, (int, np.integer)) and self.eval_batch_size >= 2
         ):
             raise ConfigError(f"eval_batch_size must be None or an integer >= 2, got {self.eval_batch_size!r}")
-        for param in ("learning_rate", "sinkhorn_tol", "score_bound"):
-            value = getattr(self, param)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ConfigError(f"{param} must be a positive number, got {value!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and math.isfinite(self.weight_decay)):
-            raise ConfigError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
-        if not (isinstance(self.validation_fraction, (int, float)) and 0 < self.validation_fraction < 1):
-            raise ConfigError(
-                f"validation_fraction must lie strictly between 0 and 1, got {self.validation_fraction!r}"
-            )
-        if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
-            raise ConfigError(f"random_state must be an integer, got {self.random_state!r}")
         for param in ("classifier1", "classifier2", "classifier12"):
             value = getattr(self, param)
             if value is not None and not callable(value):
@@ -300,6 +289,8 @@ class BatchEstimator:
         InvalidJointError
             For NaN/inf, mismatched lengths, wrong dimensions, a single class or too few samples.
         """
+        import torch
+
         self._validate_params()
         x1_np, x2_np, y_np = as_features(x1, "x1"), as_features(x2, "x2"), as_labels(y)
         n = check_lengths(x1=x1_np, x2=x2_np, y=y_np)
@@ -371,6 +362,11 @@ class BatchEstimator:
         generator: torch.Generator,
         seed_index: int,
     ) -> _Fitted:
+        import torch
+
+        from pidengine.estimators.batch.networks import MLP, Alignment, log_proba_of, standardiser
+        from pidengine.estimators.batch.training import train_alignment, train_classifier
+
         n_classes = len(self.classes_)
         suffix = f" (seed {seed_index})" if self.n_seeds > 1 else ""
         log_proba: dict[str, Callable[..., torch.Tensor]] = {}
@@ -412,6 +408,8 @@ class BatchEstimator:
         inputs: tuple[torch.Tensor, ...],
         inputs_np: tuple[NDArray[np.float64], ...],
     ) -> torch.Tensor:
+        import torch
+
         out = fn(*inputs_np) if user is not None else fn(*inputs)
         return out.to(device=self.device_, dtype=torch.float32)
 
@@ -440,6 +438,16 @@ class BatchEstimator:
             For NaN/inf, mismatched lengths, wrong dimensions, feature dimensions other than at fit, labels not
             seen at fit, or fewer than 2 samples.
         """
+        import torch
+
+        from pidengine.estimators.batch.objective import (
+            batch_marginals,
+            conditional_entropy_of_marginal,
+            conditional_entropy_of_plan,
+            mean_entropy,
+        )
+        from pidengine.estimators.sinkhorn import sinkhorn_log
+
         if not hasattr(self, "fitted_"):
             raise EstimationError("this BatchEstimator is not fitted yet; call fit(x1, x2, y) first")
         self._validate_params()

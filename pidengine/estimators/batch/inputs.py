@@ -4,13 +4,15 @@ with a message that names the problem and the fix."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from numpy.typing import ArrayLike, NDArray
 
 from pidengine.exceptions import ConfigError, EstimationError, InvalidJointError
+
+if TYPE_CHECKING:  # torch loads on use: the pipeline's settings read the estimator's parameters without it
+    import torch
 
 # A caller's classifier: NumPy features in, class probabilities (array or tensor) out.
 ProbaFn = Callable[..., Any]
@@ -58,6 +60,8 @@ def check_lengths(**arrays: NDArray) -> int:
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
+    import torch
+
     if isinstance(device, torch.device):
         resolved = device
     elif device == "auto":
@@ -76,6 +80,8 @@ def checked_log_proba(
 ) -> Callable[..., torch.Tensor]:
     """A caller's probability function (the setting ``param``) as a validated log-probability function (float64,
     on ``device``), for the sorted labels ``classes``."""
+    import torch
+
     n_classes = len(classes)
 
     def log_proba(*xs: NDArray[np.float64]) -> torch.Tensor:

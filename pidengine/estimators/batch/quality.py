@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-
-from pidengine.estimators.batch.objective import mean_entropy
 from pidengine.parts import nats_to_bits
+
+if TYPE_CHECKING:  # torch loads on use, as in pidengine.estimators.batch.inputs
+    import torch
 
 # A classifier whose held-out cross-entropy exceeds its mean predictive entropy by more is called overconfident.
 OVERCONFIDENCE_BITS = 0.05
@@ -37,6 +38,10 @@ class ClassifierQuality:
 def classifier_quality(log_p: torch.Tensor, codes: torch.Tensor, log_prior: torch.Tensor) -> ClassifierQuality:
     """The quality of log-probabilities ``log_p`` (n, |Y|) on the label codes ``codes`` (n,), next to the label
     prior's ``log_prior`` (|Y|,)."""
+    import torch
+
+    from pidengine.estimators.batch.objective import mean_entropy
+
     picked = log_p[torch.arange(len(codes), device=log_p.device), codes]
     prior_picked = log_prior[codes]
     difference = prior_picked - picked  # per-sample log-loss of the classifier minus that of the prior

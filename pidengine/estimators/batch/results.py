@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from pidengine.exceptions import EstimationError
-from pidengine.parts import ATOMS, PARTS, PartEstimate, flatten_parts
+from pidengine.parts import PARTS, Decomposition, PartEstimate, flatten_parts
 
 # The three classifiers, by the inputs they read; the keys of the per-classifier diagnostics.
 CLASSIFIERS = ("x1", "x2", "x1x2")
@@ -87,15 +87,12 @@ class BatchDiagnostics:
 
 
 @dataclass(frozen=True, eq=False)
-class BatchPIDResult:
-    """PID estimated by the BATCH estimator, in bits, with its spread and diagnostics.
+class BatchPIDResult(Decomposition):
+    """PID estimated by the BATCH estimator, in bits: the parts and the total (:class:`~pidengine.parts.Decomposition`,
+    each the mean over held-out batches and seeds), with their spread and diagnostics.
 
     Attributes
     ----------
-    redundancy, unique1, unique2, synergy : float
-        Mean of R, U1, U2, S over held-out batches and seeds, in bits; never clipped (see ``negative_parts``).
-    total : float
-        :math:`I_p(X_1, X_2; Y)` in bits; equals the sum of the four parts.
     std : dict of str to float
         Standard deviation of each part and of the total over held-out batches and seeds (bits); the spread of
         single-batch estimates, not the standard error of the mean.
@@ -109,49 +106,17 @@ class BatchPIDResult:
         Independently trained models (classifiers and alignment networks).
     diagnostics : BatchDiagnostics
         Sinkhorn convergence, classifier quality and batch size.
-    estimator : str
-        ``"batch"``.
-    units : str
-        Always ``"bits"``.
     """
 
-    redundancy: float
-    unique1: float
-    unique2: float
-    synergy: float
-    total: float
     std: dict[str, float]
     intervals: dict[str, tuple[float, float]]
     estimates: NDArray[np.float64] = field(repr=False)
     n_samples: int = 0
     n_seeds: int = 1
     diagnostics: BatchDiagnostics | None = field(default=None, repr=False)
-    estimator: str = "batch"
-    units: str = "bits"
-
-    def atoms(self) -> dict[str, float]:
-        """The four parts as a dict ``{"redundancy": R, "unique1": U1, "unique2": U2, "synergy": S}``."""
-        return {name: getattr(self, name) for name in ATOMS}
-
-    @property
-    def negative_parts(self) -> tuple[str, ...]:
-        """Names of the parts whose estimate is below zero (reported, not clipped)."""
-        return tuple(name for name, value in self.atoms().items() if value < 0)
-
-    def check(self, atol: float = 1e-6, negative_tol: float = 0.02) -> None:
-        """Raise :class:`EstimationError` unless R + U1 + U2 + S = total within ``atol`` and every part is at least
-        ``-negative_tol`` bits (an estimate from finite batches can dip slightly below zero)."""
-        problems = []
-        residual = sum(self.atoms().values()) - self.total
-        if abs(residual) > atol:
-            problems.append(f"R + U1 + U2 + S - total = {residual:.3g} bits")
-        problems += [
-            f"{name} = {value:.3g} bits < -{negative_tol:g}"
-            for name, value in self.atoms().items()
-            if value < -negative_tol
-        ]
-        if problems:
-            raise EstimationError(f"inconsistent PID from {self.estimator}: " + "; ".join(problems))
+    estimator: str = field(default="batch", kw_only=True)
+    # A mean over finite batches can dip slightly below zero where the truth is zero.
+    negative_tol: ClassVar[float] = 0.02
 
     def to_dict(self) -> dict[str, float | int | str | bool | None]:
         """A flat, JSON-ready dict: the keys of :meth:`PIDResult.to_dict` that apply, spreads and diagnostics."""
