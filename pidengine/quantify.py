@@ -125,6 +125,7 @@ class CrossFitSettings(_Settings):
     n_bootstrap: int = Field(200, ge=20, le=100_000)
     confidence: float = Field(0.95, gt=0, lt=1)
     bias_budget: float = Field(0.02, gt=0, lt=1)
+    learning_fraction: float | None = Field(0.5, ge=0.1, le=0.9)
     seed: int = 0
 
 
