@@ -10,7 +10,8 @@ decaying like ``m^-a`` in the training size ``m`` the deficit left at full size 
                 ``--z`` paired-bootstrap standard deviations of ``g``; coverage is also given among unflagged parts.
 ``flag-run``    every part of a run flagged when any part of it is.
 ``flag-info``   the informations flagged instead (I(C1;Y) = R + U1, I(C2;Y) = R + U2, I(X1,X2;Y) = total, same test);
-                R, U1, U2 flagged when either code information is, S and the total when any information is.
+                R, U1, U2 flagged when either code information is, S and the total when any information is or
+                when the joint models found less than a significant union (S reported 0): the estimator's rule.
 ``widen-a``     ``base`` with the interval extended, on the side the part is still moving, by ``g / (f^-a - 1)``.
 ``shift-a``     the point and interval moved by ``g / (f^-a - 1)`` (Richardson-style extrapolation).
 """
@@ -39,7 +40,9 @@ def part_rows(record: dict, threshold: float, z: float) -> list[dict]:
     info_gain = np.array([record["plugin"][p] - record["reduced_plugin"][p] for p in PARTS])
     info_gain, info_sd = info_gain @ mix, np.nanstd((samples - reduced) @ mix, axis=0)
     grew = np.abs(info_gain) > np.maximum(threshold, z * info_sd)
-    info_flags = [grew[:2].any()] * 3 + [grew.any()] * 2
+    # as the estimator: S and the total also when the joint models found less than a significant union (S = 0)
+    short = record["plugin"]["synergy"] == 0.0 and record["significant"]["total"]
+    info_flags = [grew[:2].any()] * 3 + [grew.any() or short] * 2
     rows = []
     for i, part in enumerate(PARTS):
         truth, value = record["truth"][part], record["corrected"][part]
@@ -101,6 +104,30 @@ def summarise(rows: list[dict], names: list[str]) -> list[str]:
     return out
 
 
+def refit_table(records: list[dict], refits: list[dict]) -> str:
+    """Learning variability: each part's change when the same data is refitted with another estimator seed, and the
+    coverage of the basic interval widened (in quadrature) by 1.96 refit standard deviations (``|change| / √2``)."""
+    by_key = {(r["set"], r["n"], r["seed"]): r for r in records if r["model_seed"] == r["seed"]}
+    changes, covered, widened, widths = defaultdict(list), [], [], []
+    for refit in refits:
+        base = by_key.get((refit["set"], refit["n"], refit["seed"]))
+        if base is None:
+            continue
+        for part in PARTS:
+            change = refit["corrected"][part] - base["corrected"][part]
+            changes[part].append(abs(change))
+            value, (low, high), truth = base["corrected"][part], base["intervals"][part], base["truth"][part]
+            half = np.hypot((high - low) / 2, 1.96 * abs(change) / np.sqrt(2))
+            covered.append(low <= truth <= high)
+            widened.append(value - half <= truth <= value + half)
+            widths.append(2 * half)
+    lines = ["| refits | " + " | ".join(f"median abs change {p}" for p in PARTS)
+             + " | coverage basic | coverage widened | median width widened |", "|---" * (len(PARTS) + 4) + "|",
+             f"| {len(changes['total'])} | " + " | ".join(f"{np.median(changes[p]):.3f}" for p in PARTS)
+             + f" | {np.mean(covered):.0%} of {len(covered)} | {np.mean(widened):.0%} | {np.median(widths):.3f} |"]
+    return "\n" + "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path)
@@ -108,6 +135,8 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.02)
     parser.add_argument("--z", type=float, default=2.0)
     parser.add_argument("--detail", action="store_true", help="print every (set, n, seed, part)")
+    parser.add_argument("--refits", nargs="*", type=Path, default=[],
+                        help="runs of the same data with another estimator seed (--model-seed): learning variability")
     args = parser.parse_args()
     records = load(args.runs)
     rows = [row for record in records for row in part_rows(record, args.threshold, args.z)]
@@ -132,6 +161,8 @@ def main() -> None:
         spread = f"{np.min(exponents):.2f}–{np.max(exponents):.2f}" if exponents else ""
         print(f"| {part} | {flagged} of {len(members)} | {len(missed)} | {sum(r['flag'] for r in missed)} "
               f"| {np.median(exponents) if exponents else float('nan'):.2f} ({len(exponents)}) | {spread} |")
+    if args.refits:
+        print(refit_table(records, load(args.refits)))
     times = [(r["seconds"], r["reduced_seconds"]) for r in records]
     total, reduced = np.sum(times, axis=0)
     print(f"\nextra time of the reduced fits: {reduced / (total - reduced):.0%} of the estimate without them "

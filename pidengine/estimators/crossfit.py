@@ -104,7 +104,9 @@ class LearningCurve:
     plug-in): ``x1`` and ``x2`` the code informations :math:`I(C_i; Y)`, ``joint`` the held-out
     :math:`I(X_1, X_2; Y)`. An information is ``learning_limited`` when its gain exceeds both
     :data:`GAIN_FLOOR` bits and :data:`GAIN_Z` paired-bootstrap standard deviations; R, U1 and U2 (computed from
-    both codes) are flagged when either code information is, S and the total when any information is.
+    both codes) are flagged when either code information is, S and the total when any information is, or when the
+    joint models found less than the union information while the total is significant (``synergy_bounded_only``:
+    the joint models have not even learnt what the codes show).
     """
 
     fraction: float
@@ -297,13 +299,14 @@ class CrossFitEstimator:
                           ConvergenceWarning, stacklevel=2)
         good = replicates[~failed]
         point = estimate[0]
+        basic = basic_bootstrap(point, good, self.confidence)
         curve = None
         if self.learning_fraction is not None:
-            curve = self._learning_curve(x1, x2, labels, n_labels, folds, k, rows, point, replicates)
+            curve = self._learning_curve(x1, x2, labels, n_labels, folds, k, rows, point, replicates,
+                                         short=bounded_only and bool(basic.significant[-1]))
         if curve is not None:
             curve = replace(curve, samples=curve.samples[~failed])  # aligned with ``samples``
             _warn_learning_limited(curve)
-        basic = basic_bootstrap(point, good, self.confidence)
         heldout = {m: _heldout_information(learned.posteriors[m], labels) for m in learned.posteriors}
         code_info = {m: float(point[0] + point[1 + i]) for i, m in enumerate(("x1", "x2"))}
         return CrossFitResult(
@@ -342,10 +345,11 @@ class CrossFitEstimator:
 
     def _learning_curve(
         self, x1: NDArray, x2: NDArray, labels: NDArray[np.int64], n_labels: int, folds: list, k: int, rows: NDArray,
-        point: NDArray, replicates: NDArray,
+        point: NDArray, replicates: NDArray, short: bool,
     ) -> LearningCurve | None:
         """Every model relearnt from ``learning_fraction`` of each training fold, scored on the same held-out folds
-        and resampled with the same ``rows``; ``point`` and ``replicates``: the full folds' parts."""
+        and resampled with the same ``rows``; ``point`` and ``replicates``: the full folds' parts; ``short``: the joint
+        models found less than a significant union information."""
         start = time.perf_counter()
         rng = np.random.default_rng(self.random_state + 1)
         fraction = float(self.learning_fraction)
@@ -369,7 +373,9 @@ class CrossFitEstimator:
         information_gain = gain @ to_information
         spread = ((replicates[paired] - small_replicates[paired]) @ to_information).std(axis=0)
         grew = np.abs(information_gain) > np.maximum(GAIN_FLOOR, GAIN_Z * spread)
-        limited = [bool(grew[:2].any())] * 3 + [bool(grew.any())] * 2
+        # S and the total are also unsettled where the joint models have not reached a union information that is
+        # there: I(X1, X2; Y) is at least the union, so they have not learnt what the codes already show.
+        limited = [bool(grew[:2].any())] * 3 + [bool(grew.any()) or short] * 2
         names = ("x1", "x2", "joint")
         return LearningCurve(
             fraction=fraction,
@@ -427,16 +433,19 @@ class CrossFitEstimator:
 
 
 def _warn_learning_limited(curve: LearningCurve) -> None:
+    parts = [part for part, limited in curve.learning_limited.items() if limited]
+    if not parts:
+        return
     grown = [f"{name} +{curve.information_gain[key]:.3f} bits" for key, name in
              (("x1", "I(X1; Y)"), ("x2", "I(X2; Y)"), ("joint", "I(X1, X2; Y)")) if curve.information_limited[key]]
-    if grown:
-        parts = [part for part, limited in curve.learning_limited.items() if limited]
-        warnings.warn(
-            f"learning-limited: with {curve.fraction:.0%} of each training fold instead of all of it, the learned "
-            f"models found less ({', '.join(grown)}); the parts {parts} are likely biased (low) by more than that, "
-            "and their intervals hold sampling error only. More samples or a better-suited learner would change them.",
-            LearningLimitedWarning, stacklevel=3,
-        )
+    why = (f"with {curve.fraction:.0%} of each training fold instead of all of it, the learned models found less "
+           f"({', '.join(grown)})" if grown else "the joint models found less than the union of the unimodal codes")
+    warnings.warn(
+        f"learning-limited: {why}; the parts {parts} are likely biased (low, on data with known truth, by more than "
+        "that) and their intervals hold sampling error only. More samples or a better-suited learner would change "
+        "them.",
+        LearningLimitedWarning, stacklevel=3,
+    )
 
 
 def kl_kmeans(posteriors: NDArray[np.float64], n_codes: int, random_state: int = 0) -> NDArray[np.int64]:

@@ -104,6 +104,18 @@ def test_parts_still_learning_are_flagged_and_lie_below_their_truth(under_nuisan
     assert read_parts(flat)["synergy"].learning_limited is True
 
 
+def test_a_joint_model_short_of_the_union_marks_synergy_learning_limited():
+    # Two labels under label noise, cones under a nuisance twice the signal: the joint models do not reach even the
+    # union of the unimodal codes, so S is reported as 0 while about 0.24 bits of it are there.
+    data = hidden_codes(600, layout="cones", law="latent", n_labels=2, dim=16, nuisance=2.0, label_noise=0.2,
+                        random_state=0)
+    with pytest.warns(LearningLimitedWarning):
+        result = CrossFitEstimator(n_bootstrap=40, posterior=FAST).estimate(data.x1, data.x2, data.y)
+    assert result.diagnostics.synergy_bounded_only and result.significant["total"]
+    assert result.learning.learning_limited["synergy"] and result.learning.learning_limited["total"]
+    assert result.intervals["synergy"][1] < data.true_pid["synergy"]
+
+
 def test_the_learning_check_can_be_left_out(one_hot_codes):
     x1, x2, y = one_hot_codes
     estimator = CrossFitEstimator(n_bootstrap=20, posterior=FAST, learning_fraction=None)
