@@ -63,7 +63,9 @@ ESTIMATORS = ("kmeans", "crossfit")
 REFERENCES = ("true-codes", "signal-crossfit")
 
 
-Outcome = tuple[dict[str, float], dict[str, tuple[float, float]], dict[str, bool], dict[str, float]]
+# values, intervals, significant, informations found, learning-limited parts (None: no learning-curve check)
+Outcome = tuple[dict[str, float], dict[str, tuple[float, float]], dict[str, bool], dict[str, float],
+                dict[str, bool] | None]
 
 
 def kmeans_plugin(x1, x2, y, seed: int) -> Outcome:
@@ -80,14 +82,15 @@ def corrected_exact(codes1, codes2, y, seed: int) -> Outcome:
     plugin = {part: float(getattr(boot.estimate, part)) for part in PARTS}
     found = {"x1": plugin["redundancy"] + plugin["unique1"], "x2": plugin["redundancy"] + plugin["unique2"],
              "joint": plugin["total"]}
-    return boot.corrected, boot.intervals, boot.significant, found
+    return boot.corrected, boot.intervals, boot.significant, found, None
 
 
 def crossfit(x1, x2, y, seed: int) -> Outcome:
     result = CrossFitEstimator(random_state=seed).estimate(x1, x2, y)
     info = result.diagnostics.heldout_information
     found = {**result.diagnostics.code_information, "joint": max(info["joint"], info["codes"])}
-    return {part: getattr(result, part) for part in PARTS}, result.intervals, result.significant, found
+    limited = result.learning.learning_limited if result.learning else None
+    return {part: getattr(result, part) for part in PARTS}, result.intervals, result.significant, found, limited
 
 
 # Each runner takes (dataset, labels, seed): the labels are the dataset's own or a permutation of them.
@@ -112,31 +115,36 @@ def main() -> None:
     torch.set_num_threads(1)  # OpenMP spinning costs more than it gives on a shared 2-core machine
     estimators = list(args.estimators) + (list(REFERENCES) if args.references else [])
 
-    header = "| set | n | seed | estimator | R err | U1 err | U2 err | S err | total err | max abs err | covered | s |"
-    lines = [header, "|" + "---|" * 12]
-    nulls = ["| set | n | seed | estimator | parts flagged significant (of 5) |", "|---|---|---|---|---|"]
+    header = ("| set | n | seed | estimator | R err | U1 err | U2 err | S err | total err | max abs err | covered "
+              "| learning-limited | s |")
+    lines = [header, "|" + "---|" * 13]
+    nulls = ["| set | n | seed | estimator | parts flagged significant (of 5) | learning-limited (of 5) |",
+             "|---|---|---|---|---|---|"]
     learned = [
         "| set | n | seed | estimator | I(X1;Y) found / true | I(X2;Y) found / true | I(X1,X2;Y) found / true |",
         "|---|---|---|---|---|---|---|",
     ]
-    summary: dict[str, dict[str, list]] = {e: {"max": [], "covered": [], "null_flags": []} for e in estimators}
+    summary: dict[str, dict[str, list]] = {e: {"max": [], "covered": [], "null_flags": [], "limited": [],
+                                               "null_limited": []} for e in estimators}
     for name in args.sets:
         for n in args.sizes:
             for seed in args.seeds:
                 data = hidden_codes(n, random_state=seed, **SETS[name])
                 for estimator in estimators:
                     start = time.perf_counter()
-                    values, intervals, _, found = RUNNERS[estimator](data, data.y, seed)
+                    values, intervals, _, found, limited = RUNNERS[estimator](data, data.y, seed)
                     seconds = time.perf_counter() - start
                     errors = {p: values[p] - data.true_pid[p] for p in PARTS}
                     covered = [intervals[p][0] <= data.true_pid[p] <= intervals[p][1] for p in PARTS]
                     worst = max(abs(e) for e in errors.values())
                     summary[estimator]["max"].append(worst)
                     summary[estimator]["covered"] += covered
+                    summary[estimator]["limited"] += [limited[p] for p in PARTS] if limited else []
                     cells = " | ".join(f"{errors[p]:+.3f}" for p in PARTS)
+                    flagged = f"{sum(limited.values())}/5" if limited else "–"
                     lines.append(
                         f"| {name} | {n} | {seed} | {estimator} | {cells} | {worst:.3f} | {sum(covered)}/5 "
-                        f"| {seconds:.0f} |"
+                        f"| {flagged} | {seconds:.0f} |"
                     )
                     print(lines[-1], flush=True)
                     truth = data.true_pid
@@ -148,20 +156,31 @@ def main() -> None:
                     if args.no_shuffled:
                         continue
                     permuted = np.random.default_rng(seed + 1).permutation(data.y)
-                    _, _, significant, _ = RUNNERS[estimator](data, permuted, seed)
+                    _, _, significant, _, null_limited = RUNNERS[estimator](data, permuted, seed)
                     flags = [significant[p] for p in PARTS]
                     summary[estimator]["null_flags"] += flags
-                    nulls.append(f"| {name} | {n} | {seed} | {estimator} | {sum(flags)} |")
+                    summary[estimator]["null_limited"] += [null_limited[p] for p in PARTS] if null_limited else []
+                    nulls.append(f"| {name} | {n} | {seed} | {estimator} | {sum(flags)} "
+                                 f"| {sum(null_limited.values()) if null_limited else '–'} |")
                     print(nulls[-1], flush=True)
     rows = ["| estimator | median max abs err (bits) | coverage of (set, part) pairs "
-            "| shuffled parts not significant |",
-            "|---|---|---|---|"]
+            "| learning-limited among missed / covered | coverage where not learning-limited "
+            "| shuffled parts not significant / not learning-limited |",
+            "|---|---|---|---|---|---|"]
     for estimator, figures in summary.items():
-        flags = figures["null_flags"]
+        flags, covered = figures["null_flags"], np.array(figures["covered"])
         not_significant = f"{1 - np.mean(flags):.0%} of {len(flags)}" if flags else "not run"
+        null_limited = figures["null_limited"]
+        if null_limited:
+            not_significant += f" / {1 - np.mean(null_limited):.0%}"
+        limited, flagged, unflagged = np.array(figures["limited"], dtype=bool), "–", "–"
+        if len(limited):
+            flagged = (f"{limited[~covered].mean() if (~covered).any() else np.nan:.0%} of {(~covered).sum()} / "
+                       f"{limited[covered].mean() if covered.any() else np.nan:.0%} of {covered.sum()}")
+            unflagged = f"{covered[~limited].mean() if (~limited).any() else np.nan:.0%} of {(~limited).sum()}"
         rows.append(
-            f"| {estimator} | {np.median(figures['max']):.3f} | {np.mean(figures['covered']):.0%} of "
-            f"{len(figures['covered'])} | {not_significant} |"
+            f"| {estimator} | {np.median(figures['max']):.3f} | {covered.mean():.0%} of "
+            f"{len(covered)} | {flagged} | {unflagged} | {not_significant} |"
         )
     text = "\n".join(lines + [""] + learned + [""] + ([] if args.no_shuffled else [*nulls, ""]) + rows) + "\n"
     print("\n" + "\n".join(rows))

@@ -33,3 +33,8 @@ class SparseTableWarning(UserWarning):
     Raised by :func:`pidengine.joint_from_samples`; silence it with ``warnings.simplefilter("ignore",
     SparseTableWarning)`` where the bias is known and accepted.
     """
+
+
+class LearningLimitedWarning(UserWarning):
+    """A learned estimate still grew with the training size: its parts are likely biased by what the classifiers
+    have yet to learn, which their intervals do not hold (:class:`pidengine.estimators.crossfit.LearningCurve`)."""

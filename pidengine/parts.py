@@ -87,7 +87,10 @@ class Decomposition:
 class PartEstimate:
     """One part of a decomposition as every estimator reports it, in bits; what an estimator does not compute is
     None: ``low``/``high`` its interval, ``std`` a spread over repeats, ``significant`` whether it clears its null,
-    ``plugin`` the uncorrected value beside a bias-corrected one, ``shuffled`` its mean with the labels permuted."""
+    ``plugin`` the uncorrected value beside a bias-corrected one, ``shuffled`` its mean with the labels permuted,
+    ``learning_gain`` how much it grew when a learned estimator's training data grew (from a share of its training
+    folds to all of them) and ``learning_limited`` whether what it is computed from was still growing: its interval
+    then holds sampling error only, not what the learners have yet to learn."""
 
     value: float
     low: float | None = None
@@ -96,6 +99,8 @@ class PartEstimate:
     significant: bool | None = None
     plugin: float | None = None
     shuffled: float | None = None
+    learning_gain: float | None = None
+    learning_limited: bool | None = None
 
 
 FIELDS = tuple(f.name for f in fields(PartEstimate))

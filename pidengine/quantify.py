@@ -217,7 +217,8 @@ CrossFitSettings = _settings_model(
     :class:`~pidengine.estimators.crossfit.CrossFitEstimator` of the same names (``seed`` is its ``random_state``),
     with its defaults. Every sample is used: cross-fitting keeps each sample's codes out of its own classifier.
     """,
-    **{name: _Parameter(CrossFitEstimator, name) for name in ("n_folds", "n_bootstrap", "confidence", "bias_budget")},
+    **{name: _Parameter(CrossFitEstimator, name) for name in ("n_folds", "n_bootstrap", "confidence", "bias_budget",
+                                                                  "learning_fraction")},
     seed=_Parameter(CrossFitEstimator, "random_state"),
 )
 

@@ -18,7 +18,8 @@ from tests.test_bootstrap import sample_from
 
 def test_flatten_and_read_are_inverse_and_keep_the_rest_apart():
     parts = {"redundancy": PartEstimate(0.5, low=0.4, high=0.6, significant=True, plugin=0.55, shuffled=0.01),
-             "total": PartEstimate(1.0, std=0.1)}
+             "synergy": PartEstimate(0.2, learning_gain=0.05, learning_limited=False),
+             "total": PartEstimate(1.0, std=0.1, learning_limited=True)}
     flat = {**flatten_parts(parts), "certified": True, "n_samples": 300}
     assert read_parts(flat) == parts
     assert other_values(flat) == {"certified": True, "n_samples": 300}

@@ -158,4 +158,4 @@ def test_the_estimators_get_the_settings_under_their_parameters_names():
     assert settings.exact.arguments(ExactEstimator) == {"tol": settings.exact.tol}
     assert settings.exact.arguments(bootstrap_pid) == {"n_permutations": 50, "confidence": 0.95, "random_state": 0}
     assert set(settings.crossfit.arguments(CrossFitEstimator)) == {"n_folds", "n_bootstrap", "confidence",
-                                                                  "bias_budget", "random_state"}
+                                                                  "bias_budget", "learning_fraction", "random_state"}

@@ -27,6 +27,8 @@ class Interval:
     ('a positive number of bits at most 0.001', 'an integer >= 2')
     >>> str(Interval(float, gt=0, lt=1))
     'a number strictly between 0 and 1'
+    >>> str(Interval(float, ge=0.1, le=0.9, none=True)), Interval(float, ge=0.1, none=True).contains(None)
+    ('a number from 0.1 to 0.9 or None', True)
     """
 
     kind: type[int] | type[float]
@@ -36,6 +38,7 @@ class Interval:
     le: float | None = None
     unit: str = ""
     reason: str = ""
+    none: bool = False  # None is accepted too (a check or a feature switched off)
 
     def check(self, name: str, value: object) -> None:
         """Raise :class:`ConfigError` naming ``name``, the allowed values and ``value`` unless ``value`` is allowed."""
@@ -44,6 +47,8 @@ class Interval:
             raise ConfigError(f"{name} must be {self}{why}, got {value!r}")
 
     def contains(self, value: object) -> bool:
+        if value is None:
+            return self.none
         types = (int, np.integer) if self.kind is int else (int, float, np.integer, np.floating)
         if not isinstance(value, types) or isinstance(value, bool) or not math.isfinite(value):
             return False
@@ -51,6 +56,9 @@ class Interval:
                 and (self.lt is None or value < self.lt) and (self.le is None or value <= self.le))
 
     def __str__(self) -> str:
+        return self._bounds() + (" or None" if self.none else "")
+
+    def _bounds(self) -> str:
         noun = ("integer" if self.kind is int else "number") + (f" of {self.unit}" if self.unit else "")
         article = "an" if self.kind is int else "a"
         if self.gt is not None and self.lt is not None:

@@ -29,15 +29,23 @@ Steps, for ``n_folds`` stratified folds:
 5. **Bias correction and intervals.** The rows are resampled ``n_bootstrap`` times with the codes and held-out
    losses fixed; each part is corrected by the bootstrap estimate of its bias and given the basic interval
    (:mod:`pidengine.estimators.intervals`). A part is ``significant`` when its interval lies above 0.
+6. **Learning-curve check** (``learning_fraction``, default 0.5). Steps 1–4 are repeated with every model learnt
+   from that share of each training fold, scored on the same held-out folds and resampled with the same rows. An
+   information that still grew from there to the full folds (by more than :data:`GAIN_FLOOR` bits and
+   :data:`GAIN_Z` paired-bootstrap standard deviations) marks every part computed from it ``learning_limited``
+   (:class:`LearningCurve`), with a :class:`~pidengine.exceptions.LearningLimitedWarning`.
 
-What the interval does not hold: the variability of the learned codes and classifiers (the folds are fitted once).
-Where the classifiers have not learnt the posterior, every part is biased low by what they missed; the held-out
-informations in :attr:`CrossFitResult.diagnostics` show how much each classifier found.
+What the interval does not hold: the variability of the learned codes and classifiers (the folds are fitted once),
+nor what they have yet to learn. Where the classifiers have not learnt the posterior, every part is biased (on the
+validation suite, low) by what they missed; the learning-curve check flags where that is still moving. A part that
+is not flagged is not thereby accurate: an interaction no classifier has started to find (an XOR plateau) does not
+grow either. The held-out informations in :attr:`CrossFitResult.diagnostics` show how much each classifier found.
 """
 
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar
@@ -50,7 +58,13 @@ from pidengine.estimators.base import Certificate, PIDResult
 from pidengine.estimators.constraints import Interval, check_params
 from pidengine.estimators.exact_many import ExactManyEstimator
 from pidengine.estimators.intervals import MAX_TABLES, basic_bootstrap
-from pidengine.exceptions import ConfigError, ConvergenceWarning, EstimationError, InvalidJointError
+from pidengine.exceptions import (
+    ConfigError,
+    ConvergenceWarning,
+    EstimationError,
+    InvalidJointError,
+    LearningLimitedWarning,
+)
 from pidengine.info import entropy
 from pidengine.parts import LN2, PARTS, Decomposition, PartEstimate, flatten_parts
 
@@ -60,8 +74,18 @@ if TYPE_CHECKING:
     from pidengine.estimators.posterior import PosteriorSettings
 
 MAX_CODES = 64
+GAIN_FLOOR, GAIN_Z = 0.02, 2.0  # an information grew when its gain exceeds this many bits and standard deviations
 _KL_ITERATIONS = 50
 _PROBABILITY_FLOOR = 1e-6  # posteriors are clipped here before logs: a calibrated net never claims more certainty
+
+
+@dataclass(frozen=True, eq=False)
+class _Learned:
+    codes: list[NDArray[np.int64]]
+    joint_loss: NDArray[np.float64]  # each row's held-out log-loss (bits) under the better joint model
+    joint_model: str
+    posteriors: dict[str, NDArray[np.float64]]
+    capacities: dict[str, list[str]]
 
 
 @dataclass(frozen=True)
@@ -75,6 +99,31 @@ class CrossFitDiagnostics:
     n_failed_resamples: int
     certificate: Certificate  # the exact solver's, for the full sample's code table
     synergy_bounded_only: bool  # the joint models found less than the union: S is 0 here, a lower bound only
+
+
+@dataclass(frozen=True, eq=False)
+class LearningCurve:
+    """The estimate relearnt from ``fraction`` of each training fold, and what grew from there to the full folds.
+
+    ``information_gain``: how much each information the parts are computed from grew (bits, full minus reduced
+    plug-in): ``x1`` and ``x2`` the code informations :math:`I(C_i; Y)`, ``joint`` the held-out
+    :math:`I(X_1, X_2; Y)`. An information is ``learning_limited`` when its gain exceeds both
+    :data:`GAIN_FLOOR` bits and :data:`GAIN_Z` paired-bootstrap standard deviations; R, U1 and U2 (computed from
+    both codes) are flagged when either code information is, S and the total when any information is, or when the
+    joint models found less than the union information while the total is significant (``synergy_bounded_only``:
+    the joint models have not even learnt what the codes show).
+    """
+
+    fraction: float
+    plugin: dict[str, float]  # each part, uncorrected, at the reduced training size
+    gain: dict[str, float]  # each part: full minus reduced plug-in, bits
+    information_gain: dict[str, float]  # "x1", "x2", "joint"
+    information_gain_std: dict[str, float]  # paired bootstrap standard deviation of each information gain
+    information_limited: dict[str, bool]
+    learning_limited: dict[str, bool]  # each part
+    heldout_information: dict[str, float]  # as CrossFitDiagnostics.heldout_information, at the reduced size
+    seconds: float
+    samples: NDArray[np.float64] = field(repr=False)  # bootstrap replicates at the reduced size, same rows
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +143,10 @@ class CrossFitResult(Decomposition):
         Codes of x1 and x2.
     samples : ndarray, shape (n_resamples, 5)
         The bootstrap replicates of R, U1, U2, S and total (uncorrected), columns in the order of :data:`PARTS`.
+    learning : LearningCurve or None
+        The learning-curve check (``learning_fraction``): what each part and information gained from a reduced to
+        the full training folds, and which parts are ``learning_limited`` (their intervals then hold sampling
+        error only, not what the classifiers have yet to learn). None when the check was not run.
     """
 
     plugin: dict[str, float]
@@ -107,13 +160,17 @@ class CrossFitResult(Decomposition):
     estimator: str = field(default="crossfit", kw_only=True)
     # A bias-corrected part may fall below zero by as much as its interval allows: `check` tests the sum only.
     negative_tol: ClassVar[float] = math.inf
+    learning: LearningCurve | None = None
 
     def to_dict(self) -> dict[str, float | int | str | bool]:
         """Flat, JSON-ready: each part with ``_low``, ``_high``, ``_significant`` and ``plugin_`` companions."""
         flat: dict[str, float | int | str | bool] = {"estimator": self.estimator, "units": self.units}
+        curve = self.learning
         flat.update(flatten_parts({
             part: PartEstimate(getattr(self, part), *self.intervals[part], significant=self.significant[part],
-                               plugin=self.plugin[part]) for part in PARTS
+                               plugin=self.plugin[part], learning_gain=curve.gain[part] if curve else None,
+                               learning_limited=curve.learning_limited[part] if curve else None)
+            for part in PARTS
         }))
         certificate = self.diagnostics.certificate
         flat.update(
@@ -123,6 +180,9 @@ class CrossFitResult(Decomposition):
             synergy_bounded_only=self.diagnostics.synergy_bounded_only,
             **{f"heldout_information_{k}": v for k, v in self.diagnostics.heldout_information.items()},
         )
+        if curve is not None:
+            flat.update(learning_fraction=curve.fraction,
+                        **{f"learning_gain_{k}": v for k, v in curve.information_gain.items()})
         return flat
 
 
@@ -142,6 +202,10 @@ class CrossFitEstimator:
     confidence : float, default=0.95
     posterior : PosteriorSettings, optional
     random_state : int, default=0
+    learning_fraction : float or None, default=0.5
+        Relearn every classifier and code model from this share of each training fold and flag the parts whose
+        informations still grew from there to the full folds (:class:`LearningCurve`); about 50–90 % more time.
+        None: no check.
     """
 
     name = "crossfit"
@@ -156,6 +220,7 @@ class CrossFitEstimator:
         confidence: float = 0.95,
         posterior: PosteriorSettings | None = None,
         random_state: int = 0,
+        learning_fraction: float | None = 0.5,
     ) -> None:
         from pidengine.estimators.posterior import PosteriorSettings
 
@@ -166,12 +231,14 @@ class CrossFitEstimator:
         self.confidence = confidence
         self.posterior = posterior if posterior is not None else PosteriorSettings()
         self.random_state = random_state
+        self.learning_fraction = learning_fraction
 
     parameter_constraints: ClassVar[dict[str, Interval]] = {
         "n_folds": Interval(int, ge=2, le=20, reason="each fold trains three classifiers"),
         "bias_budget": Interval(float, gt=0, lt=1),
         "n_bootstrap": Interval(int, ge=20, le=MAX_TABLES),
         "confidence": Interval(float, gt=0, lt=1),
+        "learning_fraction": Interval(float, ge=0.1, le=0.9, none=True),
         "random_state": Interval(int),
     }
 
@@ -206,22 +273,11 @@ class CrossFitEstimator:
         rare = np.bincount(labels).min() < self.n_folds
         splitter = (KFold if rare else StratifiedKFold)(self.n_folds, shuffle=True, random_state=self.random_state)
         folds = list(splitter.split(x1, labels))
-        posteriors, capacities = {}, {}
-        inputs = (("x1", x1, None), ("x2", x2, None), ("joint", np.hstack([x1, x2]), (x1.shape[1], x2.shape[1])))
-        for offset, (name, features, blocks) in enumerate(inputs):
-            posteriors[name], capacities[name] = self._cross_fit(features, labels, n_labels, folds, 1000 * offset,
-                                                                 blocks)
         k = self.codes_for(n, n_labels)
-        codes = [kl_kmeans(posteriors[m], k, self.random_state) for m in ("x1", "x2")]
-        posteriors["codes"] = code_pair_posteriors(codes[0], codes[1], labels, n_labels, folds)
-        # Held-out log-loss of each row (bits) under the better of the two joint models: the joint information's
-        # ingredient. Both give lower bounds on I(X1, X2; Y); the code pairs hold what interactions of the
-        # unimodal posteriors carry, the joint classifier what only the features together show (XOR).
-        losses = {m: _log_loss(posteriors[m], labels) for m in ("joint", "codes")}
-        joint_model = min(losses, key=lambda m: losses[m].mean())
-        joint_loss = losses[joint_model]
-        cells = np.ravel_multi_index((codes[0], codes[1], labels), (k, k, n_labels))
+        learned = self._learn(x1, x2, labels, n_labels, folds, k)
+        codes, joint_loss = learned.codes, learned.joint_loss
         shape = (k, k, n_labels)
+        cells = np.ravel_multi_index((codes[0], codes[1], labels), shape)
         table = np.bincount(cells, minlength=np.prod(shape)).reshape(1, *shape)
         estimate, (solved,) = self._parts(table, [joint_loss.mean()])
         if not solved.certificate.certified:
@@ -236,8 +292,7 @@ class CrossFitEstimator:
             )
         rng = np.random.default_rng(self.random_state)
         rows = rng.integers(0, n, (self.n_bootstrap, n))
-        tables = np.stack([np.bincount(cells[r], minlength=np.prod(shape)) for r in rows]).reshape(-1, *shape)
-        replicates, _ = self._parts(tables, joint_loss[rows].mean(axis=1))
+        replicates = self._replicates(cells, joint_loss, rows, shape)
         failed = np.isnan(replicates).any(axis=1)
         if failed.all():
             raise EstimationError(f"none of the {self.n_bootstrap} bootstrap resamples could be certified")
@@ -247,7 +302,14 @@ class CrossFitEstimator:
         good = replicates[~failed]
         point = estimate[0]
         basic = basic_bootstrap(point, good, self.confidence)
-        heldout = {m: _heldout_information(posteriors[m], labels) for m in posteriors}
+        curve = None
+        if self.learning_fraction is not None:
+            curve = self._learning_curve(x1, x2, labels, n_labels, folds, k, rows, point, replicates,
+                                         short=bounded_only and bool(basic.significant[-1]))
+        if curve is not None:
+            curve = replace(curve, samples=curve.samples[~failed])  # aligned with ``samples``
+            _warn_learning_limited(curve)
+        heldout = {m: _heldout_information(learned.posteriors[m], labels) for m in learned.posteriors}
         code_info = {m: float(point[0] + point[1 + i]) for i, m in enumerate(("x1", "x2"))}
         return CrossFitResult(
             **{part: float(basic.corrected[i]) for i, part in enumerate(PARTS)},
@@ -258,10 +320,82 @@ class CrossFitEstimator:
             n_samples=n,
             n_codes=(len(np.unique(codes[0])), len(np.unique(codes[1]))),
             diagnostics=CrossFitDiagnostics(
-                heldout, joint_model, capacities, code_info, int(failed.sum()), solved.certificate, bounded_only
+                heldout, learned.joint_model, learned.capacities, code_info, int(failed.sum()), solved.certificate,
+                bounded_only,
             ),
             samples=good,
+            learning=curve,
         )
+
+    def _learn(
+        self, x1: NDArray, x2: NDArray, labels: NDArray[np.int64], n_labels: int, folds: list, k: int
+    ) -> _Learned:
+        """Out-of-fold posteriors, codes and held-out joint losses learnt with ``folds``."""
+        posteriors, capacities = {}, {}
+        inputs = (("x1", x1, None), ("x2", x2, None), ("joint", np.hstack([x1, x2]), (x1.shape[1], x2.shape[1])))
+        for offset, (name, features, blocks) in enumerate(inputs):
+            posteriors[name], capacities[name] = self._cross_fit(features, labels, n_labels, folds, 1000 * offset,
+                                                                 blocks)
+        codes = [kl_kmeans(posteriors[m], k, self.random_state) for m in ("x1", "x2")]
+        posteriors["codes"] = code_pair_posteriors(codes[0], codes[1], labels, n_labels, folds)
+        # Held-out log-loss of each row (bits) under the better of the two joint models: the joint information's
+        # ingredient. Both give lower bounds on I(X1, X2; Y); the code pairs hold what interactions of the
+        # unimodal posteriors carry, the joint classifier what only the features together show (XOR).
+        losses = {m: _log_loss(posteriors[m], labels) for m in ("joint", "codes")}
+        joint_model = min(losses, key=lambda m: losses[m].mean())
+        return _Learned(codes, losses[joint_model], joint_model, posteriors, capacities)
+
+    def _learning_curve(
+        self, x1: NDArray, x2: NDArray, labels: NDArray[np.int64], n_labels: int, folds: list, k: int, rows: NDArray,
+        point: NDArray, replicates: NDArray, short: bool,
+    ) -> LearningCurve | None:
+        """Every model relearnt from ``learning_fraction`` of each training fold, scored on the same held-out folds
+        and resampled with the same ``rows``; ``point`` and ``replicates``: the full folds' parts; ``short``: the joint
+        models found less than a significant union information."""
+        start = time.perf_counter()
+        rng = np.random.default_rng(self.random_state + 1)
+        fraction = float(self.learning_fraction)
+        reduced = [(np.sort(rng.choice(train, max(round(fraction * len(train)), 2 * n_labels), replace=False)), test)
+                   for train, test in folds]
+        learned = self._learn(x1, x2, labels, n_labels, reduced, k)
+        shape = (k, k, n_labels)
+        cells = np.ravel_multi_index((learned.codes[0], learned.codes[1], labels), shape)
+        table = np.bincount(cells, minlength=np.prod(shape)).reshape(1, *shape)
+        small = self._parts(table, [learned.joint_loss.mean()])[0][0]
+        small_replicates = self._replicates(cells, learned.joint_loss, rows, shape)
+        if np.isnan(small).any():
+            warnings.warn("the exact solver could not certify the learning-curve check's code table; no check",
+                          ConvergenceWarning, stacklevel=3)
+            return None
+        # Each information the parts are computed from, as a combination of the parts: I(C1; Y) = R + U1,
+        # I(C2; Y) = R + U2, I(X1, X2; Y) = total. Its gain's spread comes from the paired resamples (same rows).
+        to_information = np.array([[1, 1, 0], [1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]], dtype=float)
+        paired = ~(np.isnan(replicates).any(axis=1) | np.isnan(small_replicates).any(axis=1))
+        gain = point - small
+        information_gain = gain @ to_information
+        spread = ((replicates[paired] - small_replicates[paired]) @ to_information).std(axis=0)
+        grew = np.abs(information_gain) > np.maximum(GAIN_FLOOR, GAIN_Z * spread)
+        # S and the total are also unsettled where the joint models have not reached a union information that is
+        # there: I(X1, X2; Y) is at least the union, so they have not learnt what the codes already show.
+        limited = [bool(grew[:2].any())] * 3 + [bool(grew.any()) or short] * 2
+        names = ("x1", "x2", "joint")
+        return LearningCurve(
+            fraction=fraction,
+            plugin={part: float(small[i]) for i, part in enumerate(PARTS)},
+            gain={part: float(gain[i]) for i, part in enumerate(PARTS)},
+            information_gain={m: float(information_gain[i]) for i, m in enumerate(names)},
+            information_gain_std={m: float(spread[i]) for i, m in enumerate(names)},
+            information_limited={m: bool(grew[i]) for i, m in enumerate(names)},
+            learning_limited=dict(zip(PARTS, limited)),
+            heldout_information={m: _heldout_information(learned.posteriors[m], labels) for m in learned.posteriors},
+            seconds=time.perf_counter() - start,
+            samples=small_replicates,
+        )
+
+    def _replicates(self, cells: NDArray, joint_loss: NDArray, rows: NDArray, shape: tuple[int, ...]) -> NDArray:
+        """The parts of each bootstrap resample ``rows`` of the code table's ``cells`` and the rows' joint losses."""
+        tables = np.stack([np.bincount(cells[r], minlength=np.prod(shape)) for r in rows]).reshape(-1, *shape)
+        return self._parts(tables, joint_loss[rows].mean(axis=1))[0]
 
     def _cross_fit(
         self, features: NDArray, labels: NDArray[np.int64], n_labels: int, folds: list, seed: int,
@@ -300,6 +434,22 @@ class CrossFitEstimator:
             synergy = max(joint_information - union, 0.0)
             out[i] = (result.redundancy, result.unique1, result.unique2, synergy, union + synergy)
         return out, results
+
+
+def _warn_learning_limited(curve: LearningCurve) -> None:
+    parts = [part for part, limited in curve.learning_limited.items() if limited]
+    if not parts:
+        return
+    grown = [f"{name} +{curve.information_gain[key]:.3f} bits" for key, name in
+             (("x1", "I(X1; Y)"), ("x2", "I(X2; Y)"), ("joint", "I(X1, X2; Y)")) if curve.information_limited[key]]
+    why = (f"with {curve.fraction:.0%} of each training fold instead of all of it, the learned models found less "
+           f"({', '.join(grown)})" if grown else "the joint models found less than the union of the unimodal codes")
+    warnings.warn(
+        f"learning-limited: {why}; the parts {parts} are likely biased (low, on data with known truth, by more than "
+        "that) and their intervals hold sampling error only. More samples or a better-suited learner would change "
+        "them.",
+        LearningLimitedWarning, stacklevel=3,
+    )
 
 
 def kl_kmeans(posteriors: NDArray[np.float64], n_codes: int, random_state: int = 0) -> NDArray[np.int64]:

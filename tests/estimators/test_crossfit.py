@@ -6,8 +6,8 @@ import pytest
 from pidengine.datasets.hidden_codes import hidden_codes
 from pidengine.estimators.crossfit import CrossFitEstimator, code_pair_posteriors, kl_kmeans
 from pidengine.estimators.posterior import PosteriorSettings
-from pidengine.exceptions import ConfigError, InvalidJointError
-from pidengine.parts import PARTS
+from pidengine.exceptions import ConfigError, InvalidJointError, LearningLimitedWarning
+from pidengine.parts import PARTS, read_parts
 
 FAST = PosteriorSettings(capacities=((1, 32),), max_epochs=60, patience=8)
 
@@ -57,6 +57,71 @@ def test_shuffled_labels_flag_nothing(easy):
     assert result.diagnostics.synergy_bounded_only
     assert not any(result.significant.values())
     assert abs(result.total) < 0.05
+    # Nothing to learn, so nothing grows with the training data: no part is called learning-limited.
+    assert not any(result.learning.learning_limited.values())
+
+
+@pytest.fixture(scope="module")
+def one_hot_codes(easy):
+    # Each modality is its hidden code, one-hot with a little noise: an invertible garbling of the code, so the PID is
+    # the code's (easy.true_pid), and each posterior is learnt from a few hundred rows.
+    rng = np.random.default_rng(0)
+    x1, x2 = (np.eye(int(c.max()) + 1)[c] + 0.05 * rng.standard_normal((len(c), int(c.max()) + 1))
+              for c in (easy.latent1, easy.latent2))
+    return x1, x2, easy.y
+
+
+def test_parts_learnt_at_half_the_data_are_not_flagged(easy, one_hot_codes):
+    result = CrossFitEstimator(n_bootstrap=40, posterior=FAST).estimate(*one_hot_codes)
+    curve = result.learning
+    for part in ("redundancy", "unique1", "unique2"):
+        assert not curve.learning_limited[part]
+        assert getattr(result, part) == pytest.approx(easy.true_pid[part], abs=0.05)
+
+
+@pytest.fixture(scope="module")
+def under_nuisance():
+    # 48 features under a nuisance twice the signal, 1,000 rows: far from learnt (each part 0.2-1 bit low).
+    return hidden_codes(1000, layout="clusters", law="latent", n_labels=8, dim=48, nuisance=2.0, label_noise=0.1,
+                        random_state=0)
+
+
+def test_parts_still_learning_are_flagged_and_lie_below_their_truth(under_nuisance):
+    data = under_nuisance
+    with pytest.warns(LearningLimitedWarning, match="learning-limited"):
+        result = CrossFitEstimator(n_bootstrap=40, posterior=FAST).estimate(data.x1, data.x2, data.y)
+    curve = result.learning
+    assert curve.fraction == 0.5 and all(curve.learning_limited.values())
+    truth = {**data.true_pid, "total": sum(data.true_pid.values())}
+    for part in PARTS:
+        # The flag points where the error is: each flagged part's interval lies below its truth ...
+        assert result.intervals[part][1] < truth[part]
+    # ... and the total is short of the truth by more than it grew when the training folds doubled.
+    assert 0.02 < curve.gain["total"] < truth["total"] - result.total
+    flat = result.to_dict()
+    assert flat["total_learning_limited"] is True and flat["total_learning_gain"] == curve.gain["total"]
+    assert flat["learning_fraction"] == 0.5 and flat["learning_gain_joint"] == curve.information_gain["joint"]
+    assert read_parts(flat)["synergy"].learning_limited is True
+
+
+def test_a_joint_model_short_of_the_union_marks_synergy_learning_limited():
+    # Two labels under label noise, cones under a nuisance twice the signal: the joint models do not reach even the
+    # union of the unimodal codes, so S is reported as 0 while about 0.24 bits of it are there.
+    data = hidden_codes(600, layout="cones", law="latent", n_labels=2, dim=16, nuisance=2.0, label_noise=0.2,
+                        random_state=0)
+    with pytest.warns(LearningLimitedWarning):
+        result = CrossFitEstimator(n_bootstrap=40, posterior=FAST).estimate(data.x1, data.x2, data.y)
+    assert result.diagnostics.synergy_bounded_only and result.significant["total"]
+    assert result.learning.learning_limited["synergy"] and result.learning.learning_limited["total"]
+    assert result.intervals["synergy"][1] < data.true_pid["synergy"]
+
+
+def test_the_learning_check_can_be_left_out(one_hot_codes):
+    x1, x2, y = one_hot_codes
+    estimator = CrossFitEstimator(n_bootstrap=20, posterior=FAST, learning_fraction=None)
+    result = estimator.estimate(x1[:300], x2[:300], y[:300])
+    assert result.learning is None
+    assert not any("learning" in key for key in result.to_dict())
 
 
 def test_kl_kmeans_recovers_planted_posteriors():
@@ -108,7 +173,7 @@ def test_a_label_rarer_than_the_folds_is_still_estimated():
 
 @pytest.mark.parametrize(
     "kwargs", [{"n_folds": 1}, {"n_codes": 1}, {"n_codes": "many"}, {"bias_budget": 0}, {"n_bootstrap": 5},
-               {"confidence": 1.0}]
+               {"confidence": 1.0}, {"learning_fraction": 0.0}, {"learning_fraction": 0.95}]
 )
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ConfigError):
