@@ -26,7 +26,7 @@ class Prepared:
     data_dir: str  # a local folder made absolute, or a URL: what every worker opens
     compute: ComputeParams
     tracking: TrackingParams
-    tracking_uri: str  # to connect with: the parameter's, completed with credentials from the environment
+    tracking_uri: str  # resolved, its password masked: tasks.tracking.client restores it from the environment
 
 
 def prepare(data: DataParams, tracking: TrackingParams, compute: ComputeParams) -> Prepared:
@@ -35,7 +35,10 @@ def prepare(data: DataParams, tracking: TrackingParams, compute: ComputeParams) 
     catalog = load_catalog(data.catalog)
     entries = catalog.select(data.datasets)
     broken = {} if data.datasets else dict(catalog.errors)
-    tracking_uri = preflight.check_tracking_uri(preflight.with_credentials(tracking.tracking_uri))
+    # A password given in the parameters themselves goes to the environment too: everything the run passes on
+    # (subflow parameters, which Prefect stores, log lines, MLflow params) holds the URI masked.
+    full = preflight.check_tracking_uri(preflight.with_credentials(tracking.tracking_uri))
+    tracking_uri = preflight.move_credentials_to_environment(full)
     if compute.dask_address:
         preflight.check_dask_address(compute.dask_address)
     return Prepared(entries, broken, catalog, data, Location(data.data_dir).url, compute, tracking, tracking_uri)

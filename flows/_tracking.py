@@ -16,7 +16,6 @@ from prefect import get_run_logger
 from prefect.context import FlowRunContext
 
 import pidengine
-from flows import preflight
 from flows._plan import Plan, Prepared
 from flows._summary import ModelOutcome, Outcomes, PipelineSummary, StageOutcome
 from flows.params import EXPERIMENTS
@@ -35,7 +34,7 @@ class ChildRunLog:
     """Where a flow run's child runs go and what they carry besides their results: the flow logs each dataset's runs
     as soon as its tasks finish, so MLflow fills up while the workers compute."""
 
-    tracking_uri: str
+    tracking_uri: str  # its password masked: this is a parameter of the fan-out subflow, which Prefect stores
     experiment_id: str
     parent_run_id: str
     data_dir: str
@@ -85,7 +84,7 @@ class TrackedRun:
         selected = selected or SelectionOutcome()
         summary = PipelineSummary(
             self.flow, outcomes.records, outcomes.stages, outcomes.models, selected.selection, analysis,
-            selected.reference_path, selected.error, preflight.redact(self.log.tracking_uri), self.experiment,
+            selected.reference_path, selected.error, self.log.tracking_uri, self.experiment,
             self.log.parent_run_id,
         )
         _log_summary(summary, self.log)
@@ -113,7 +112,7 @@ def tracked_run(flow: str, ready: Prepared, plan: Plan) -> Iterator[TrackedRun]:
         "%d datasets, stages %s, estimators %s on %s; tracking %s (experiment %r)",
         len(ready.entries), list(plan.stages), list(plan.estimators),
         ready.compute.dask_address or f"a local Dask cluster ({ready.compute.n_workers} workers)",
-        preflight.redact(ready.tracking_uri), experiment,
+        ready.tracking_uri, experiment,
     )
     log = _start(flow, ready, plan, experiment)
     try:

@@ -27,6 +27,7 @@ from pidengine import report
 from pidengine.io.location import Location
 from pidengine.parts import other_values
 from pidengine.report import RunRecord
+from tasks._credentials import with_credentials
 from tasks._retry import is_transient, retry_transient
 
 _RETRIES = dict(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient)
@@ -40,9 +41,11 @@ PROJECT_ROOT = Path(pidengine.__file__).resolve().parents[1]
 
 
 def client(tracking_uri: str):
+    """An MLflow client of ``tracking_uri``, its masked password (if any) restored from the environment
+    (:func:`tasks._credentials.with_credentials`): the only place a URI with credentials exists."""
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri)
+    return MlflowClient(tracking_uri=with_credentials(tracking_uri))
 
 
 def experiment_id(tracking_uri: str, name: str) -> str:
