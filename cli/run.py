@@ -28,7 +28,7 @@ from pydantic.fields import FieldInfo
 from cli._parsing import EXIT_BAD_INPUT, OneLineParser, local_path
 from flows import preflight
 from flows.params import BenchmarkParams, ModelSweepParams, QuantifyParams, RefreshParams
-from pidengine.exceptions import ConfigError
+from pidengine.exceptions import ConfigError, PIDEngineError
 
 # Each flow: its parameters, and its function as "module:function", imported when it runs (Prefect loads for the
 # flow only, never for the help).
@@ -263,6 +263,8 @@ def run(args: argparse.Namespace) -> int:
                   "KILLED", file=sys.stderr)
             return 128 + signum
     summary = state.result(raise_on_failure=False)
+    if isinstance(summary, PIDEngineError):  # a service that stopped answering, a cluster without workers: one line
+        raise summary
     if isinstance(summary, BaseException) or summary is None:
         print(f"pidengine: error: the {args.flow} flow crashed: {state.message or summary}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -8,8 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -35,45 +33,12 @@ def test_a_database_password_travels_in_the_environment_not_in_parameters(monkey
     assert "other" not in str(refused.value)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def mlflow_server(tmp_path):
-    """A real MLflow server (it accepts any basic-authentication header) storing under ``tmp_path``; yields its
-    port."""
-    root = tmp_path / "server"
-    root.mkdir()
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "art")],
-        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("the MLflow server did not start")
-            time.sleep(0.5)
-    yield port
-    server.terminate()
-    server.wait(timeout=30)
-
-
 def _files_holding(folder: Path, secret: bytes) -> list[str]:
     return [str(path) for path in folder.rglob("*") if path.is_file() and secret in path.read_bytes()]
 
 
 def test_a_planted_password_is_found_nowhere_after_a_run(mlflow_server, tmp_path):
-    port = mlflow_server
+    port = mlflow_server.port
     (tmp_path / "catalog.yaml").write_text(CATALOG)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
     env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_LOGGING_LEVEL="DEBUG")
