@@ -83,8 +83,10 @@ def _unanswered(exc: BaseException | None) -> str | None:
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, requests.exceptions.Timeout):
-            return f"no answer within {os.environ.get('MLFLOW_HTTP_REQUEST_TIMEOUT')} s"
+        # requests raises a read timeout that outlasted the retries as a ConnectionError saying "Read timed out"
+        if isinstance(exc, requests.exceptions.Timeout) or (
+                isinstance(exc, requests.exceptions.ConnectionError) and "timed out" in str(exc)):
+            return f"waited {os.environ.get('MLFLOW_HTTP_REQUEST_TIMEOUT')} s per try"
         if isinstance(exc, requests.exceptions.RetryError):
             return "error responses to every retry"
         if isinstance(exc, requests.exceptions.ConnectionError):

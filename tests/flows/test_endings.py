@@ -191,6 +191,20 @@ def test_the_users_own_mlflow_http_settings_win(monkeypatch):
     assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "0"  # left as the user set it
 
 
+def test_a_tracking_server_that_never_answers_fails_after_the_timeout(monkeypatch):
+    import socket
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")  # the user's values, which win: one try of 1 s
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        start = time.perf_counter()
+        with pytest.raises(tracking.TrackingUnavailable, match=r"does not answer \(waited 1 s per try\)"):
+            tracking.experiment_id(f"http://127.0.0.1:{silent.getsockname()[1]}", "anything")
+    assert time.perf_counter() - start < 10
+
+
 def test_a_tracking_server_lost_mid_run_fails_the_run_fast_and_the_next_run_ends_its_runs_failed(
         prefect_harness, mlflow_server, tmp_path, monkeypatch, capsys):
     from cli.main import main
