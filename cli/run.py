@@ -75,6 +75,8 @@ OPTIONS = (
            "cluster)", "tcp://HOST:8786"),
     Option(("--workers",), ("compute.n_workers",), "local Dask worker processes", "N"),
     Option(("--threads-per-worker",), ("compute.threads_per_worker",), "threads per worker", "N"),
+    Option(("--no-workers-timeout",), ("compute.no_workers_timeout",), "fail the run when the Dask cluster has had "
+           "no worker for this many seconds, at the start or later", "SECONDS"),
     Option(("--dashboard",), ("compute.dashboard",), "serve the local cluster's Dask dashboard on "
            "http://127.0.0.1:8787 (off by default)", const=True),
     Option(("--results-dir",), ("results_dir",), "the signed result cache: a folder or a storage URL", "DIR|URL"),
@@ -247,7 +249,9 @@ def run(args: argparse.Namespace) -> int:
     load_catalog(params.data.catalog).select(params.data.datasets)
     preflight.check_tracking_uri(preflight.with_credentials(params.tracking.tracking_uri))
     if params.compute.dask_address:
-        preflight.check_dask_address(params.compute.dask_address)
+        preflight.check_dask_address(params.compute.dask_address,
+                                     wait_for_workers=params.compute.no_workers_timeout,
+                                     notify=lambda line: print(f"pidengine: {line}", file=sys.stderr))
     if preflight.check_prefect_api() is None:
         from flows._server_watch import stop_temporary_server_with_this_process
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from prefect import get_run_logger
+
 from flows import preflight
 from flows.params import DEFAULT_RESULTS_DIR, ComputeParams, DataParams, ModelParams, TrackingParams
 from pidengine.catalog import Catalog, CatalogEntry, load_catalog
@@ -31,7 +33,7 @@ class Prepared:
 
 def prepare(data: DataParams, tracking: TrackingParams, compute: ComputeParams) -> Prepared:
     """Everything that can fail before any work, checked first: the catalog and names, the tracking store, the Dask
-    scheduler."""
+    scheduler (waiting up to ``compute.no_workers_timeout`` seconds for its first worker)."""
     catalog = load_catalog(data.catalog)
     entries = catalog.select(data.datasets)
     broken = {} if data.datasets else dict(catalog.errors)
@@ -40,7 +42,8 @@ def prepare(data: DataParams, tracking: TrackingParams, compute: ComputeParams) 
     full = preflight.check_tracking_uri(preflight.with_credentials(tracking.tracking_uri))
     tracking_uri = preflight.move_credentials_to_environment(full)
     if compute.dask_address:
-        preflight.check_dask_address(compute.dask_address)
+        preflight.check_dask_address(compute.dask_address, wait_for_workers=compute.no_workers_timeout,
+                                     notify=lambda line: get_run_logger().warning(line))
     return Prepared(entries, broken, catalog, data, Location(data.data_dir).url, compute, tracking, tracking_uri)
 
 

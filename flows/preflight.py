@@ -7,11 +7,13 @@ Only the standard library is imported at module level, so the CLI can run these 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import socket
 import sqlite3
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
@@ -113,22 +115,36 @@ _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 _TRACKING_SCHEMES = {*_DEFAULT_PORTS, "databricks", "databricks-uc", "uc"}
 
 
-def check_dask_address(address: str, timeout: float = TIMEOUT_SECONDS) -> int:
-    """Raise :class:`PreflightError` unless a Dask scheduler with at least one worker answers at ``address``;
-    return its number of workers."""
+def check_dask_address(address: str, timeout: float = TIMEOUT_SECONDS, wait_for_workers: float = 0.0,
+                       notify: Callable[[str], None] | None = None) -> int:
+    """Raise :class:`PreflightError` unless a Dask scheduler answers at ``address`` and has a worker, or gets one
+    within ``wait_for_workers`` seconds (``notify`` is told when it waits); return its number of workers."""
     import distributed
 
     try:
-        with distributed.Client(address, timeout=f"{timeout}s", set_as_default=False) as client:
-            n_workers = len(client.scheduler_info().get("workers", {}))
+        client = distributed.Client(address, timeout=f"{timeout}s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise PreflightError(
             f"no Dask scheduler answers at {address} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
             "start one (`dask scheduler` and `dask worker ADDRESS`) or leave --dask-address out for a local cluster"
         ) from exc
+    with client:
+        n_workers = len(client.nthreads())
+        if n_workers == 0 and wait_for_workers > 0:
+            if notify is not None:
+                notify(f"the Dask scheduler at {address} has no workers; waiting up to {wait_for_workers:g} s for one")
+            with contextlib.suppress(TimeoutError):  # distributed's, which is the built-in one
+                client.wait_for_workers(1, timeout=wait_for_workers)
+            n_workers = len(client.nthreads())
     if n_workers == 0:
-        raise PreflightError(f"the Dask scheduler at {address} has no workers; start some with `dask worker {address}`")
+        raise PreflightError(no_workers_message(address, wait_for_workers))
     return n_workers
+
+
+def no_workers_message(address: str, seconds: float) -> str:
+    """What to do about a scheduler without workers (``seconds``: how long it has had none)."""
+    waited = f" for {seconds:g} s" if seconds > 0 else ""
+    return f"no Dask workers at {address}{waited}: start `dask worker {address}` or drop --dask-address"
 
 
 def check_prefect_api(timeout: float = TIMEOUT_SECONDS) -> str | None:
