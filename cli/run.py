@@ -243,16 +243,19 @@ def interrupts_end_the_flow() -> Iterator[list[int]]:
 def run(args: argparse.Namespace) -> int:
     """Check, run one flow, print its summary and how to browse the results; 2 when a dataset failed."""
     params = parameters(args)
-    # Fail fast, before Prefect starts its server: catalog names, tracking store, Dask scheduler, Prefect API.
+    # Fail fast, before Prefect starts its server: catalog names, tracking store, Prefect API (one a remote cluster's
+    # workers reach), Dask scheduler.
     from pidengine.catalog import load_catalog
 
     load_catalog(params.data.catalog).select(params.data.datasets)
     preflight.check_tracking_uri(preflight.with_credentials(params.tracking.tracking_uri))
+    api_url = preflight.check_prefect_api()
+    preflight.check_cluster_api(params.compute.dask_address, api_url)
     if params.compute.dask_address:
         preflight.check_dask_address(params.compute.dask_address,
                                      wait_for_workers=params.compute.no_workers_timeout,
                                      notify=lambda line: print(f"pidengine: {line}", file=sys.stderr))
-    if preflight.check_prefect_api() is None:
+    if api_url is None:
         from flows._server_watch import stop_temporary_server_with_this_process
 
         stop_temporary_server_with_this_process()

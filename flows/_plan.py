@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from prefect import get_run_logger
+from prefect.settings import PREFECT_API_URL
 
 from flows import preflight
 from flows.params import DEFAULT_RESULTS_DIR, ComputeParams, DataParams, ModelParams, TrackingParams
@@ -32,8 +33,9 @@ class Prepared:
 
 
 def prepare(data: DataParams, tracking: TrackingParams, compute: ComputeParams) -> Prepared:
-    """Everything that can fail before any work, checked first: the catalog and names, the tracking store, the Dask
-    scheduler (waiting up to ``compute.no_workers_timeout`` seconds for its first worker)."""
+    """Everything that can fail before any work, checked first: the catalog and names, the tracking store, a Prefect
+    API server for an existing Dask cluster, the Dask scheduler (waiting up to ``compute.no_workers_timeout`` seconds
+    for its first worker)."""
     catalog = load_catalog(data.catalog)
     entries = catalog.select(data.datasets)
     broken = {} if data.datasets else dict(catalog.errors)
@@ -41,6 +43,7 @@ def prepare(data: DataParams, tracking: TrackingParams, compute: ComputeParams) 
     # (subflow parameters, which Prefect stores, log lines, MLflow params) holds the URI masked.
     full = preflight.check_tracking_uri(preflight.with_credentials(tracking.tracking_uri))
     tracking_uri = preflight.move_credentials_to_environment(full)
+    preflight.check_cluster_api(compute.dask_address, PREFECT_API_URL.value())
     if compute.dask_address:
         preflight.check_dask_address(compute.dask_address, wait_for_workers=compute.no_workers_timeout,
                                      notify=lambda line: get_run_logger().warning(line))

@@ -169,6 +169,20 @@ def check_prefect_api(timeout: float = TIMEOUT_SECONDS) -> str | None:
         ) from exc
 
 
+def check_cluster_api(dask_address: str | None, api_url: str | None) -> None:
+    """Refuse an existing Dask cluster without a Prefect API server (``api_url``, from ``PREFECT_API_URL``).
+
+    Without one, Prefect's temporary server is this process's alone, on a new port each run, and a worker reports its
+    task runs to the first API it was told for as long as it lives (Prefect's events client is made once per
+    process): the task runs of later runs vanish, and the workers retry a dead address every few seconds.
+    """
+    if dask_address and not api_url:
+        raise PreflightError(
+            f"--dask-address {dask_address} needs a Prefect API server its workers reach: set PREFECT_API_URL to one "
+            "(`prefect server start --host 0.0.0.0`, then PREFECT_API_URL=http://HOST:4200/api here and on the "
+            "workers)")
+
+
 def _check_tcp(host: str, port: int | None, timeout: float, what: str) -> None:
     if port is None:
         return

@@ -116,3 +116,45 @@ def test_a_local_cluster_whose_workers_died_is_named_as_such():
                                  "worker processes died and were not restarted (out of memory? see the log above)")
     assert logger.said == [f"no Dask workers at {cluster.scheduler_address}: the run fails unless one joins within "
                            "1 s"]  # said once, at once
+
+
+REFUSAL = ("--dask-address tcp://127.0.0.1:9 needs a Prefect API server its workers reach: set PREFECT_API_URL to one "
+           "(`prefect server start --host 0.0.0.0`, then PREFECT_API_URL=http://HOST:4200/api here and on the workers)")
+
+
+def test_a_remote_cluster_without_a_prefect_server_is_refused_before_any_work(tmp_path):
+    """Prefect's temporary server would be this process's alone; workers keep the first API they were told."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "catalog.yaml").write_text(CATALOG)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")  # no profile that sets PREFECT_API_URL
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # this checkout's code, wherever it is installed from
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "pidengine"), "run", "--catalog", str(tmp_path / "catalog.yaml"),
+         "--data-dir", str(tmp_path / "data"), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+         "--dask-address", "tcp://127.0.0.1:9"],  # nothing listens there: the refusal comes first
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"pidengine: error: {REFUSAL}"
+    assert not (tmp_path / "data").exists() and not (tmp_path / "prefect" / "prefect.db").exists()
+
+
+def test_a_flow_run_refuses_it_too(tmp_path, monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows._plan import prepare
+    from flows.params import ComputeParams, DataParams, TrackingParams
+    from flows.preflight import PreflightError
+
+    (tmp_path / "catalog.yaml").write_text(CATALOG)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with temporary_settings(restore_defaults={PREFECT_API_URL}), pytest.raises(PreflightError) as refused:
+        prepare(DataParams(catalog=tmp_path / "catalog.yaml"),
+                TrackingParams(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"),
+                ComputeParams(dask_address="tcp://127.0.0.1:9"))
+    assert str(refused.value) == REFUSAL

@@ -41,7 +41,8 @@ def test_a_planted_password_is_found_nowhere_after_a_run(mlflow_server, tmp_path
     port = mlflow_server.port
     (tmp_path / "catalog.yaml").write_text(CATALOG)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_LOGGING_LEVEL="DEBUG")
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_LOGGING_LEVEL="DEBUG",
+               PYTHONPATH=str(Path(__file__).resolve().parents[2]))  # this checkout's code, wherever it is installed
     run = subprocess.run(
         [str(Path(sys.executable).parent / "pidengine"), "run", "--catalog", str(tmp_path / "catalog.yaml"),
          "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path / "results"), "--no-models",
