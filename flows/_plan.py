@@ -1,13 +1,16 @@
-"""What a flow run is given, checked before any work (:func:`prepare`), and what it does for each dataset
-(:class:`Plan`)."""
+"""What a flow run is given (a deployment's parameters under what the run was given: :func:`over_deployment`),
+checked before any work (:func:`prepare`), and what it does for each dataset (:class:`Plan`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from prefect import get_run_logger
+from prefect.context import FlowRunContext
 from prefect.settings import PREFECT_API_URL
+from pydantic import BaseModel
 
 from flows import preflight
 from flows.params import DEFAULT_RESULTS_DIR, ComputeParams, DataParams, ModelParams, TrackingParams
@@ -15,6 +18,40 @@ from pidengine.catalog import Catalog, CatalogEntry, load_catalog
 from pidengine.io.location import Location
 from pidengine.models.settings import TrainSettings
 from pidengine.quantify import EstimatorSettings
+
+Params = TypeVar("Params", bound=BaseModel)
+
+
+def over_deployment(params: Params) -> Params:
+    """A flow's ``params`` as a run of a deployment is to read them: the fields the run was given laid over the
+    deployment's own ``params``, nested fields one by one (a list is replaced whole).
+
+    Prefect merges a run's parameters into its deployment's by name only, so ``prefect deployment run --params
+    '{"params": {"data": {"datasets": ["gate-xor"]}}}'`` hands the flow a ``params`` object without the settings the
+    deployment customised, which would fall back to their defaults. The fields given are those pydantic saw
+    (``model_fields_set``, at every level). Outside a deployment's run, or where the deployment stores no ``params``,
+    ``params`` as they are.
+    """
+    context = FlowRunContext.get()
+    deployment_id = context.flow_run.deployment_id if context and context.flow_run else None
+    if deployment_id is None:
+        return params
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        stored = (client.read_deployment(deployment_id).parameters or {}).get("params")
+    if not isinstance(stored, dict):
+        return params
+    return type(params).model_validate(_merged(stored, params.model_dump(mode="json", exclude_unset=True)))
+
+
+def _merged(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``given`` laid over it, key by key in nested mappings."""
+    merged = dict(base)
+    for key, value in given.items():
+        nested = isinstance(value, dict) and isinstance(base.get(key), dict)
+        merged[key] = _merged(base[key], value) if nested else value
+    return merged
 
 
 @dataclass(frozen=True)
