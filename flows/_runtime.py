@@ -108,7 +108,7 @@ class WorkerWatch:
         self.timeout = timeout
         self.remote = remote
         self.poll_seconds = poll_seconds
-        self.address = client.scheduler.address
+        self.address = client.scheduler.address if client is not None else ""
         self._last_seen = self._last_poll = time.monotonic()
         self._missing = False
 
@@ -140,8 +140,8 @@ class WorkerWatch:
                 "died and were not restarted (out of memory? see the log above)")
 
     def wait(self, future: Any) -> None:
-        """Wait for a task's future, checking the cluster while it is not done."""
-        while not future.wrapped_future.done():
+        """Wait for a task's future, checking the cluster while it is not done (without a Dask client, just wait)."""
+        while self.client is not None and not future.wrapped_future.done():
             future.wait(timeout=self.poll_seconds)
             self.check()
         future.wait()  # done: sets the future's final state
@@ -185,7 +185,7 @@ def fan_out(entries: list[CatalogEntry], base: Path, data_dir: str, plan: Plan, 
                                                             plan.use_cache, wait_for=upstream)
     outcomes = Outcomes()
     logger = get_run_logger()
-    watch = WorkerWatch(FlowRunContext.get().task_runner.client, compute.no_workers_timeout,
+    watch = WorkerWatch(getattr(FlowRunContext.get().task_runner, "client", None), compute.no_workers_timeout,
                         remote=bool(compute.dask_address), logger=logger)
     for number, (name, data_future) in enumerate(data_futures.items(), 1):
         stages, records, models = _collect(
