@@ -27,7 +27,7 @@ from pydantic.fields import FieldInfo
 from cli._parsing import EXIT_BAD_INPUT, OneLineParser, local_path
 from flows import preflight
 from flows.params import BenchmarkParams, ModelSweepParams, QuantifyParams, RefreshParams
-from pidengine.exceptions import ConfigError
+from pidengine.exceptions import ConfigError, PIDEngineError
 
 # Each flow: its parameters, and its function as "module:function", imported when it runs (Prefect loads for the
 # flow only, never for the help).
@@ -74,6 +74,8 @@ OPTIONS = (
            "cluster)", "tcp://HOST:8786"),
     Option(("--workers",), ("compute.n_workers",), "local Dask worker processes", "N"),
     Option(("--threads-per-worker",), ("compute.threads_per_worker",), "threads per worker", "N"),
+    Option(("--no-workers-timeout",), ("compute.no_workers_timeout",), "fail the run when the Dask cluster has had "
+           "no worker for this many seconds, at the start or later", "SECONDS"),
     Option(("--dashboard",), ("compute.dashboard",), "serve the local cluster's Dask dashboard on "
            "http://127.0.0.1:8787 (off by default)", const=True),
     Option(("--results-dir",), ("results_dir",), "the signed result cache: a folder or a storage URL", "DIR|URL"),
@@ -250,14 +252,19 @@ def interrupts_end_the_flow() -> Iterator[list[int]]:
 def run(args: argparse.Namespace) -> int:
     """Check, run one flow, print its summary and how to browse the results; 2 when a dataset failed."""
     params = parameters(args)
-    # Fail fast, before Prefect starts its server: catalog names, tracking store, Dask scheduler, Prefect API.
+    # Fail fast, before Prefect starts its server: catalog names, tracking store, Prefect API (one a remote cluster's
+    # workers reach), Dask scheduler.
     from pidengine.catalog import load_catalog
 
     load_catalog(params.data.catalog).select(params.data.datasets)
     preflight.check_tracking_uri(preflight.with_credentials(params.tracking.tracking_uri))
+    api_url = preflight.check_prefect_api()
+    preflight.check_cluster_api(params.compute.dask_address, api_url)
     if params.compute.dask_address:
-        preflight.check_dask_address(params.compute.dask_address)
-    if preflight.check_prefect_api() is None:
+        preflight.check_dask_address(params.compute.dask_address,
+                                     wait_for_workers=params.compute.no_workers_timeout,
+                                     notify=lambda line: print(f"pidengine: {line}", file=sys.stderr))
+    if api_url is None:
         from flows._server_watch import stop_temporary_server_with_this_process
 
         stop_temporary_server_with_this_process()
@@ -272,6 +279,8 @@ def run(args: argparse.Namespace) -> int:
                   "KILLED", file=sys.stderr)
             return 128 + signum
     summary = state.result(raise_on_failure=False)
+    if isinstance(summary, PIDEngineError):  # a service that stopped answering, a cluster without workers: one line
+        raise summary
     if isinstance(summary, BaseException) or summary is None:
         print(f"pidengine: error: the {args.flow} flow crashed: {state.message or summary}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,10 +1,12 @@
 """Where a flow run's work runs: the fan-out of every dataset's tasks on Dask (:func:`fan_out_on_dask`), with the
-task runner it gets (:func:`task_runner`) and the Prefect API its workers report to."""
+task runner it gets (:func:`task_runner`), the Prefect API its workers report to, and a watch that fails the run
+when the cluster has had no worker for too long (:class:`WorkerWatch`)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,13 +14,16 @@ from typing import Any
 
 import dask
 from prefect import flow, get_run_logger
+from prefect.context import FlowRunContext
 from prefect_dask import DaskTaskRunner
 
+from flows import preflight
 from flows._plan import Plan, Prepared
 from flows._summary import ModelOutcome, Outcomes, StageOutcome
 from flows._tracking import ChildRunLog
 from flows.params import ComputeParams, ModelParams
 from pidengine.catalog import CatalogEntry
+from pidengine.exceptions import PIDEngineError
 from pidengine.io.location import Location
 from pidengine.models.analysis import InteractionAnalysis
 from pidengine.report import RunRecord
@@ -88,12 +93,66 @@ def api_shared_with_workers() -> Iterator[str]:
             os.environ["PREFECT_API_URL"] = previous
 
 
+class NoWorkers(PIDEngineError):
+    """The run's Dask cluster has had no worker for longer than ``no_workers_timeout``."""
+
+
+class WorkerWatch:
+    """Whether the run's Dask cluster still has workers, asked (at most every ``poll_seconds``) while the flow waits
+    for its tasks: a cluster without any worker for ``timeout`` seconds raises :class:`NoWorkers`, where Dask would
+    wait for one forever. The first moment without workers, and their return, are logged."""
+
+    def __init__(self, client: Any, timeout: float, remote: bool, logger: Any, poll_seconds: float = 1.0) -> None:
+        self.client = client
+        self.logger = logger
+        self.timeout = timeout
+        self.remote = remote
+        self.poll_seconds = poll_seconds
+        self.address = client.scheduler.address if client is not None else ""
+        self._last_seen = self._last_poll = time.monotonic()
+        self._missing = False
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now - self._last_poll < self.poll_seconds:
+            return
+        self._last_poll = now
+        try:
+            n_workers = len(self.client.nthreads(callback_timeout=max(5.0, self.poll_seconds)))
+        except (OSError, TimeoutError):  # the scheduler does not answer: no worker can be reached either
+            n_workers = 0
+        if n_workers:
+            if self._missing:
+                self.logger.warning("%d Dask workers at %s again", n_workers, self.address)
+            self._last_seen, self._missing = now, False
+            return
+        if not self._missing:
+            self._missing = True
+            self.logger.warning("no Dask workers at %s: the run fails unless one joins within %g s", self.address,
+                                self.timeout)
+        if now - self._last_seen >= self.timeout:
+            raise NoWorkers(self._message())
+
+    def _message(self) -> str:
+        if self.remote:
+            return preflight.no_workers_message(self.address, self.timeout)
+        return (f"no Dask workers in the local cluster at {self.address} for {self.timeout:g} s: its worker processes "
+                "died and were not restarted (out of memory? see the log above)")
+
+    def wait(self, future: Any) -> None:
+        """Wait for a task's future, checking the cluster while it is not done (without a Dask client, just wait)."""
+        while self.client is not None and not future.wrapped_future.done():
+            future.wait(timeout=self.poll_seconds)
+            self.check()
+        future.wait()  # done: sets the future's final state
+
+
 def fan_out_on_dask(ready: Prepared, plan: Plan, log: ChildRunLog) -> Outcomes:
     """Every dataset's tasks (:func:`fan_out`) on the run's Dask cluster; the broken catalog entries are among the
     outcomes as failed, each with its error."""
     with api_shared_with_workers():
         outcomes = fan_out.with_options(task_runner=task_runner(ready.compute))(
-            ready.entries, ready.catalog.base.resolve(), ready.data_dir, plan, log)
+            ready.entries, ready.catalog.base.resolve(), ready.data_dir, plan, log, ready.compute)
     for name, message in ready.broken.items():
         outcomes.stages.append(StageOutcome(name, "catalog", error=message))
         outcomes.records += [RunRecord(name, estimator, "failed", error=f"invalid catalog entry: {message}")
@@ -102,12 +161,13 @@ def fan_out_on_dask(ready: Prepared, plan: Plan, log: ChildRunLog) -> Outcomes:
 
 
 @flow(name="pidengine-fan-out", validate_parameters=False)
-def fan_out(entries: list[CatalogEntry], base: Path, data_dir: str, plan: Plan, log: ChildRunLog) -> Outcomes:
+def fan_out(entries: list[CatalogEntry], base: Path, data_dir: str, plan: Plan, log: ChildRunLog,
+            compute: ComputeParams) -> Outcomes:
     """Submit every dataset's stages, estimates and models to the task runner (Dask), then collect them dataset by
     dataset, logging each dataset's child runs to MLflow (``log``) while the workers go on with the next ones.
 
     Per dataset: ingest → featurise → one estimate per estimator, and one task training every family. A failure stops
-    only its own dataset."""
+    only its own dataset; a cluster without workers for ``compute.no_workers_timeout`` seconds stops the run."""
     results_dir = Location(plan.results_dir).url
     data_futures: dict[str, Any] = {}
     estimate_futures: dict[tuple[str, str], Any] = {}
@@ -125,10 +185,12 @@ def fan_out(entries: list[CatalogEntry], base: Path, data_dir: str, plan: Plan, 
                                                             plan.use_cache, wait_for=upstream)
     outcomes = Outcomes()
     logger = get_run_logger()
+    watch = WorkerWatch(getattr(FlowRunContext.get().task_runner, "client", None), compute.no_workers_timeout,
+                        remote=bool(compute.dask_address), logger=logger)
     for number, (name, data_future) in enumerate(data_futures.items(), 1):
         stages, records, models = _collect(
             name, data_future, {e: f for (d, e), f in estimate_futures.items() if d == name},
-            model_futures.get(name), plan.families,
+            model_futures.get(name), plan.families, watch,
         )
         outcomes.stages += stages
         outcomes.records += log.log(records, models)
@@ -164,10 +226,12 @@ def _progress_line(dataset: str, stages: list[StageOutcome], records: list[RunRe
 
 
 def _collect(
-    dataset: str, data_future: Any, estimate_futures: dict[str, Any], model_future: Any, families: list[str]
+    dataset: str, data_future: Any, estimate_futures: dict[str, Any], model_future: Any, families: list[str],
+    watch: WorkerWatch,
 ) -> tuple[list[StageOutcome], list[RunRecord], list[ModelOutcome]]:
-    """One dataset's outcomes, waiting for its tasks: its stages, one record per estimator, one outcome per family."""
-    data_future.wait()
+    """One dataset's outcomes, waiting for its tasks (``watch`` checks the cluster meanwhile): its stages, one record
+    per estimator, one outcome per family."""
+    watch.wait(data_future)
     state = data_future.state
     if not state.is_completed():
         failure = _exception_of(state)
@@ -180,7 +244,7 @@ def _collect(
     stages = [StageOutcome(dataset, report.stage, report) for report in data_future.result()]
     records = []
     for name, future in estimate_futures.items():
-        future.wait()
+        watch.wait(future)
         state = future.state
         if state.is_completed():
             result, cached = future.result()
@@ -192,7 +256,7 @@ def _collect(
             records.append(RunRecord(dataset, name, "failed", error=_error_of(state)))
     if model_future is None:
         return stages, records, []
-    model_future.wait()
+    watch.wait(model_future)
     state = model_future.state
     if not state.is_completed():
         return stages, records, [ModelOutcome(dataset, family, error=_error_of(state)) for family in families]

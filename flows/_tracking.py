@@ -35,7 +35,7 @@ class ChildRunLog:
     """Where a flow run's child runs go and what they carry besides their results: the flow logs each dataset's runs
     as soon as its tasks finish, so MLflow fills up while the workers compute."""
 
-    tracking_uri: str
+    tracking_uri: str  # its password masked: this is a parameter of the fan-out subflow, which Prefect stores
     experiment_id: str
     parent_run_id: str
     data_dir: str
@@ -85,7 +85,7 @@ class TrackedRun:
         selected = selected or SelectionOutcome()
         summary = PipelineSummary(
             self.flow, outcomes.records, outcomes.stages, outcomes.models, selected.selection, analysis,
-            selected.reference_path, selected.error, preflight.redact(self.log.tracking_uri), self.experiment,
+            selected.reference_path, selected.error, self.log.tracking_uri, self.experiment,
             self.log.parent_run_id,
         )
         _log_summary(summary, self.log)
@@ -113,13 +113,13 @@ def tracked_run(flow: str, ready: Prepared, plan: Plan) -> Iterator[TrackedRun]:
         "%d datasets, stages %s, estimators %s on %s; tracking %s (experiment %r)",
         len(ready.entries), list(plan.stages), list(plan.estimators),
         ready.compute.dask_address or f"a local Dask cluster ({ready.compute.n_workers} workers)",
-        preflight.redact(ready.tracking_uri), experiment,
+        ready.tracking_uri, experiment,
     )
     log = _start(flow, ready, plan, experiment)
     try:
         yield TrackedRun(flow, experiment, log, started)
     except BaseException as raised:
-        _end_open_runs(log, "FAILED" if isinstance(raised, Exception) else "KILLED")
+        _end_open_runs(log, "FAILED" if isinstance(raised, Exception) else "KILLED", raised)
         raise
 
 
@@ -133,6 +133,10 @@ def _start(flow: str, ready: Prepared, plan: Plan, experiment: str) -> ChildRunL
                  "pidengine_version": pidengine.__version__}
     run_name = ready.tracking.run_name or f"{flow} {datetime.now().astimezone():%Y-%m-%d %H:%M}"
     experiment_id = tracking.experiment_id(ready.tracking_uri, experiment)
+    settled = tracking.end_remembered_runs(ready.tracking_uri)
+    if settled:
+        get_run_logger().warning("ended the MLflow runs of %d earlier flow runs, left RUNNING while the tracking "
+                                 "server did not answer: parent runs %s", len(settled), ", ".join(settled))
     orphaned = tracking.kill_orphaned_runs(ready.tracking_uri, experiment_id)
     if orphaned:
         get_run_logger().warning("ended %d runs left RUNNING by a process that no longer exists as KILLED: %s",
@@ -174,37 +178,39 @@ def _log_summary(summary: PipelineSummary, log: ChildRunLog) -> None:
         tracking.log_selection(log.tracking_uri, log.parent_run_id, [m.report for m in summary.models if m.report],
                                summary.selection, summary.analysis, summary.reference_path, summary.selection_error,
                                dataset_pids(summary.records))
-    _log_stage_table(log.tracking_uri, log.parent_run_id, summary.stages)
+    tracking.log_stage_table(log.tracking_uri, log.parent_run_id, _stage_rows(summary.stages))
     if summary.records:
         tracking.log_summary(log.tracking_uri, log.parent_run_id, summary.records)
     tracking.end_parent_run(log.tracking_uri, log.parent_run_id, bool(summary.failed))
 
 
-def _end_open_runs(log: ChildRunLog, status: str) -> None:
+def _end_open_runs(log: ChildRunLog, status: str, raised: BaseException) -> None:
+    """End the flow run's parent run and its open children as ``status``; when the tracking server does not answer,
+    remember them on this machine, and the next flow run ends them (:func:`tasks.tracking.end_remembered_runs`)."""
     logger = get_run_logger()
     try:
+        if isinstance(raised, tracking.TrackingUnavailable):  # a quick look first: every call would wait in vain
+            preflight.check_tracking_uri(preflight.with_credentials(log.tracking_uri), timeout=2)
         ended = tracking.end_open_runs(log.tracking_uri, log.parent_run_id, status)
-    except Exception as exc:  # the tracking server itself may be what failed; the original error is raised anyway
+    except (tracking.TrackingUnavailable, preflight.PreflightError):
+        try:
+            tracking.remember_open_runs(log.tracking_uri, log.parent_run_id, status)
+        except OSError as exc:
+            logger.warning("the MLflow runs of this flow stay RUNNING: the tracking server %s does not answer, and "
+                           "they could not be remembered to end later (%s)", log.tracking_uri, describe(exc))
+        else:
+            logger.warning("the tracking server %s does not answer: this flow's MLflow runs stay RUNNING until the "
+                           "next flow run on this machine ends them as %s", log.tracking_uri, status)
+    except Exception as exc:  # the original error is raised anyway
         logger.warning("the MLflow runs of this flow could not be ended as %s: %s", status, describe(exc))
     else:
         logger.warning("the flow ended early: %d MLflow runs ended as %s", ended, status)
 
 
-def _log_stage_table(tracking_uri: str, parent_run_id: str, stages: list[StageOutcome]) -> None:
-    import pandas as pd
-
-    rows = [{"dataset": s.dataset, "stage": s.stage, "written": bool(s.report and s.report.written),
+def _stage_rows(stages: list[StageOutcome]) -> list[dict[str, Any]]:
+    return [{"dataset": s.dataset, "stage": s.stage, "written": bool(s.report and s.report.written),
              "key": s.report.key if s.report else "", "seconds": s.report.seconds if s.report else 0.0,
              "detail": s.report.detail if s.report else "", "error": s.error} for s in stages]
-    if not rows:
-        return
-    mlflow_client = tracking.client(tracking_uri)
-    mlflow_client.log_table(parent_run_id, data=pd.DataFrame(rows), artifact_file="stages.json")
-    from mlflow.entities import Metric
-
-    counts = {"stages.written": sum(r["written"] for r in rows), "stages.failed": sum(bool(r["error"]) for r in rows),
-              "stages.unchanged": sum(not r["written"] and not r["error"] for r in rows)}
-    mlflow_client.log_batch(parent_run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in counts.items()])
 
 
 def _file_hash(path: Path) -> str:

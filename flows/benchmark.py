@@ -18,7 +18,7 @@ import sys
 
 from prefect import flow
 
-from flows._plan import Plan, prepare
+from flows._plan import Plan, over_deployment, prepare
 from flows._runtime import fan_out_on_dask, select_and_analyse
 from flows._states import finish
 from flows._summary import PipelineSummary
@@ -30,6 +30,7 @@ from flows.params import BenchmarkParams
 def benchmark(params: BenchmarkParams = BenchmarkParams()) -> PipelineSummary:
     """Ingest (changed sources only), featurise, estimate with every estimator, train the model zoo, select,
     track everything in MLflow."""
+    params = over_deployment(params)  # a deployment's run: the fields given, over the deployment's parameters
     ready = prepare(params.data, params.tracking, params.compute)  # fail fast: catalog, tracking store, scheduler
     plan = Plan(["ingest", "featurize"], params.estimators, params.settings, params.models, params.results_dir,
                 params.use_cache)

@@ -17,7 +17,7 @@ import sys
 
 from prefect import flow
 
-from flows._plan import Plan, prepare
+from flows._plan import Plan, over_deployment, prepare
 from flows._runtime import fan_out_on_dask, select_and_analyse
 from flows._states import finish
 from flows._summary import PipelineSummary
@@ -28,6 +28,7 @@ from flows.params import ModelSweepParams
 @flow(name="pidengine-models", log_prints=True)
 def model_sweep(params: ModelSweepParams = ModelSweepParams()) -> PipelineSummary:
     """Featurise, exact dataset PID, train and measure every family, select, track in MLflow."""
+    params = over_deployment(params)  # a deployment's run: the fields given, over the deployment's parameters
     ready = prepare(params.data, params.tracking, params.compute)  # fail fast: catalog, tracking store, scheduler
     plan = Plan(["featurize"], params.estimators, params.settings, params.models, params.results_dir, params.use_cache)
     with tracked_run("models", ready, plan) as run:

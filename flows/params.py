@@ -49,13 +49,16 @@ class ComputeParams(_Params):
     """Where tasks run: a temporary local Dask cluster (``n_workers`` processes), or an existing scheduler.
 
     With ``dask_address`` (``tcp://HOST:8786``) the scheduler's workers must import ``pidengine``, ``tasks`` and
-    ``flows``, see the data directory at the same path, and reach the Prefect API.
+    ``flows``, see the data directory at the same path, and reach the Prefect API. A cluster that has no worker for
+    ``no_workers_timeout`` seconds, at the start or later, fails the run.
     """
 
     dask_address: str | None = None
     n_workers: int = Field(2, ge=1, le=256)
     threads_per_worker: int = Field(1, ge=1, le=64)
     dashboard: bool = Field(False, description="serve the local cluster's Dask dashboard on 127.0.0.1:8787")
+    no_workers_timeout: float = Field(120.0, ge=1, le=86400,
+                                      description="seconds the cluster may be without any worker before the run fails")
 
     @field_validator("dask_address")
     @classmethod

@@ -7,15 +7,22 @@ Only the standard library is imported at module level, so the CLI can run these 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import socket
 import sqlite3
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 from pidengine.exceptions import ConfigError
+from tasks._credentials import (  # noqa: F401  (the command line uses them through this module)
+    move_credentials_to_environment,
+    redact,
+    with_credentials,
+)
 
 TIMEOUT_SECONDS = 5.0
 
@@ -89,50 +96,6 @@ def check_tracking_uri(uri: str, timeout: float = TIMEOUT_SECONDS) -> str:
     return resolved
 
 
-MASK = "***"
-
-
-def redact(uri: str) -> str:
-    """``uri`` with its password, if any, shown as ``***`` (for every message and log line)."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", f":{MASK}@", 1)))
-
-
-def move_credentials_to_environment(uri: str) -> str:
-    """``uri`` as flow parameters may hold it: without a password, which goes to the environment instead.
-
-    An MLflow server's ``user:password@`` go to ``MLFLOW_TRACKING_USERNAME`` and ``MLFLOW_TRACKING_PASSWORD``, which
-    MLflow's client reads for HTTP basic authentication (variables already set are kept). A database URI with a
-    password goes whole to ``MLFLOW_TRACKING_URI`` and comes back masked (``user:***@``); :func:`with_credentials`
-    restores it where the flow runs. So credentials reach no flow parameter, log line, MLflow param or tag.
-    """
-    parts = urlsplit(uri)
-    if parts.scheme in ("http", "https") and parts.username is not None:
-        os.environ.setdefault("MLFLOW_TRACKING_USERNAME", unquote(parts.username))
-        if parts.password is not None:
-            os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", unquote(parts.password))
-        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-    if parts.password is None or parts.password == MASK:
-        return uri
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    return redact(uri)
-
-
-def with_credentials(uri: str) -> str:
-    """A tracking URI whose password is masked, completed from ``MLFLOW_TRACKING_URI`` (the same URI with its
-    password); any other URI as it is."""
-    if urlsplit(uri).password != MASK:
-        return uri
-    full = os.environ.get("MLFLOW_TRACKING_URI", "")
-    if full and redact(full) == uri:
-        return full
-    raise PreflightError(
-        f"tracking URI {uri} has a masked password; set MLFLOW_TRACKING_URI to the full URI where the flow runs"
-    )
-
-
 def _health_request(base: str) -> urllib.request.Request:
     """GET ``/health`` with basic authentication as MLflow's client sends it: the URI's ``user:password@``, else
     MLflow's variables."""
@@ -152,22 +115,36 @@ _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 _TRACKING_SCHEMES = {*_DEFAULT_PORTS, "databricks", "databricks-uc", "uc"}
 
 
-def check_dask_address(address: str, timeout: float = TIMEOUT_SECONDS) -> int:
-    """Raise :class:`PreflightError` unless a Dask scheduler with at least one worker answers at ``address``;
-    return its number of workers."""
+def check_dask_address(address: str, timeout: float = TIMEOUT_SECONDS, wait_for_workers: float = 0.0,
+                       notify: Callable[[str], None] | None = None) -> int:
+    """Raise :class:`PreflightError` unless a Dask scheduler answers at ``address`` and has a worker, or gets one
+    within ``wait_for_workers`` seconds (``notify`` is told when it waits); return its number of workers."""
     import distributed
 
     try:
-        with distributed.Client(address, timeout=f"{timeout}s", set_as_default=False) as client:
-            n_workers = len(client.scheduler_info().get("workers", {}))
+        client = distributed.Client(address, timeout=f"{timeout}s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise PreflightError(
             f"no Dask scheduler answers at {address} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
             "start one (`dask scheduler` and `dask worker ADDRESS`) or leave --dask-address out for a local cluster"
         ) from exc
+    with client:
+        n_workers = len(client.nthreads())
+        if n_workers == 0 and wait_for_workers > 0:
+            if notify is not None:
+                notify(f"the Dask scheduler at {address} has no workers; waiting up to {wait_for_workers:g} s for one")
+            with contextlib.suppress(TimeoutError):  # distributed's, which is the built-in one
+                client.wait_for_workers(1, timeout=wait_for_workers)
+            n_workers = len(client.nthreads())
     if n_workers == 0:
-        raise PreflightError(f"the Dask scheduler at {address} has no workers; start some with `dask worker {address}`")
+        raise PreflightError(no_workers_message(address, wait_for_workers))
     return n_workers
+
+
+def no_workers_message(address: str, seconds: float) -> str:
+    """What to do about a scheduler without workers (``seconds``: how long it has had none)."""
+    waited = f" for {seconds:g} s" if seconds > 0 else ""
+    return f"no Dask workers at {address}{waited}: start `dask worker {address}` or drop --dask-address"
 
 
 def check_prefect_api(timeout: float = TIMEOUT_SECONDS) -> str | None:
@@ -190,6 +167,20 @@ def check_prefect_api(timeout: float = TIMEOUT_SECONDS) -> str | None:
             f"the Prefect API at {url} is unreachable ({getattr(exc, 'reason', exc)}); start it with "
             "`prefect server start`, or unset PREFECT_API_URL to let Prefect start a temporary one"
         ) from exc
+
+
+def check_cluster_api(dask_address: str | None, api_url: str | None) -> None:
+    """Refuse an existing Dask cluster without a Prefect API server (``api_url``, from ``PREFECT_API_URL``).
+
+    Without one, Prefect's temporary server is this process's alone, on a new port each run, and a worker reports its
+    task runs to the first API it was told for as long as it lives (Prefect's events client is made once per
+    process): the task runs of later runs vanish, and the workers retry a dead address every few seconds.
+    """
+    if dask_address and not api_url:
+        raise PreflightError(
+            f"--dask-address {dask_address} needs a Prefect API server its workers reach: set PREFECT_API_URL to one "
+            "(`prefect server start --host 0.0.0.0`, then PREFECT_API_URL=http://HOST:4200/api here and on the "
+            "workers)")
 
 
 def _check_tcp(host: str, port: int | None, timeout: float, what: str) -> None:

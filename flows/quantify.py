@@ -12,7 +12,7 @@ import sys
 
 from prefect import flow
 
-from flows._plan import Plan, prepare
+from flows._plan import Plan, over_deployment, prepare
 from flows._runtime import fan_out_on_dask
 from flows._states import finish
 from flows._summary import PipelineSummary
@@ -23,6 +23,7 @@ from flows.params import QuantifyParams
 @flow(name="pidengine-quantify", log_prints=True)
 def quantify_datasets(params: QuantifyParams = QuantifyParams()) -> PipelineSummary:
     """Featurise, estimate (fan-out on Dask, cached by content), track in MLflow."""
+    params = over_deployment(params)  # a deployment's run: the fields given, over the deployment's parameters
     ready = prepare(params.data, params.tracking, params.compute)  # fail fast: catalog, tracking store, scheduler
     plan = Plan(["featurize"], params.estimators, params.settings, results_dir=params.results_dir,
                 use_cache=params.use_cache)

@@ -11,7 +11,7 @@ import sys
 
 from prefect import flow
 
-from flows._plan import Plan, prepare
+from flows._plan import Plan, over_deployment, prepare
 from flows._runtime import fan_out_on_dask
 from flows._states import finish
 from flows._summary import PipelineSummary
@@ -22,6 +22,7 @@ from flows.params import RefreshParams
 @flow(name="pidengine-catalog-refresh", log_prints=True)
 def catalog_refresh(params: RefreshParams = RefreshParams()) -> PipelineSummary:
     """Ingest every selected catalog entry (Dask fan-out); track the stage reports in MLflow."""
+    params = over_deployment(params)  # a deployment's run: the fields given, over the deployment's parameters
     ready = prepare(params.data, params.tracking, params.compute)  # fail fast: catalog, tracking store, scheduler
     plan = Plan(stages=["ingest"])
     with tracked_run("refresh", ready, plan) as run:

@@ -4,19 +4,28 @@ They run in the flow's own process (called, not submitted), one after another: a
 single writer, and artifacts are written where the flow runs. Keys are dotted and carry their unit
 (``pid.synergy_bits``); every number a child logs is the estimator's own figure, except that a figure smaller than
 what the estimate resolves (an exact estimate's certified duality gap, else 1e-12 bits) is logged as 0.
+
+A tracking server that stops answering fails the call within seconds with :class:`TrackingUnavailable` (one line
+naming the server), instead of after MLflow's four minutes of retries (:data:`HTTP_SETTINGS`); the runs the flow
+could not end then are remembered on this machine (:func:`remember_open_runs`) and ended by the next flow run
+(:func:`end_remembered_runs`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+import re
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +33,11 @@ from prefect import task
 
 import pidengine
 from pidengine import report
+from pidengine.exceptions import PIDEngineError
 from pidengine.io.location import Location
 from pidengine.parts import other_values
 from pidengine.report import RunRecord
+from tasks._credentials import redact, with_credentials
 from tasks._retry import is_transient, retry_transient
 
 _RETRIES = dict(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient)
@@ -37,14 +48,83 @@ _EXPERIMENT_KIND, _MODEL_TRAINING = "mlflow.experimentKind", "custom_model_devel
 _NOISE_BITS = 1e-12
 _MAX_PARAM = 6000
 PROJECT_ROOT = Path(pidengine.__file__).resolve().parents[1]
+# MLflow's client tries a request that gets no answer 8 times, waiting 0, 4, 8, ... up to 120 s in between (a refused
+# connection failed after 247 s here), and waits 120 s for each answer. The pipeline's own calls try 3 times, 0 and
+# 2 s apart, and wait 8 s for an answer: a refused connection fails in ~3 s, a server that never answers in ~27 s.
+# A value the user set wins; MLflow reads them on every request.
+HTTP_SETTINGS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "8",
+}
+
+
+class TrackingUnavailable(PIDEngineError):
+    """The MLflow tracking server did not answer (refused, timed out, or error responses after every retry)."""
+
+
+@contextmanager
+def _http_settings() -> Iterator[None]:
+    """:data:`HTTP_SETTINGS` in the environment where unset, for the duration of a call."""
+    added = {name: value for name, value in HTTP_SETTINGS.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
+def _unanswered(exc: BaseException | None) -> str | None:
+    """Why the tracking server did not answer, when ``exc`` or an error it was raised from (MLflow wraps requests'
+    errors) says that it did not; None for any other error."""
+    import requests
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        # requests raises a read timeout that outlasted the retries as a ConnectionError saying "Read timed out"
+        if isinstance(exc, requests.exceptions.Timeout) or (
+                isinstance(exc, requests.exceptions.ConnectionError) and "timed out" in str(exc)):
+            return f"waited {os.environ.get('MLFLOW_HTTP_REQUEST_TIMEOUT')} s per try"
+        if isinstance(exc, requests.exceptions.RetryError):
+            return "error responses to every retry"
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            errno = re.search(r"\[Errno -?\d+\] ([^'\"()\]]+)", str(exc))
+            return errno.group(1).strip() if errno else "connection failed"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _fails_fast(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Run an MLflow call (its first argument the tracking URI) with :data:`HTTP_SETTINGS`; a server that does not
+    answer raises :class:`TrackingUnavailable`, one line naming it and the fix, without MLflow's traceback."""
+
+    @functools.wraps(function)
+    def call(tracking_uri: str, *args: Any, **kwargs: Any) -> Any:
+        with _http_settings():
+            try:
+                return function(tracking_uri, *args, **kwargs)
+            except Exception as exc:
+                reason = _unanswered(exc)
+                if reason is None:
+                    raise
+        raise TrackingUnavailable(
+            f"the MLflow tracking server {redact(tracking_uri)} does not answer ({reason}); start it again (or use "
+            "another --tracking-uri) and rerun: the next run ends this run's MLflow runs as FAILED")
+
+    return call
 
 
 def client(tracking_uri: str):
+    """An MLflow client of ``tracking_uri``, its masked password (if any) restored from the environment
+    (:func:`tasks._credentials.with_credentials`): the only place a URI with credentials exists."""
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri)
+    return MlflowClient(tracking_uri=with_credentials(tracking_uri))
 
 
+@_fails_fast
 def experiment_id(tracking_uri: str, name: str) -> str:
     """The experiment's id, creating it if needed (artifacts next to an SQLite store, in ``mlruns/``)."""
     from mlflow.exceptions import MlflowException
@@ -66,6 +146,7 @@ def experiment_id(tracking_uri: str, name: str) -> str:
 
 
 @task(name="mlflow-start-parent", **_RETRIES)
+@_fails_fast
 def start_parent_run(
     tracking_uri: str, experiment: str, run_name: str, params: dict[str, Any], tags: dict[str, str]
 ) -> str:
@@ -100,6 +181,7 @@ class ModelRun:
 
 
 @task(name="mlflow-log-child-runs")
+@_fails_fast
 def log_child_runs(
     tracking_uri: str, experiment: str, parent_run_id: str, pid_runs: Sequence[PidRun], model_runs: Sequence[ModelRun]
 ) -> tuple[list[str], list[str]]:
@@ -126,6 +208,7 @@ def _retrying(function: Callable[..., str], *args: Any) -> str:
     return function(*args)
 
 
+@_fails_fast
 def log_pid_run(
     tracking_uri: str, experiment: str, parent_run_id: str, record: RunRecord, params: dict[str, Any],
     tags: dict[str, str],
@@ -171,6 +254,7 @@ def log_pid_run(
 
 
 @task(name="mlflow-log-summary", **_RETRIES)
+@_fails_fast
 def log_summary(tracking_uri: str, parent_run_id: str, records: Sequence[RunRecord]) -> None:
     """The summary across datasets on the parent run: a table artifact, a CSV, a plot, the estimators' agreement
     (``agreement.csv``: each part's difference per pair of estimators with its interval) and counts."""
@@ -220,6 +304,7 @@ def _description(records: Sequence[RunRecord]) -> str:
 
 
 @task(name="mlflow-end-parent", **_RETRIES)
+@_fails_fast
 def end_parent_run(tracking_uri: str, parent_run_id: str, failed: bool) -> None:
     client(tracking_uri).set_terminated(parent_run_id, "FAILED" if failed else "FINISHED")
 
@@ -242,6 +327,7 @@ def owner_tags() -> dict[str, str]:
     return {"host": socket.gethostname(), "pid": str(os.getpid())}
 
 
+@_fails_fast
 def end_open_runs(tracking_uri: str, parent_run_id: str, status: str) -> int:
     """End the parent run and every child still RUNNING as ``status`` (KILLED when the flow was interrupted, FAILED
     when it crashed); returns how many.
@@ -257,6 +343,51 @@ def end_open_runs(tracking_uri: str, parent_run_id: str, status: str) -> int:
     return 1 + len(children)
 
 
+def open_runs_folder() -> Path:
+    """Where this machine remembers the runs a flow could not end: ``$XDG_STATE_HOME/pidengine/open-runs``
+    (``~/.local/state`` by default)."""
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state) / "pidengine" / "open-runs"
+
+
+def remember_open_runs(tracking_uri: str, parent_run_id: str, status: str) -> Path:
+    """Remember that the parent run ``parent_run_id`` and its children still RUNNING are to be ended as ``status``
+    when the tracking server answers again (:func:`end_remembered_runs`); one small file per parent run, holding the
+    URI masked. Returns the file."""
+    folder = open_runs_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{parent_run_id}.json"
+    path.write_text(json.dumps({"tracking_uri": redact(tracking_uri), "parent_run_id": parent_run_id,
+                                "status": status, "since": datetime.now(UTC).isoformat()}))
+    return path
+
+
+@_fails_fast
+def end_remembered_runs(tracking_uri: str) -> list[str]:
+    """End the runs remembered for ``tracking_uri`` (:func:`remember_open_runs`) as they were to end, and forget
+    them; returns the parent runs' ids. A run deleted meanwhile is forgotten too."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+    ended = []
+    for path in sorted(open_runs_folder().glob("*.json")):
+        try:
+            note = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if note.get("tracking_uri") != redact(tracking_uri):
+            continue
+        try:
+            end_open_runs(tracking_uri, note["parent_run_id"], note["status"])
+        except MlflowException as exc:
+            if exc.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+                raise
+        path.unlink(missing_ok=True)
+        ended.append(note["parent_run_id"])
+    return ended
+
+
+@_fails_fast
 def kill_orphaned_runs(tracking_uri: str, experiment_id: str) -> list[str]:
     """End as KILLED the runs of ``experiment_id`` left RUNNING by a process of this host that no longer exists;
     returns their names. Runs of live processes, and of other hosts, are left alone."""
@@ -281,6 +412,22 @@ def _process_exists(pid: str) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+@_fails_fast
+def log_stage_table(tracking_uri: str, parent_run_id: str, rows: Sequence[dict[str, Any]]) -> None:
+    """The data stages of a flow run on its parent run: ``stages.json`` (a row per dataset and stage) and the counts
+    ``stages.written``, ``stages.failed``, ``stages.unchanged``."""
+    import pandas as pd
+    from mlflow.entities import Metric
+
+    if not rows:
+        return
+    mlflow_client = client(tracking_uri)
+    mlflow_client.log_table(parent_run_id, data=pd.DataFrame(rows), artifact_file="stages.json")
+    counts = {"stages.written": sum(r["written"] for r in rows), "stages.failed": sum(bool(r["error"]) for r in rows),
+              "stages.unchanged": sum(not r["written"] and not r["error"] for r in rows)}
+    mlflow_client.log_batch(parent_run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in counts.items()])
 
 
 def pid_metrics(record: RunRecord) -> dict[str, float]:
@@ -340,6 +487,7 @@ def _tags(tags: dict[str, Any]) -> dict[str, str]:
     return {k: str(v)[:_MAX_TAG] for k, v in tags.items() if v is not None}
 
 
+@_fails_fast
 def log_model_run(
     tracking_uri: str, experiment: str, parent_run_id: str, dataset: str, family: str, model: Any, error: str,
     params: dict[str, Any], tags: dict[str, str],
@@ -374,6 +522,7 @@ def model_metrics(model: Any) -> dict[str, float]:
 
 
 @task(name="mlflow-log-selection", **_RETRIES)
+@_fails_fast
 def log_selection(tracking_uri: str, parent_run_id: str, reports: Sequence[Any], selection: Any, analysis: Any,
                   reference_path: str, error: str, dataset_pids: dict[str, dict[str, float]] | None = None) -> None:
     """On the parent run: every model's figures, the reference table (versioned file), the recommendations with

@@ -8,14 +8,17 @@ from pidengine.datasets import CANONICAL
 
 @pytest.fixture(scope="session", autouse=True)
 def private_results_key(tmp_path_factory):
-    """Results are signed with a key from the user's config folder: the tests use their own, never the user's."""
-    previous = os.environ.get("XDG_CONFIG_HOME")
+    """Results are signed with a key from the user's config folder, and runs a flow could not end are remembered in
+    the user's state folder: the tests use their own folders, never the user's."""
+    previous = {name: os.environ.get(name) for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME")}
     os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
     yield
-    if previous is None:
-        os.environ.pop("XDG_CONFIG_HOME", None)
-    else:
-        os.environ["XDG_CONFIG_HOME"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
