@@ -89,10 +89,10 @@ class DatasetStore:
 
     def current(self, stage: str) -> Location | None:
         """The published version of ``stage`` (its folder), or None if nothing is published."""
-        pointer = self.pointer(stage)
-        if not pointer.exists():
+        try:
+            name = self.pointer(stage).read_text().strip()
+        except FileNotFoundError:
             return None
-        name = pointer.read_text().strip()
         return self.folder / name if name.startswith(f"{stage}-") and "/" not in name else None
 
     def current_key(self, stage: str) -> str | None:
@@ -101,20 +101,25 @@ class DatasetStore:
         return version.name[len(stage) + 1 : -len(".zarr")] if version is not None else None
 
     def exists(self, stage: str) -> bool:
+        return self._published(stage) is not None
+
+    def _published(self, stage: str) -> Location | None:
+        """The published version of ``stage`` when its folder is there (one read of the pointer)."""
         version = self.current(stage)
-        return version is not None and version.exists()
+        return version if version is not None and version.exists() else None
 
     def is_current(self, stage: str, key: str) -> bool:
         """Whether version ``key`` of ``stage`` is published and intact (a stage with this key can skip its work)."""
         version = self.current(stage)
-        return version is not None and self.current_key(stage) == key and damage(version) is None
+        return version is not None and version.name == f"{stage}-{key}.zarr" and damage(version) is None
 
     def describe(self, stage: str) -> dict[str, int] | None:
         """The published version's sizes (``sample``, ``feature1``, ...) and number of ``labels``, read from its
         metadata alone (for listings: no data read, no checksum checked); None when nothing is published."""
-        if not self.exists(stage):
+        version = self._published(stage)
+        if version is None:
             return None
-        metadata = xr.open_zarr(self.current(stage).zarr_store(), consolidated=False)
+        metadata = xr.open_zarr(version.zarr_store(), consolidated=False)
         return {**{str(k): int(v) for k, v in metadata.sizes.items()},
                 "labels": len(metadata.attrs.get("label_names", []))}
 
@@ -134,9 +139,9 @@ class DatasetStore:
             fix = (f"did you mean {close[0]!r}?" if close
                    else f"ingest it first (`pidengine ingest --only {self.name}`)")
             raise StoreError(f"no dataset {self.name!r} under {root}; {fix}")
-        if not self.exists(stage):
+        version = self._published(stage)
+        if version is None:
             raise StoreError(f"dataset {self.name!r} has no {stage} store under {self.folder}; run the stage first")
-        version = self.current(stage)
         problem = damage(version)
         if problem is not None:
             raise StoreError(f"dataset {self.name!r}: the {stage} store {version} {problem}; rewrite it with "
