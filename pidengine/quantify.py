@@ -34,12 +34,11 @@ import importlib.util
 import inspect
 import json
 import operator
-import re
 import time
 import types
 import typing
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -68,10 +67,10 @@ DEFAULT_ESTIMATORS = ("exact", "batch")
 # the bootstrap that corrects the exact estimate.
 _CORRECTED_BY = {"exact": ("pidengine.bootstrap",)}
 _CODE_ROOTS = {name: ("pidengine.quantify", REGISTRY[name].module, *_CORRECTED_BY.get(name, ())) for name in PIPELINE}
-# pidengine.quantify reads the stores by lazy imports: its own source is hashed, but only the imports it makes at
-# module level (the estimators, whose signatures the settings are read from) are followed, as the stores and the
-# stages that write them are not where an estimate comes from.
-_NOT_FOLLOWED_LAZILY = frozenset({"pidengine.quantify"})
+# pidengine.quantify's own source is hashed, but what it imports is not followed: it imports every estimator (their
+# signatures are the settings) and reads the stores, while an estimate runs only its own estimator's code, which is
+# the estimate's other root; so editing BATCH leaves the cached exact estimates valid.
+_NOT_FOLLOWED = frozenset({"pidengine.quantify"})
 
 
 # The pipeline's defaults where they differ from the estimators' own; every other default of an estimator's setting
@@ -301,7 +300,11 @@ def source_fingerprint(roots: tuple[str, ...]) -> str:
 
 def module_closure(roots: tuple[str, ...]) -> frozenset[str]:
     """``roots`` and every pidengine module they import, directly or through others: module-level and lazy
-    imports, and modules named in strings (the lazy exports of packages, the estimator registry)."""
+    imports, a package's lazy export resolved to the module that defines it.
+
+    Modules named only in strings are not followed: the estimator registry names every estimator, and an estimate
+    runs the one that is its root.
+    """
     return _closure(tuple(sorted(roots)))
 
 
@@ -314,27 +317,51 @@ def _closure(roots: tuple[str, ...]) -> frozenset[str]:
         if module_name in seen or importlib.util.find_spec(module_name) is None:
             continue
         seen.add(module_name)
-        pending += _imported(module_name, lazily=module_name not in _NOT_FOLLOWED_LAZILY)
+        if module_name not in _NOT_FOLLOWED:
+            pending += _imported(module_name)
     return frozenset(seen)
 
 
-def _imported(module_name: str, lazily: bool) -> list[str]:
-    """The pidengine modules that ``module_name`` imports or names (only those at module level unless ``lazily``)."""
-    tree = ast.parse(_source(module_name))
-    nodes = ast.walk(tree) if lazily else iter(tree.body)
+def _imported(module_name: str) -> list[str]:
+    """The pidengine modules that ``module_name`` imports when it runs, at module level or inside functions (not
+    those imported for type checking only)."""
     found = []
-    for node in nodes:
+    for node in _runtime_nodes(ast.parse(_source(module_name))):
         if isinstance(node, ast.Import):
             found += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            # `from package import name`: name may be a submodule
-            found += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        elif lazily and isinstance(node, ast.Constant) and isinstance(node.value, str):
-            found += _MODULE_NAME.findall(node.value)
+            # `from package import name`: name may be a submodule, or a lazy export of the package
+            exports = _lazy_exports(node.module)
+            found += [node.module, *(exports.get(alias.name, f"{node.module}.{alias.name}") for alias in node.names)]
     return [name for name in found if name.split(".")[0] == "pidengine" and _is_module(name)]
 
 
-_MODULE_NAME = re.compile(r"^(pidengine(?:\.\w+)+)(?::\w+)?$")
+def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of ``tree`` (as :func:`ast.walk`) outside ``if TYPE_CHECKING:`` blocks."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            pending += node.orelse
+        else:
+            pending += ast.iter_child_nodes(node)
+
+
+@functools.cache
+def _lazy_exports(package: str) -> dict[str, str]:
+    """A package's lazy exports (``pidengine._lazy.lazy_exports``): each public name and the module defining it, read
+    from the name -> module string literals of the package's source (empty for a module that is not a package)."""
+    spec = importlib.util.find_spec(package) if package.split(".")[0] == "pidengine" and _is_module(package) else None
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    exports = {}
+    for node in ast.walk(ast.parse(_source(package))):
+        if isinstance(node, ast.Dict):
+            exports |= {key.value: value.value for key, value in zip(node.keys, node.values, strict=True)
+                        if isinstance(key, ast.Constant) and isinstance(value, ast.Constant)
+                        and isinstance(value.value, str) and value.value.startswith("pidengine")}
+    return exports
 
 
 def _is_module(name: str) -> bool:

@@ -39,6 +39,21 @@ def test_the_closure_follows_imports_module_level_lazy_and_named(estimator, expe
     assert not closure & {"pidengine.stages", "pidengine.io.store", "pidengine.catalog"}
 
 
+@pytest.mark.parametrize(("estimator", "other"), [("exact", "batch"), ("batch", "exact"), ("crossfit", "batch")])
+def test_editing_one_estimator_keeps_the_others_cached(estimator, other):
+    # pidengine.quantify imports every estimator, and a package's lazy exports name them all: neither is followed
+    closure = quantify.module_closure(quantify._CODE_ROOTS[estimator])
+    assert quantify.REGISTRY[other].module not in closure
+    assert "pidengine.estimators.cvx" not in closure
+
+
+def test_a_lazy_export_is_followed_to_the_module_that_defines_it():
+    # bootstrap imports ExactManyEstimator directly and ExactEstimator through the package's lazy exports
+    assert quantify._lazy_exports("pidengine.estimators")["ExactEstimator"] == "pidengine.estimators.exact"
+    assert "pidengine.estimators.exact" in quantify._imported("pidengine.bootstrap")
+    assert quantify._lazy_exports("pidengine.parts") == {}
+
+
 def test_editing_any_module_of_the_closure_changes_the_key(monkeypatch):
     roots = quantify._CODE_ROOTS["exact"]
     key = quantify.source_fingerprint(roots)
