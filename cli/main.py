@@ -275,12 +275,12 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     outcome = quantify(args.data_dir, args.dataset, "exact")
     pid = outcome.parts()
     significant = {part: bool(read_parts(outcome.values)[part].significant) for part in ATOMS}
-    result = recommend(args.dataset, pid, table, args.top_k)
+    result = recommend(args.dataset, pid, table, args.top_k, significant=significant)
     nearest = next(row for row in table.rows if row.dataset == result.nearest)
     if args.plot is not None:
         from pidengine.report import selection_figure
 
-        figure = selection_figure({row.dataset: row.pid for row in table.rows}, {args.dataset: pid},
+        figure = selection_figure({row.dataset: row.compared() for row in table.rows}, {args.dataset: result.compared},
                                   {args.dataset: result.nearest})
         write_atomically(args.plot, lambda path: figure.savefig(path, dpi=110, format="png"))
     if args.json:
@@ -292,7 +292,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                           "nearest_accuracy": nearest.accuracy, "reference_key": table.key,
                           "reference_table": str(table_file)}))
         return 0
-    shares = dict(zip(ATOMS, normalized_pid(pid)))
+    shares = dict(zip(ATOMS, normalized_pid(pid, significant)))
     print(f"{args.dataset}: PID of its codes (exact, bias-corrected, {outcome.n_samples} samples), bits and share "
           "of R+U1+U2+S; * = not significant (its interval does not clear the null)")
     print("  " + "   ".join(f"{part} {pid[part]:.3f}{'' if significant[part] else '*'} ({shares[part]:.0%})"

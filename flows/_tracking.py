@@ -24,7 +24,6 @@ from pidengine.io.store import DatasetStore
 from pidengine.models.analysis import InteractionAnalysis
 from pidengine.quantify import input_stage
 from pidengine.report import RunRecord
-from pidengine.selection import dataset_pids
 from tasks import tracking
 from tasks._retry import describe
 from tasks.selection import SelectionOutcome
@@ -176,8 +175,7 @@ def _log_summary(summary: PipelineSummary, log: ChildRunLog) -> None:
         summary.records[i] = record
     if summary.models:
         tracking.log_selection(log.tracking_uri, log.parent_run_id, [m.report for m in summary.models if m.report],
-                               summary.selection, summary.analysis, summary.reference_path, summary.selection_error,
-                               dataset_pids(summary.records))
+                               summary.selection, summary.analysis, summary.reference_path, summary.selection_error)
     tracking.log_stage_table(log.tracking_uri, log.parent_run_id, _stage_rows(summary.stages))
     if summary.records:
         tracking.log_summary(log.tracking_uri, log.parent_run_id, summary.records)

@@ -2,7 +2,9 @@ r"""Model selection from a dataset's PID (Liang et al., 2023, §5).
 
 A reference table lists synthetic datasets with their PID and the test accuracy of every model family on them.
 For a new dataset, its PID is normalised to proportions
-:math:`\bar\pi = (R, U_1, U_2, S) / (R + U_1 + U_2 + S)`, the reference dataset nearest in L1 distance
+:math:`\bar\pi = (R, U_1, U_2, S) / (R + U_1 + U_2 + S)`, where a part that does not clear its null (its
+significance flag, :class:`pidengine.parts.PartEstimate`) counts as 0, on the dataset as on the references; the
+reference dataset nearest in L1 distance
 :math:`\lVert \bar\pi - \bar\pi_{\mathrm{ref}} \rVert_1` is found, and its ``k`` best families are recommended.
 The selection score of a recommendation on a dataset where all families were trained is
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +40,9 @@ if TYPE_CHECKING:  # the report and the sweep import pandas and torch; selection
     from pidengine.models.sweep import ModelReport
     from pidengine.report import RunRecord
 
-REFERENCE_FORMAT = "pidengine-reference/1"
+REFERENCE_FORMAT = "pidengine-reference/2"
+# Tables of format 1 carry no significance flags (every part counts as estimated); they read the same otherwise.
+_READABLE_FORMATS = (REFERENCE_FORMAT, "pidengine-reference/1")
 REFERENCE_STEM = "reference"
 SHIPPED_REFERENCE = Path(__file__).parent / "data" / "reference.json"
 """Built by ``pidengine run --flow models`` on the default catalog's synthetic datasets (see docs/models.md)."""
@@ -50,31 +54,49 @@ measured on too."""
 TIE_TOLERANCE = 0.005
 
 
-def normalized_pid(pid: dict[str, float]) -> NDArray[np.float64]:
-    """(R, U1, U2, S) as proportions of their sum.
+def compared_parts(pid: Mapping[str, float], significant: Mapping[str, bool] | None = None) -> dict[str, float]:
+    """The parts (R, U1, U2, S) selection compares, in bits: each as estimated, and 0 where ``significant`` flags it
+    as not clearing its null (a part without a flag counts as estimated).
 
-    Parts below zero are estimator noise (certified within the solver's tolerance); they count as 0 here so the
-    proportions stay a distribution.
+    >>> compared_parts({"redundancy": 0.8, "unique1": 0.1, "unique2": 0.0, "synergy": 0.3}, {"synergy": False})
+    {'redundancy': 0.8, 'unique1': 0.1, 'unique2': 0.0, 'synergy': 0.0}
     """
     missing = [part for part in ATOMS if part not in pid]
     if missing:
         raise InvalidJointError(f"the PID lacks {missing}; it needs {list(ATOMS)}")
-    parts = np.array([max(float(pid[part]), 0.0) for part in ATOMS])
+    flags = significant or {}
+    return {part: 0.0 if flags.get(part) is False else float(pid[part]) for part in ATOMS}
+
+
+def normalized_pid(pid: Mapping[str, float], significant: Mapping[str, bool] | None = None) -> NDArray[np.float64]:
+    """(R, U1, U2, S) as proportions of their sum, a part not significant counting as 0 (:func:`compared_parts`).
+
+    Parts below zero are estimator noise (certified within the solver's tolerance); they count as 0 here so the
+    proportions stay a distribution.
+    """
+    parts = np.array([max(value, 0.0) for value in compared_parts(pid, significant).values()])
     if not np.isfinite(parts).all():
-        raise InvalidJointError(f"the PID has non-finite parts: {pid}")
+        raise InvalidJointError(f"the PID has non-finite parts: {dict(pid)}")
     total = parts.sum()
     if total <= 1e-9:
-        raise InvalidJointError("the PID is zero: the modalities carry no information about the label to compare")
+        raise InvalidJointError("no part of the PID is above zero and clears its null: the modalities carry no "
+                                "information about the label to compare")
     return parts / total
 
 
 @dataclass(frozen=True)
 class ReferenceRow:
-    """One reference dataset: its PID (bits) and each family's test accuracy on it."""
+    """One reference dataset: its PID (bits), each family's test accuracy on it, and whether each part clears its
+    null (``significant``; empty for a table built without flags, where every part counts)."""
 
     dataset: str
     pid: dict[str, float]
     accuracy: dict[str, float]
+    significant: dict[str, bool] = field(default_factory=dict)
+
+    def compared(self) -> dict[str, float]:
+        """The parts selection compares (:func:`compared_parts`)."""
+        return compared_parts(self.pid, self.significant)
 
     def ranked_families(self, strength: dict[str, float] | None = None, tie_tolerance: float = 0.0) -> list[str]:
         """Families from best to worst accuracy on this dataset.
@@ -112,8 +134,10 @@ class ReferenceTable:
         dataset_pids: dict[str, dict[str, float]],
         accuracy: dict[str, dict[str, float]],
         provenance: dict[str, Any] | None = None,
+        significance: dict[str, dict[str, bool]] | None = None,
     ) -> ReferenceTable:
-        """One row per dataset that has both a PID and the accuracy of every family trained on any of them.
+        """One row per dataset that has both a PID and the accuracy of every family trained on any of them, with
+        the significance flags of its parts where ``significance`` has them (:func:`dataset_significance`).
 
         Raises ``ConfigError`` when no dataset qualifies, or when families are missing on a dataset (a partial row
         would bias its ranking toward the families that happened to finish).
@@ -125,9 +149,11 @@ class ReferenceTable:
             raise ConfigError(f"reference datasets lack trained families: {incomplete}")
         if not dataset_pids:
             raise ConfigError("no reference dataset has both a PID and trained families")
+        flags = significance or {}
         rows = tuple(
             ReferenceRow(
-                name, {part: float(dataset_pids[name][part]) for part in ATOMS}, dict(sorted(accuracy[name].items()))
+                name, {part: float(dataset_pids[name][part]) for part in ATOMS}, dict(sorted(accuracy[name].items())),
+                {part: bool(flags[name][part]) for part in ATOMS if part in flags.get(name, {})},
             )
             for name in sorted(dataset_pids)
         )
@@ -158,9 +184,10 @@ class ReferenceTable:
         trusted as its code, and signed with no user's key); its content must still match its key."""
         try:
             document = json.loads(text)
-            if document.get("format") != REFERENCE_FORMAT:
+            if document.get("format") not in _READABLE_FORMATS:
                 raise ConfigError(f"{source}: not a {REFERENCE_FORMAT} document (format {document.get('format')!r})")
-            rows = tuple(ReferenceRow(r["dataset"], r["pid"], r["accuracy"]) for r in document["rows"])
+            rows = tuple(ReferenceRow(r["dataset"], r["pid"], r["accuracy"], r.get("significant", {}))
+                         for r in document["rows"])
             table = cls(rows, tuple(document["families"]), document.get("provenance", {}))
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{source}: unreadable reference table ({type(exc).__name__}: {exc})") from exc
@@ -205,8 +232,10 @@ class ReferenceTable:
                           self.provenance)
 
     def _content(self) -> dict[str, Any]:
+        # A row without flags is written as format 1 wrote it, so a table read from that format keeps its key.
         return {"families": list(self.families), "provenance": self.provenance,
-                "rows": [{"dataset": r.dataset, "pid": r.pid, "accuracy": r.accuracy} for r in self.rows]}
+                "rows": [{"dataset": r.dataset, "pid": r.pid, "accuracy": r.accuracy,
+                          **({"significant": r.significant} if r.significant else {})} for r in self.rows]}
 
 
 def find_reference(
@@ -232,17 +261,26 @@ class Recommendation:
     nearest: str
     distance: float
     neighbours: tuple[tuple[str, float], ...]
-    """Every reference dataset with its L1 distance, nearest first."""
+    """Every reference dataset with its L1 distance, nearest first (those with no significant part have no place
+    among them)."""
+    compared: dict[str, float] = field(default_factory=dict)
+    """The dataset's parts as compared (:func:`compared_parts`), in bits."""
 
 
 def recommend(
     dataset: str,
-    pid: dict[str, float],
+    pid: Mapping[str, float],
     reference: ReferenceTable | list[ReferenceRow],
     k: int = 3,
     tie_tolerance: float = TIE_TOLERANCE,
+    significant: Mapping[str, bool] | None = None,
 ) -> Recommendation:
     """The ``k`` best families of the reference dataset whose normalised PID is nearest (L1) to ``pid``.
+
+    A part that does not clear its null (``significant`` for the dataset, :attr:`ReferenceRow.significant` for a
+    reference) counts as 0 in the shares (:func:`normalized_pid`): a part indistinguishable from what shuffled
+    labels give is no evidence of an interaction. A reference dataset with no significant part has no place among
+    the shares and is left out.
 
     Families whose accuracy on that dataset is within ``tie_tolerance`` of each other are ranked by their strength
     over the whole reference table (:meth:`ReferenceTable.strength`): on easy synthetic sets many families reach the
@@ -253,19 +291,24 @@ def recommend(
         table = reference
     else:
         table = ReferenceTable(tuple(reference), tuple(sorted({f for row in reference for f in row.accuracy})))
-    rows = [row for row in table.rows if row.dataset != dataset]
-    if not rows:
+    others = [row for row in table.rows if row.dataset != dataset]
+    if not others:
         raise ConfigError("the reference table is empty; build it from the synthetic datasets first")
+    rows = [row for row in others if any(value > 1e-9 for value in row.compared().values())]
+    if not rows:
+        raise ConfigError(f"the reference table has no dataset with a significant part above zero among "
+                          f"{[row.dataset for row in others]}; rebuild it from the synthetic datasets")
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
-    target = normalized_pid(pid)
+    target = normalized_pid(pid, significant)
     distances = sorted(
-        ((row.dataset, float(np.abs(normalized_pid(row.pid) - target).sum())) for row in rows),
+        ((row.dataset, float(np.abs(normalized_pid(row.pid, row.significant) - target).sum())) for row in rows),
         key=lambda item: (item[1], item[0]),
     )
     nearest = next(row for row in rows if row.dataset == distances[0][0])
     ranked = nearest.ranked_families(table.strength(), tie_tolerance)
-    return Recommendation(dataset, tuple(ranked[:k]), nearest.dataset, distances[0][1], tuple(distances))
+    return Recommendation(dataset, tuple(ranked[:k]), nearest.dataset, distances[0][1], tuple(distances),
+                          compared_parts(pid, significant))
 
 
 def selection_score(recommended: tuple[str, ...] | list[str], accuracy: dict[str, float]) -> float:
@@ -398,6 +441,7 @@ def build_reference(
     accuracy: dict[str, dict[str, float]],
     names: list[str],
     provenance: dict[str, Any] | None = None,
+    significance: dict[str, dict[str, bool]] | None = None,
 ) -> tuple[ReferenceTable, dict[str, str]]:
     """The reference table of datasets ``names`` (in the pipeline: the synthetic ones, whose PID is known by
     construction), and the names left out with the reason (no PID, or not every family trained on it)."""
@@ -412,7 +456,7 @@ def build_reference(
             excluded[name] = f"families not trained: {missing}"
         else:
             complete[name] = dataset_pids[name]
-    return ReferenceTable.build(complete, {n: accuracy[n] for n in complete}, provenance), excluded
+    return ReferenceTable.build(complete, {n: accuracy[n] for n in complete}, provenance, significance), excluded
 
 
 def select(
@@ -420,6 +464,7 @@ def select(
     accuracy: dict[str, dict[str, float]],
     reference: ReferenceTable,
     k: int = 3,
+    significance: dict[str, dict[str, bool]] | None = None,
 ) -> Selection:
     """Recommend ``k`` families for every dataset of ``dataset_pids`` that is not in the reference table, and score
     each recommendation where every reference family was trained on that dataset.
@@ -430,13 +475,16 @@ def select(
         Each dataset's PID (R, U1, U2, S).
     accuracy : {dataset: {family: test accuracy}}
         The families trained on each dataset.
+    significance : {dataset: {part: bool}}, optional
+        Whether each part clears its null (:func:`dataset_significance`); a part flagged False counts as 0.
     """
     in_reference = {row.dataset for row in reference.rows}
     recommendations, scores, excluded, baselines = {}, {}, {}, {}
     pid_free = pid_free_families(reference, k)
     for name in sorted(set(dataset_pids) - in_reference):
         try:
-            recommendations[name] = recommend(name, dataset_pids[name], reference, k)
+            recommendations[name] = recommend(name, dataset_pids[name], reference, k,
+                                              significant=(significance or {}).get(name))
         except InvalidJointError as exc:
             excluded[name] = str(exc)
             continue
@@ -454,6 +502,14 @@ def dataset_pids(records: Sequence[RunRecord]) -> dict[str, dict[str, float]]:
             if r.estimator == PID_ESTIMATOR and r.status == "ok"}
 
 
+def dataset_significance(records: Sequence[RunRecord]) -> dict[str, dict[str, bool]]:
+    """Whether each part (R, U1, U2, S) of each dataset's :data:`PID_ESTIMATOR` estimate clears its null, for the
+    parts that carry the flag (the exact estimate with its bootstrap and label permutations does)."""
+    return {r.dataset: {part: bool(r.parts[part].significant) for part in ATOMS
+                        if part in r.parts and r.parts[part].significant is not None}
+            for r in records if r.estimator == PID_ESTIMATOR and r.status == "ok"}
+
+
 def select_from_run(
     records: Sequence[RunRecord],
     reports: Sequence[ModelReport],
@@ -463,7 +519,8 @@ def select_from_run(
     k: int = 3,
     provenance: dict[str, Any] | None = None,
 ) -> tuple[Selection, Location]:
-    """Selection over a pipeline run: its dataset PIDs (:func:`dataset_pids`) and the models it trained.
+    """Selection over a pipeline run: its dataset PIDs (:func:`dataset_pids`) with their significance flags
+    (:func:`dataset_significance`, on the reference datasets as on the others) and the models it trained.
 
     With ``reference`` datasets named, the reference table is built from them and published, versioned, under
     ``<data_dir>/reference``; its provenance records each one's codes and features store keys, how the PIDs were
@@ -493,7 +550,7 @@ def select_from_run(
     ConfigError
         When no reference dataset has a PID and every family trained, or the table found is unreadable.
     """
-    pids = dataset_pids(records)
+    pids, significance = dataset_pids(records), dataset_significance(records)
     accuracy: dict[str, dict[str, float]] = {}
     for report in reports:
         accuracy.setdefault(report.dataset, {})[report.family] = report.test_accuracy
@@ -505,9 +562,9 @@ def select_from_run(
             "pid": f"{PID_ESTIMATOR} estimator on the codes, all samples",
             **(provenance or {}),
         }
-        table, excluded = build_reference(pids, accuracy, list(reference), provenance)
+        table, excluded = build_reference(pids, accuracy, list(reference), provenance, significance)
         path = table.save(Location(data_dir) / REFERENCE_STEM)
     else:
         (table, path), excluded = find_reference(data_dir, table_file), {}
-    selection = select(pids, accuracy, table, k)
+    selection = select(pids, accuracy, table, k, significance)
     return replace(selection, excluded={**excluded, **selection.excluded}), path

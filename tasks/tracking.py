@@ -524,10 +524,10 @@ def model_metrics(model: Any) -> dict[str, float]:
 @task(name="mlflow-log-selection", **_RETRIES)
 @_fails_fast
 def log_selection(tracking_uri: str, parent_run_id: str, reports: Sequence[Any], selection: Any, analysis: Any,
-                  reference_path: str, error: str, dataset_pids: dict[str, dict[str, float]] | None = None) -> None:
+                  reference_path: str, error: str) -> None:
     """On the parent run: every model's figures, the reference table (versioned file), the recommendations with
-    their selection scores and where each dataset falls among the references (``selection.png``, from
-    ``dataset_pids``), and the interaction analyses (tables, correlations, a figure)."""
+    their selection scores and where each dataset falls among the references (``selection.png``, the parts as
+    selection compares them), and the interaction analyses (tables, correlations, a figure)."""
     import pandas as pd
     from mlflow.entities import Metric, RunTag
 
@@ -543,9 +543,10 @@ def log_selection(tracking_uri: str, parent_run_id: str, reports: Sequence[Any],
         rows = pd.DataFrame(selection.rows())
         if not rows.empty:
             mlflow_client.log_table(parent_run_id, data=rows, artifact_file="recommendations.json")
-            placed = {name: dataset_pids[name] for name in selection.recommendations if name in (dataset_pids or {})}
+            placed = {name: rec.compared for name, rec in selection.recommendations.items()}
             if placed:
-                figure = report.selection_figure({row.dataset: row.pid for row in selection.reference.rows}, placed,
+                references = {row.dataset: row.compared() for row in selection.reference.rows}
+                figure = report.selection_figure(references, placed,
                                                  {name: rec.nearest for name, rec in selection.recommendations.items()})
                 mlflow_client.log_figure(parent_run_id, figure, "selection.png")
         reference_file = Location(reference_path)  # local or on the object store that holds the data

@@ -18,10 +18,41 @@ REFERENCE = [
 def test_normalised_pid_is_a_distribution_and_ignores_noise_below_zero():
     assert normalized_pid({"redundancy": 1.0, "unique1": -1e-9, "unique2": 1.0, "synergy": 2.0}).tolist() == [
         0.25, 0.0, 0.25, 0.5]
-    with pytest.raises(InvalidJointError, match="is zero"):
+    with pytest.raises(InvalidJointError, match="no part of the PID is above zero"):
         normalized_pid({"redundancy": 0.0, "unique1": 0.0, "unique2": 0.0, "synergy": 0.0})
     with pytest.raises(InvalidJointError, match="lacks"):
         normalized_pid({"redundancy": 1.0})
+
+
+def test_a_part_that_does_not_clear_its_null_counts_as_zero():
+    pid = {"redundancy": 1.0, "unique1": 0.5, "unique2": 0.5, "synergy": 2.0}
+    assert normalized_pid(pid, {"synergy": False, "redundancy": True}).tolist() == [0.5, 0.25, 0.25, 0.0]
+    assert normalized_pid(pid, {}).tolist() == normalized_pid(pid).tolist() == [0.25, 0.125, 0.125, 0.5]
+    with pytest.raises(InvalidJointError, match="clears its null"):
+        normalized_pid(pid, dict.fromkeys(pid, False))
+
+
+def test_significance_moves_a_dataset_to_another_reference():
+    # Shares (0.4, 0, 0, 0.6): nearer "synergistic" (L1 0.8) than "redundant" (1.2). With its synergy not above the
+    # null the dataset is all redundancy: distance 0 to "redundant".
+    pid = {"redundancy": 0.4, "unique1": 0.0, "unique2": 0.0, "synergy": 0.6}
+    assert recommend("d", pid, REFERENCE, k=1).nearest == "synergistic"
+    masked = recommend("d", pid, REFERENCE, k=1, significant={"synergy": False, "redundancy": True})
+    assert masked.nearest == "redundant" and masked.distance == pytest.approx(0.0)
+    assert masked.compared == {**pid, "synergy": 0.0}
+    # On the reference side: "mixed" is (0.5, 0, 0, 0.5) as estimated, all synergy once its redundancy is flagged.
+    mixed = ReferenceRow("mixed", {"redundancy": 1.0, "unique1": 0.0, "unique2": 0.0, "synergy": 1.0},
+                         {"late_fusion": 0.5, "early_fusion": 0.6, "agreement": 0.5, "tensor_fusion": 0.9},
+                         {"redundancy": False, "unique1": False, "unique2": False, "synergy": True})
+    only_synergy = {"redundancy": 0.0, "unique1": 0.0, "unique2": 0.0, "synergy": 1.0}
+    result = recommend("s", only_synergy, [REFERENCE[0], mixed], k=1)
+    assert result.nearest == "mixed" and result.distance == pytest.approx(0.0) and result.families == ("tensor_fusion",)
+    # A reference with no significant part has no place among the shares: it is left out, not an error.
+    silent = ReferenceRow("silent", only_synergy, mixed.accuracy, dict.fromkeys(only_synergy, False))
+    result = recommend("s", only_synergy, [REFERENCE[0], silent], k=1)
+    assert [name for name, _ in result.neighbours] == ["redundant"]
+    with pytest.raises(ConfigError, match="no dataset with a significant part"):
+        recommend("s", only_synergy, [silent], k=1)
 
 
 def test_nearest_reference_by_l1_gives_its_best_families():
@@ -240,3 +271,39 @@ def test_selection_from_a_run_builds_its_reference_table_or_finds_one(tmp_path):
     given, given_path = select_from_run(records, reports, tmp_path, table_file=tmp_path / "mine")
     assert given_path.parent == Location(tmp_path / "mine")
     assert [r.dataset for r in given.reference.rows] == ["gate-and", "gate-xor"]
+
+
+def test_selection_from_a_run_counts_parts_below_their_null_as_zero(tmp_path):
+    # The exact estimate's flat view carries `<part>_significant`; the reference rows keep the flags, and a dataset's
+    # part that is not significant counts as 0: new-synergy (0.2 R, 0.8 S) with its synergy flagged is all
+    # redundancy, and its nearest reference becomes "redundant".
+    from pidengine.selection import ReferenceTable, dataset_significance, select_from_run
+
+    records, reports = _run_outputs()
+    flagged = {"new-synergy": {"synergy": False}, "synergistic": {"redundancy": False}}
+    records = [type(r)(r.dataset, r.estimator, r.status, {
+        **r.values, **{f"{part}_significant": flagged.get(r.dataset, {}).get(part, True) for part in PIDS[r.dataset]}})
+        if r.status == "ok" and r.estimator == "exact" else r for r in records]
+    assert dataset_significance(records)["new-synergy"] == {
+        "redundancy": True, "unique1": True, "unique2": True, "synergy": False}
+    selection, path = select_from_run(records, reports, tmp_path, ["redundant", "synergistic"], k=2)
+    rows = {row.dataset: row for row in selection.reference.rows}
+    assert rows["synergistic"].significant["redundancy"] is False and all(rows["redundant"].significant.values())
+    assert selection.recommendations["new-synergy"].nearest == "redundant"
+    assert selection.recommendations["new-synergy"].distance == pytest.approx(0.0)
+    assert ReferenceTable.load(path) == selection.reference  # the flags are part of the saved table
+
+
+def test_a_table_of_format_1_reads_without_flags(tmp_path):
+    import json
+
+    from pidengine.selection import ReferenceTable, build_reference
+
+    table, _ = build_reference(PIDS, ACCURACY, ["redundant", "synergistic"])
+    document = json.loads(table.to_json())
+    assert all("significant" not in row for row in document["rows"])  # written as format 1 wrote it
+    document["format"] = "pidengine-reference/1"
+    assert ReferenceTable.from_json(json.dumps(document), signed=False) == table
+    document["format"] = "pidengine-reference/0"
+    with pytest.raises(ConfigError, match="not a pidengine-reference/2 document"):
+        ReferenceTable.from_json(json.dumps(document), signed=False)
