@@ -45,7 +45,11 @@ REFERENCE_FORMAT = "pidengine-reference/2"
 _READABLE_FORMATS = (REFERENCE_FORMAT, "pidengine-reference/1")
 REFERENCE_STEM = "reference"
 SHIPPED_REFERENCE = Path(__file__).parent / "data" / "reference.json"
-"""Built by ``pidengine run --flow models`` on the default catalog's synthetic datasets (see docs/models.md)."""
+"""Built by ``pidengine run`` on the default catalog's synthetic datasets and on :data:`REFERENCE_CATALOG`, the two
+tables :meth:`ReferenceTable.combined` (see docs/models.md)."""
+REFERENCE_CATALOG = Path(__file__).parent / "data" / "reference_catalog.yaml"
+"""The reference grid: synthetic sets across the PID simplex crossed with sample size, feature noise, nuisance and
+label count, too many to train in every ``make run`` (the rule that made it is in the file's header)."""
 PID_ESTIMATOR = "exact"
 """The estimator of the dataset PIDs that selection compares: certified, on the codes every family's model PID is
 measured on too."""
@@ -221,6 +225,37 @@ class ReferenceTable:
         """The table shipped with pidengine: the default catalog's synthetic datasets, every family trained with the
         default settings (:data:`SHIPPED_REFERENCE`)."""
         return cls.from_json(SHIPPED_REFERENCE.read_text(), source=str(SHIPPED_REFERENCE), signed=False)
+
+    @classmethod
+    def combined(cls, tables: Sequence[ReferenceTable]) -> ReferenceTable:
+        """The rows of ``tables`` in one table, for a reference built by more than one run (the shipped one: the
+        default catalog's synthetic datasets and the reference grid, :data:`REFERENCE_CATALOG`).
+
+        Rows are comparable only when measured alike: the tables must have the same families and the same
+        provenance but for its ``datasets`` (the training settings, how the PIDs were estimated, the code version),
+        and no dataset may appear twice. Raises ``ConfigError`` naming what differs.
+        """
+        if not tables:
+            raise ConfigError("no reference table to combine")
+        first = tables[0]
+        shared = {name: value for name, value in first.provenance.items() if name != "datasets"}
+        for table in tables[1:]:
+            if set(table.families) != set(first.families):
+                raise ConfigError(f"reference tables of other families cannot be combined: {sorted(first.families)} "
+                                  f"and {sorted(table.families)}")
+            other = {name: value for name, value in table.provenance.items() if name != "datasets"}
+            differing = sorted(name for name in shared.keys() | other.keys() if shared.get(name) != other.get(name))
+            if differing:
+                raise ConfigError(f"reference tables built differently cannot be combined: their {differing} differ; "
+                                  "rebuild them with the same code and settings")
+        rows = [row for table in tables for row in table.rows]
+        names = [row.dataset for row in rows]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ConfigError(f"datasets {repeated} are in more than one of the reference tables to combine")
+        datasets = {name: value for table in tables for name, value in table.provenance.get("datasets", {}).items()}
+        provenance = {**shared, **({"datasets": dict(sorted(datasets.items()))} if datasets else {})}
+        return cls(tuple(sorted(rows, key=lambda row: row.dataset)), tuple(sorted(first.families)), provenance)
 
     def restricted_to(self, datasets: Sequence[str]) -> ReferenceTable:
         """The rows of these reference datasets only; an unknown name is an error that lists the table's."""

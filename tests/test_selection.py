@@ -307,3 +307,24 @@ def test_a_table_of_format_1_reads_without_flags(tmp_path):
     document["format"] = "pidengine-reference/0"
     with pytest.raises(ConfigError, match="not a pidengine-reference/2 document"):
         ReferenceTable.from_json(json.dumps(document), signed=False)
+
+
+def test_tables_of_two_runs_combine_only_when_measured_alike():
+    from dataclasses import replace
+
+    from pidengine.selection import ReferenceTable, build_reference
+
+    provenance = {"train": {"seed": 0}, "pid": "exact"}
+    first, _ = build_reference(PIDS, ACCURACY, ["redundant"], {**provenance, "datasets": {"redundant": {"codes": "a"}}})
+    second, _ = build_reference(PIDS, ACCURACY, ["synergistic"],
+                                {**provenance, "datasets": {"synergistic": {"codes": "b"}}})
+    both = ReferenceTable.combined([second, first])
+    assert [row.dataset for row in both.rows] == ["redundant", "synergistic"] and both.families == first.families
+    assert both.provenance == {**provenance, "datasets": {"redundant": {"codes": "a"}, "synergistic": {"codes": "b"}}}
+    assert both == build_reference(PIDS, ACCURACY, ["redundant", "synergistic"], both.provenance)[0]
+    with pytest.raises(ConfigError, match=r"their \['train'\] differ"):
+        ReferenceTable.combined([first, replace(second, provenance={**provenance, "train": {"seed": 1}})])
+    with pytest.raises(ConfigError, match=r"datasets \['redundant'\] are in more than one"):
+        ReferenceTable.combined([first, first])
+    with pytest.raises(ConfigError, match="other families"):
+        ReferenceTable.combined([first, replace(second, families=("late_fusion",))])
