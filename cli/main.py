@@ -280,7 +280,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from pidengine.report import selection_figure
 
-        figure = selection_figure({row.dataset: row.compared() for row in table.rows}, {args.dataset: result.compared},
+        figure = selection_figure({row.dataset: row.compared() for row in table.rows if row.placed},
+                                  {args.dataset: result.compared},
                                   {args.dataset: result.nearest})
         write_atomically(args.plot, lambda path: figure.savefig(path, dpi=110, format="png"))
     if args.json:

@@ -53,6 +53,10 @@ label count, too many to train in every ``make run`` (the rule that made it is i
 PID_ESTIMATOR = "exact"
 """The estimator of the dataset PIDs that selection compares: certified, on the codes every family's model PID is
 measured on too."""
+# Reference datasets whose distances differ by less than this are equally near, and their accuracies are pooled:
+# with parts below their null counted as 0, references of one kind coincide exactly (every x1-unique set sits on
+# the U1 corner), and an order by name among them would be arbitrary.
+DISTANCE_TIE = 1e-6
 # Accuracies closer than this count as tied when ranking families on one reference dataset (about one test
 # sample in 200: differences below it are noise of the split, not of the family).
 TIE_TOLERANCE = 0.005
@@ -101,6 +105,12 @@ class ReferenceRow:
     def compared(self) -> dict[str, float]:
         """The parts selection compares (:func:`compared_parts`)."""
         return compared_parts(self.pid, self.significant)
+
+    @property
+    def placed(self) -> bool:
+        """Whether a part is above zero and clears its null: the row has a place among the shares (a reference
+        whose estimate is indistinguishable from shuffled labels has none)."""
+        return any(value > 1e-9 for value in self.compared().values())
 
     def ranked_families(self, strength: dict[str, float] | None = None, tie_tolerance: float = 0.0) -> list[str]:
         """Families from best to worst accuracy on this dataset.
@@ -300,6 +310,9 @@ class Recommendation:
     among them)."""
     compared: dict[str, float] = field(default_factory=dict)
     """The dataset's parts as compared (:func:`compared_parts`), in bits."""
+    tied: tuple[str, ...] = ()
+    """The other reference datasets as near as ``nearest`` (within :data:`DISTANCE_TIE`), whose accuracies were
+    pooled with its own."""
 
 
 def recommend(
@@ -315,7 +328,8 @@ def recommend(
     A part that does not clear its null (``significant`` for the dataset, :attr:`ReferenceRow.significant` for a
     reference) counts as 0 in the shares (:func:`normalized_pid`): a part indistinguishable from what shuffled
     labels give is no evidence of an interaction. A reference dataset with no significant part has no place among
-    the shares and is left out.
+    the shares and is left out. Reference datasets equally near (within :data:`DISTANCE_TIE`; coinciding shares)
+    are pooled: each family's accuracy relative to the best family on each of them, averaged, ranks the families.
 
     Families whose accuracy on that dataset is within ``tie_tolerance`` of each other are ranked by their strength
     over the whole reference table (:meth:`ReferenceTable.strength`): on easy synthetic sets many families reach the
@@ -329,7 +343,7 @@ def recommend(
     others = [row for row in table.rows if row.dataset != dataset]
     if not others:
         raise ConfigError("the reference table is empty; build it from the synthetic datasets first")
-    rows = [row for row in others if any(value > 1e-9 for value in row.compared().values())]
+    rows = [row for row in others if row.placed]
     if not rows:
         raise ConfigError(f"the reference table has no dataset with a significant part above zero among "
                           f"{[row.dataset for row in others]}; rebuild it from the synthetic datasets")
@@ -340,10 +354,16 @@ def recommend(
         ((row.dataset, float(np.abs(normalized_pid(row.pid, row.significant) - target).sum())) for row in rows),
         key=lambda item: (item[1], item[0]),
     )
-    nearest = next(row for row in rows if row.dataset == distances[0][0])
-    ranked = nearest.ranked_families(table.strength(), tie_tolerance)
-    return Recommendation(dataset, tuple(ranked[:k]), nearest.dataset, distances[0][1], tuple(distances),
-                          compared_parts(pid, significant))
+    nearest = [next(row for row in rows if row.dataset == name)
+               for name, distance in distances if distance <= distances[0][1] + DISTANCE_TIE]
+    if len(nearest) > 1:
+        pooled = ReferenceTable(tuple(nearest), table.families).strength()
+        evidence = ReferenceRow(nearest[0].dataset, nearest[0].pid, pooled)
+    else:
+        evidence = nearest[0]
+    ranked = evidence.ranked_families(table.strength(), tie_tolerance)
+    return Recommendation(dataset, tuple(ranked[:k]), nearest[0].dataset, distances[0][1], tuple(distances),
+                          compared_parts(pid, significant), tuple(row.dataset for row in nearest[1:]))
 
 
 def selection_score(recommended: tuple[str, ...] | list[str], accuracy: dict[str, float]) -> float:
@@ -436,7 +456,8 @@ class Selection:
             accuracy = self.accuracy.get(name, {})
             best = max(accuracy, key=lambda f: (accuracy[f], f)) if accuracy else ""
             rows.append({
-                "dataset": name, "nearest_reference": rec.nearest, "distance": rec.distance,
+                "dataset": name, "nearest_reference": rec.nearest, "tied_references": ", ".join(rec.tied),
+                "distance": rec.distance,
                 "recommended": ", ".join(rec.families),
                 "best_recommended_accuracy": max((accuracy[f] for f in rec.families if f in accuracy), default=None),
                 "best_family": best, "best_accuracy": accuracy.get(best),
@@ -453,7 +474,9 @@ class Selection:
         for row in self.rows():
             cells = [f"{row[key]:.1f}" if row[key] is not None else "-"
                      for key in ("selection_score", "pid_free_score", "random_score")]
-            lines.append(f"{row['dataset']:<24}{row['nearest_reference']:<26}{row['distance']:>6.3f}  "
+            tied = self.recommendations[row["dataset"]].tied  # "+n": n more as near, their accuracies pooled
+            nearest = row["nearest_reference"] + (f" +{len(tied)}" if tied else "")
+            lines.append(f"{row['dataset']:<24}{nearest:<26}{row['distance']:>6.3f}  "
                          f"{row['recommended']:<48}{cells[0]:>7}{cells[1]:>10}{cells[2]:>10}")
         if self.scores:
             lines.append(f"selection score: mean {np.mean(list(self.scores.values())):.1f}, "

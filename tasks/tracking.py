@@ -545,7 +545,7 @@ def log_selection(tracking_uri: str, parent_run_id: str, reports: Sequence[Any],
             mlflow_client.log_table(parent_run_id, data=rows, artifact_file="recommendations.json")
             placed = {name: rec.compared for name, rec in selection.recommendations.items()}
             if placed:
-                references = {row.dataset: row.compared() for row in selection.reference.rows}
+                references = {row.dataset: row.compared() for row in selection.reference.rows if row.placed}
                 figure = report.selection_figure(references, placed,
                                                  {name: rec.nearest for name, rec in selection.recommendations.items()})
                 mlflow_client.log_figure(parent_run_id, figure, "selection.png")

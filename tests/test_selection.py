@@ -49,10 +49,27 @@ def test_significance_moves_a_dataset_to_another_reference():
     assert result.nearest == "mixed" and result.distance == pytest.approx(0.0) and result.families == ("tensor_fusion",)
     # A reference with no significant part has no place among the shares: it is left out, not an error.
     silent = ReferenceRow("silent", only_synergy, mixed.accuracy, dict.fromkeys(only_synergy, False))
+    assert mixed.placed and not silent.placed
     result = recommend("s", only_synergy, [REFERENCE[0], silent], k=1)
     assert [name for name, _ in result.neighbours] == ["redundant"]
     with pytest.raises(ConfigError, match="no dataset with a significant part"):
         recommend("s", only_synergy, [silent], k=1)
+
+
+def test_references_equally_near_are_pooled():
+    # "u1-a" and "u1-b" coincide once their insignificant parts count as 0. Relative to each one's best, averaged:
+    # late_fusion (1 + 0.6/0.9)/2 = 0.833, tensor_fusion (0.7/1.0 + 0.9/0.9)/2 = 0.85, early_fusion
+    # (0.9/1.0 + 0.5/0.9)/2 = 0.728: tensor_fusion, then late_fusion; "u1-a" alone would give late_fusion.
+    zero = {"redundancy": 0.0, "unique1": 0.0, "unique2": 0.0, "synergy": 0.0}
+    a = ReferenceRow("u1-a", {**zero, "unique1": 1.0, "synergy": 0.2},
+                     {"late_fusion": 1.0, "tensor_fusion": 0.7, "early_fusion": 0.9}, {"synergy": False})
+    b = ReferenceRow("u1-b", {**zero, "unique1": 2.0}, {"late_fusion": 0.6, "tensor_fusion": 0.9, "early_fusion": 0.5})
+    far = ReferenceRow("r", {**zero, "redundancy": 1.0},
+                       {"late_fusion": 0.9, "tensor_fusion": 0.9, "early_fusion": 1.0})
+    result = recommend("d", {**zero, "unique1": 1.0, "redundancy": 0.1}, [far, b, a], k=2)
+    assert (result.nearest, result.tied) == ("u1-a", ("u1-b",))
+    assert result.families == ("tensor_fusion", "late_fusion")
+    assert recommend("d", {**zero, "unique1": 1.0}, [far, a], k=1).families == ("late_fusion",)
 
 
 def test_nearest_reference_by_l1_gives_its_best_families():
@@ -220,17 +237,22 @@ def test_selection_reports_baselines_beside_its_scores():
     assert "PID-free choice" in selection.table() and "PID minus PID-free" in selection.table()
 
 
-def test_the_shipped_reference_covers_the_default_catalog_with_todays_settings():
-    # The fallback of a run or recommend with no table of its own: it must stand for what `pidengine run` builds.
+def test_the_shipped_reference_covers_the_default_catalog_and_the_grid_with_todays_settings():
+    # The fallback of a run or recommend with no table of its own: it must stand for what `pidengine run` builds on
+    # the default catalog's synthetic datasets and on the reference grid, significance flags included.
     from pidengine.catalog import DEFAULT_CATALOG, load_catalog
     from pidengine.models.settings import TrainSettings
     from pidengine.models.zoo import FAMILIES
-    from pidengine.selection import ReferenceTable
+    from pidengine.parts import ATOMS
+    from pidengine.selection import REFERENCE_CATALOG, ReferenceTable
 
     table = ReferenceTable.shipped()
     catalog = load_catalog(Path(__file__).resolve().parents[1] / DEFAULT_CATALOG)
-    synthetic = sorted(e.name for e in catalog.entries.values() if e.is_synthetic)
+    grid = load_catalog(REFERENCE_CATALOG)
+    assert grid.errors == {} and all(entry.is_synthetic for entry in grid.entries.values())
+    synthetic = sorted([e.name for e in catalog.entries.values() if e.is_synthetic] + list(grid.entries))
     assert [row.dataset for row in table.rows] == synthetic
+    assert all(set(row.significant) == set(ATOMS) for row in table.rows)
     assert set(table.families) == set(FAMILIES)
     assert table.provenance["train"] == TrainSettings().model_dump(mode="json")
 

@@ -1,0 +1,100 @@
+"""Selection on the real datasets with the reference table of the default catalog and with the reference grid.
+
+    python benchmarks/reference_grid.py RUN_ARTIFACTS GRID_TABLE [--catalog data_catalog.yaml] [--top-k 3]
+
+``RUN_ARTIFACTS`` is the artifact folder of a ``pidengine run`` of the default catalog (its parent run's
+``summary.json``: every dataset's exact PID with its significance flags; ``models.json``: every family's test
+accuracy), e.g. ``mlruns/<experiment>/<run id>/artifacts``; ``GRID_TABLE`` is the table a run of
+``pidengine/data/reference_catalog.yaml`` published (its ``data/reference`` folder or file). Selection for the real
+datasets of the catalog (every entry that is not synthetic), with the reference tables:
+
+``before``      the default catalog's synthetic datasets, every part counted (selection before significance flags)
+``flags``       the same, a part that does not clear its null counted as 0, on the datasets and the references
+``grid``        those and the reference grid, with flags (the table shipped with pidengine)
+``grid only``   the reference grid alone, with flags
+
+Printed: each dataset's score under each table, the nearest reference and the baselines under ``grid``, the mean,
+minimum and PID-minus-PID-free difference (bootstrap interval over datasets) of each table, and the paired difference
+``grid`` minus ``before`` with its interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from pidengine.catalog import DEFAULT_CATALOG, load_catalog
+from pidengine.parts import ATOMS
+from pidengine.selection import ReferenceTable, Selection, build_reference, select
+
+
+def run_outputs(folder: Path) -> tuple[dict, dict, dict]:
+    """Each dataset's exact PID (bits), its significance flags, and each family's test accuracy."""
+    summary = json.loads((folder / "summary.json").read_text())
+    rows = [dict(zip(summary["columns"], row)) for row in summary["data"]]
+    exact = [row for row in rows if row["estimator"] == "exact" and row["status"] == "ok"]
+    pids = {row["dataset"]: {part: float(row[part]) for part in ATOMS} for row in exact}
+    flags = {row["dataset"]: {part: bool(row[f"significant_{part}"]) for part in ATOMS} for row in exact}
+    models = json.loads((folder / "models.json").read_text())
+    accuracy: dict[str, dict[str, float]] = {}
+    for row in (dict(zip(models["columns"], row)) for row in models["data"]):
+        accuracy.setdefault(row["dataset"], {})[row["family"]] = float(row["accuracy.test"])
+    return pids, flags, accuracy
+
+
+def paired_interval(differences: np.ndarray, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """The 95 % percentile bootstrap interval of the mean over datasets, as :meth:`Selection.comparison` draws it."""
+    resampled = np.random.default_rng(seed).choice(differences, (n_resamples, len(differences)))
+    low, high = np.quantile(resampled.mean(axis=1), [0.025, 0.975])
+    return float(low), float(high)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_artifacts", type=Path)
+    parser.add_argument("grid_table", type=Path)
+    parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
+    parser.add_argument("--top-k", type=int, default=3)
+    args = parser.parse_args()
+
+    pids, flags, accuracy = run_outputs(args.run_artifacts)
+    entries = load_catalog(args.catalog).entries.values()
+    synthetic = sorted(entry.name for entry in entries if entry.is_synthetic)
+    real = sorted(entry.name for entry in entries if not entry.is_synthetic and entry.name in pids)
+    default, _ = build_reference(pids, accuracy, synthetic, significance=flags)
+    grid = ReferenceTable.load(args.grid_table)
+    both = ReferenceTable(tuple(sorted(default.rows + grid.rows, key=lambda row: row.dataset)), default.families)
+    unflagged = replace(default, rows=tuple(replace(row, significant={}) for row in default.rows))
+    real_pids = {name: pids[name] for name in real}
+    selections: dict[str, Selection] = {
+        "before": select(real_pids, accuracy, unflagged, args.top_k),
+        "flags": select(real_pids, accuracy, default, args.top_k, flags),
+        "grid": select(real_pids, accuracy, both, args.top_k, flags),
+        "grid only": select(real_pids, accuracy, grid, args.top_k, flags),
+    }
+    chosen = selections["grid"]
+    print(f"{'dataset':<24}" + "".join(f"{name:>10}" for name in selections)
+          + f"  {'nearest reference (grid)':<28}{'L1':>6}  {'recommended (grid)':<46}{'PID-free':>9}{'random':>8}")
+    for name in real:
+        scores = "".join(f"{s.scores[name]:>10.1f}" for s in selections.values())
+        rec, base = chosen.recommendations[name], chosen.baselines[name]
+        print(f"{name:<24}{scores}  {rec.nearest:<28}{rec.distance:>6.3f}  {', '.join(rec.families):<46}"
+              f"{base.pid_free:>9.1f}{base.random:>8.1f}")
+    print()
+    for label, selection in selections.items():
+        summary = selection.comparison()
+        print(f"{label:<10} mean {summary.pid:.1f}, min {min(selection.scores.values()):.1f}; PID-free "
+              f"({', '.join(selection.pid_free)}) {summary.pid_free:.1f}; random {summary.random:.1f}; PID minus "
+              f"PID-free {summary.difference:+.1f} [{summary.difference_low:+.1f}, {summary.difference_high:+.1f}]")
+    differences = np.array([chosen.scores[name] - selections["before"].scores[name] for name in real])
+    low, high = paired_interval(differences)
+    print(f"grid minus before: mean {differences.mean():+.1f} points, 95% interval [{low:+.1f}, {high:+.1f}] "
+          f"(bootstrap over {len(real)} datasets); {len(grid.rows)} grid sets, {len(default.rows)} default ones")
+
+
+if __name__ == "__main__":
+    main()
