@@ -4,8 +4,9 @@
 
 ``RUN_ARTIFACTS`` is the artifact folder of a ``pidengine run`` of the default catalog (its parent run's
 ``summary.json``: every dataset's exact PID with its significance flags; ``models.json``: every family's test
-accuracy), e.g. ``mlruns/<experiment>/<run id>/artifacts``; ``GRID_TABLE`` is the table a run of
-``pidengine/data/reference_catalog.yaml`` published (its ``data/reference`` folder or file). Selection for the real
+accuracy), e.g. ``mlruns/<experiment>/<run id>/artifacts``; ``GRID_TABLE`` holds the grid's rows: the shipped
+``pidengine/data/reference.json``, or the table a run of ``pidengine/data/reference_catalog.yaml`` published (its
+rows of the catalog's own synthetic datasets are left out: those come from the run). Selection for the real
 datasets of the catalog (every entry that is not synthetic), with the reference tables:
 
 ``before``      the default catalog's synthetic datasets, every part counted (selection before significance flags)
@@ -66,7 +67,8 @@ def main() -> None:
     synthetic = sorted(entry.name for entry in entries if entry.is_synthetic)
     real = sorted(entry.name for entry in entries if not entry.is_synthetic and entry.name in pids)
     default, _ = build_reference(pids, accuracy, synthetic, significance=flags)
-    grid = ReferenceTable.load(args.grid_table)
+    loaded = ReferenceTable.load(args.grid_table)
+    grid = replace(loaded, rows=tuple(row for row in loaded.rows if row.dataset not in synthetic))
     both = ReferenceTable(tuple(sorted(default.rows + grid.rows, key=lambda row: row.dataset)), default.families)
     unflagged = replace(default, rows=tuple(replace(row, significant={}) for row in default.rows))
     real_pids = {name: pids[name] for name in real}
@@ -82,7 +84,8 @@ def main() -> None:
     for name in real:
         scores = "".join(f"{s.scores[name]:>10.1f}" for s in selections.values())
         rec, base = chosen.recommendations[name], chosen.baselines[name]
-        print(f"{name:<24}{scores}  {rec.nearest:<28}{rec.distance:>6.3f}  {', '.join(rec.families):<46}"
+        nearest = rec.nearest + (f" +{len(rec.tied)}" if rec.tied else "")  # "+n": n more as near, pooled
+        print(f"{name:<24}{scores}  {nearest:<28}{rec.distance:>6.3f}  {', '.join(rec.families):<46}"
               f"{base.pid_free:>9.1f}{base.random:>8.1f}")
     print()
     for label, selection in selections.items():

@@ -288,7 +288,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         print(json.dumps({"dataset": args.dataset, "pid_bits": pid, "significant": significant,
                           "recommended": list(result.families),
                           "pid_free": list(pid_free_families(table, args.top_k)),
-                          "nearest": result.nearest, "distance": result.distance,
+                          "nearest": result.nearest, "tied": list(result.tied), "distance": result.distance,
                           "neighbours": [{"dataset": n, "distance": d} for n, d in result.neighbours],
                           "nearest_accuracy": nearest.accuracy, "reference_key": table.key,
                           "reference_table": str(table_file)}))
@@ -301,8 +301,11 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     print(f"\nNearest reference datasets (L1 distance of the shares; reference table {table_file}, key {table.key}):")
     for name, distance in result.neighbours[: args.neighbours]:
         print(f"  {name:<26}{distance:.3f}")
-    print(f"\nRecommended families (best on {result.nearest}, test accuracy there; families within "
-          f"{TIE_TOLERANCE} of each other count as tied, and a tie goes to the family stronger over the whole table):")
+    pooled = (f" pooled with the {len(result.tied)} references as near ({', '.join(result.tied)}: accuracies "
+              "relative to each one's best, averaged)" if result.tied else "")
+    print(f"\nRecommended families (best on {result.nearest}{pooled}, test accuracy on {result.nearest}; families "
+          f"within {TIE_TOLERANCE} of each other count as tied, and a tie goes to the family stronger over the whole "
+          "table):")
     for rank, family in enumerate(result.families, 1):
         print(f"  {rank}. {family:<20}{nearest.accuracy[family]:.3f}")
     print(f"\nWithout PID (the {args.top_k} families strongest over the whole reference table): "

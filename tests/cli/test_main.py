@@ -280,5 +280,10 @@ def test_recommend_prints_the_nearest_references_and_their_best_families(cli, tm
     (tmp_path / "data" / "reference" / "reference.json").unlink()
     shipped = json.loads(cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--json").stdout)
     assert shipped["reference_table"].endswith("pidengine/data/reference.json")
+    # On its synergy corner every reference whose only significant part is synergy is as near: they are pooled.
+    assert shipped["distance"] == pytest.approx(0.0) and len(shipped["tied"]) >= 2
+    assert "ref-s-8y-5k-noise0.5" in [shipped["nearest"], *shipped["tied"]]
+    pooled = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"))
+    assert f"pooled with the {len(shipped['tied'])} references as near" in pooled.stdout
     unfeaturised = cli("recommend", "--dataset", "nope", "--data-dir", str(tmp_path / "data"))
     assert unfeaturised.returncode == 2 and "no dataset 'nope'" in unfeaturised.stderr
