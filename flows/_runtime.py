@@ -181,8 +181,9 @@ def fan_out(entries: list[CatalogEntry], base: Path, data_dir: str, plan: Plan, 
                 wait_for=upstream,
             )
         if plan.families:
-            model_futures[entry.name] = train_models.submit(entry, data_dir, plan.families, plan.train, results_dir,
-                                                            plan.use_cache, wait_for=upstream)
+            model_futures[entry.name] = train_models.submit(entry, data_dir, plan.families, plan.train,
+                                                            plan.models.pid, results_dir, plan.use_cache,
+                                                            wait_for=upstream)
     outcomes = Outcomes()
     logger = get_run_logger()
     watch = WorkerWatch(getattr(FlowRunContext.get().task_runner, "client", None), compute.no_workers_timeout,

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator
 
 from pidengine import __version__
@@ -66,7 +67,8 @@ DEFAULT_ESTIMATORS = ("exact", "batch")
 # (see `code_fingerprint`), so they name only where each estimate starts: this module, the estimator's own, and
 # the bootstrap that corrects the exact estimate.
 _CORRECTED_BY = {"exact": ("pidengine.bootstrap",)}
-_CODE_ROOTS = {name: ("pidengine.quantify", REGISTRY[name].module, *_CORRECTED_BY.get(name, ())) for name in PIPELINE}
+CODE_ROOTS = {name: ("pidengine.quantify", REGISTRY[name].module, *_CORRECTED_BY.get(name, ())) for name in PIPELINE}
+"""Where each pipeline estimator's result starts: what :func:`code_fingerprint` hashes, with every module it imports."""
 # pidengine.quantify's own source is hashed, but what it imports is not followed: it imports every estimator (their
 # signatures are the settings) and reads the stores, while an estimate runs only its own estimator's code, which is
 # the estimate's other root; so editing BATCH leaves the cached exact estimates valid.
@@ -286,7 +288,7 @@ class Quantification:
 def code_fingerprint(name: str) -> str:
     """Hash of the package version and the sources behind estimator ``name``."""
     _check_name(name)
-    return source_fingerprint(_CODE_ROOTS[name])
+    return source_fingerprint(CODE_ROOTS[name])
 
 
 def source_fingerprint(roots: tuple[str, ...]) -> str:
@@ -477,16 +479,26 @@ def _exact(store: DatasetStore, settings: ExactSettings) -> tuple[dict[str, Any]
     path = store.current("codes").url
     rows = slice(None) if settings.split == "all" else np.flatnonzero(codes["split"].values == settings.split)
     x1, x2, y = (codes[name].values[rows] for name in ("x1", "x2", "y"))
+    return exact_estimate(x1, x2, y, settings), len(y), path
+
+
+def exact_estimate(x1: ArrayLike, x2: ArrayLike, y: ArrayLike, settings: ExactSettings | None = None) -> dict[str, Any]:
+    """The pipeline's exact estimate of discrete samples (the flat view, :func:`pidengine.parts.flatten_parts`):
+    bias-corrected with basic bootstrap intervals and significance (:func:`~pidengine.bootstrap.bootstrap_pid`), or
+    the plug-in alone with ``n_bootstrap=0``; ``settings.split`` is not read (the samples are given).
+
+    A dataset's codes and a trained model's predictions on the test codes are measured by this one estimate, so
+    that their PIDs compare."""
+    settings = settings if settings is not None else ExactSettings()
     estimator = ExactEstimator(**settings.arguments(ExactEstimator))
     if settings.n_bootstrap:
-        values = bootstrap_pid(x1, x2, y, n_resamples=settings.n_bootstrap, estimator=estimator,
-                               **settings.arguments(bootstrap_pid)).to_dict()
-        return values, len(y), path
+        return bootstrap_pid(x1, x2, y, n_resamples=settings.n_bootstrap, estimator=estimator,
+                             **settings.arguments(bootstrap_pid)).to_dict()
     values = estimator.estimate_samples(x1, x2, y).to_dict()
     if settings.n_permutations:
         null = permutation_null(x1, x2, y, estimator=estimator, **settings.arguments(permutation_null))
         values.update({flat_key(part, "shuffled"): float(mean) for part, mean in zip(PARTS, null.mean(axis=0))})
-    return values, len(y), path
+    return values
 
 
 def _batch(

@@ -19,6 +19,7 @@ from pidengine import stages
 from pidengine.catalog import CatalogEntry
 from pidengine.models.settings import TrainSettings
 from pidengine.models.sweep import ModelReport, cache_key, evaluate_family
+from pidengine.quantify import ExactSettings
 from tasks._cache import Cached, load_or_compute
 from tasks._dask import on_worker
 from tasks._retry import describe, is_transient, retry_transient
@@ -29,11 +30,11 @@ Outcomes = dict[str, ModelReport | str]
 @task(name="train-models", task_run_name="models-{entry.name}", persist_result=False,
       retries=1, retry_delay_seconds=5, retry_condition_fn=retry_transient)
 def train_models(
-    entry: CatalogEntry, data_dir: str, families: list[str], settings: TrainSettings, results_dir: str,
-    use_cache: bool = True,
+    entry: CatalogEntry, data_dir: str, families: list[str], settings: TrainSettings, pid: ExactSettings,
+    results_dir: str, use_cache: bool = True,
 ) -> Cached[Outcomes]:
-    """Per family: its report (accuracy, model PID in bits, accuracy without each modality), or why it failed; and
-    whether the outcomes were cached."""
+    """Per family: its report (accuracy, model PID in bits with the settings ``pid`` of the datasets' exact
+    estimate, accuracy without each modality), or why it failed; and whether the outcomes were cached."""
 
     def compute() -> Outcomes:
         with on_worker():
@@ -41,14 +42,14 @@ def train_models(
             outcomes: Outcomes = {}
             for family in families:
                 try:
-                    outcomes[family] = evaluate_family(inputs, family, settings)
+                    outcomes[family] = evaluate_family(inputs, family, settings, pid)
                 except Exception as exc:
                     if is_transient(exc):
                         raise
                     outcomes[family] = describe(exc)
             return outcomes
 
-    name = cache_key(data_dir, entry.name, families, settings, bool(entry.encode))
+    name = cache_key(data_dir, entry.name, families, settings, bool(entry.encode), pid)
     return load_or_compute(results_dir, name, use_cache, compute, _encode, _decode)
 
 

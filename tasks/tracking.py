@@ -35,7 +35,7 @@ import pidengine
 from pidengine import report
 from pidengine.exceptions import PIDEngineError
 from pidengine.io.location import Location
-from pidengine.parts import other_values
+from pidengine.parts import other_values, read_parts
 from pidengine.report import RunRecord
 from tasks._credentials import redact, with_credentials
 from tasks._retry import is_transient, retry_transient
@@ -438,28 +438,36 @@ def pid_metrics(record: RunRecord) -> dict[str, float]:
     metrics: dict[str, float] = {"time.seconds": float(record.seconds)}
     if record.status != "ok":
         return metrics
-    parts = record.parts
-    truth = report.truth_with_total(record.true_pid)
-    for part, estimate in parts.items():
-        metrics[f"pid.{part}_bits"] = float(estimate.value)
+    metrics |= part_metrics(record.values, record.true_pid)
+    for key, value in other_values(record.values).items():
+        if report.is_finite_number(value) or isinstance(value, bool):
+            metrics[f"diag.{key}"] = float(value)
+    return metrics
+
+
+def part_metrics(values: dict[str, Any], true_pid: dict[str, float] | None = None,
+                 prefix: str = "") -> dict[str, float]:
+    """The metrics of each part of a flat view (:func:`pidengine.parts.read_parts`): ``<prefix>pid.<part>_bits``
+    (+ ``_low``/``_high``/``_std``), ``true.``/``abs_error.<part>_bits`` against ``true_pid``,
+    ``<prefix>shuffled.``/``<prefix>plugin.<part>_bits`` and ``<prefix>significant.<part>``; figures smaller than
+    the estimate resolves (noise, or a certified duality gap) are 0."""
+    metrics: dict[str, float] = {}
+    truth = report.truth_with_total(true_pid)
+    for part, estimate in read_parts(values).items():
+        metrics[f"{prefix}pid.{part}_bits"] = float(estimate.value)
         for name in ("low", "high", "std"):
             if report.is_finite_number(getattr(estimate, name)):
-                metrics[f"pid.{part}_{name}_bits"] = float(getattr(estimate, name))
+                metrics[f"{prefix}pid.{part}_{name}_bits"] = float(getattr(estimate, name))
         if part in truth:
             metrics[f"true.{part}_bits"] = float(truth[part])
             metrics[f"abs_error.{part}_bits"] = abs(float(estimate.value) - float(truth[part]))
         for name in ("shuffled", "plugin"):
             if report.is_finite_number(getattr(estimate, name)):
-                metrics[f"{name}.{part}_bits"] = float(getattr(estimate, name))
+                metrics[f"{prefix}{name}.{part}_bits"] = float(getattr(estimate, name))
         if isinstance(estimate.significant, bool):
-            metrics[f"significant.{part}"] = float(estimate.significant)
-    resolution = max(_NOISE_BITS, _certified_gap(record.values))
-    metrics = {key: 0.0 if key.endswith("_bits") and abs(value) < resolution else value
-               for key, value in metrics.items()}
-    for key, value in other_values(record.values).items():
-        if report.is_finite_number(value) or isinstance(value, bool):
-            metrics[f"diag.{key}"] = float(value)
-    return metrics
+            metrics[f"{prefix}significant.{part}"] = float(estimate.significant)
+    resolution = max(_NOISE_BITS, _certified_gap(values))
+    return {key: 0.0 if key.endswith("_bits") and abs(value) < resolution else value for key, value in metrics.items()}
 
 
 def _certified_gap(values: dict[str, Any]) -> float:
@@ -511,13 +519,14 @@ def log_model_run(
 
 
 def model_metrics(model: Any) -> dict[str, float]:
-    """``accuracy.test``/``.val``/``.without_<m>``/``.drop_<m>``, ``model_pid.<part>_bits``, training figures."""
+    """``accuracy.test``/``.val``/``.without_<m>``/``.drop_<m>``, training figures, and the model PID as
+    :func:`part_metrics` with the prefix ``model_`` (``model_pid.<part>_bits``, ``model_significant.<part>``, ...)."""
     metrics = {"accuracy.test": model.test_accuracy, "accuracy.val": model.val_accuracy,
                "train.best_epoch": model.best_epoch, "train.n_samples": model.n_train, "time.seconds": model.seconds}
     for modality, value in model.accuracy_without.items():
         metrics[f"accuracy.without_{modality}"] = value
         metrics[f"accuracy.drop_{modality}"] = model.accuracy_drop(modality)
-    metrics.update({f"model_pid.{part}_bits": value for part, value in model.pid.items()})
+    metrics |= part_metrics(model.pid, prefix="model_")
     return {k: float(v) for k, v in metrics.items()}
 
 

@@ -32,7 +32,7 @@ BATCH_MODULES = sorted(p.stem for p in (Path(quantify.__file__).parent / "estima
                   "pidengine.estimators.intervals", "pidengine.info.measures", "pidengine.parts"}),
 ])
 def test_the_closure_follows_imports_module_level_lazy_and_named(estimator, expected):
-    closure = quantify.module_closure(quantify._CODE_ROOTS[estimator])
+    closure = quantify.module_closure(quantify.CODE_ROOTS[estimator])
     assert expected <= closure
     assert all(name.startswith("pidengine") and importlib.util.find_spec(name) for name in closure)
     # the pipeline's stages and stores are not where an estimate comes from
@@ -42,7 +42,7 @@ def test_the_closure_follows_imports_module_level_lazy_and_named(estimator, expe
 @pytest.mark.parametrize(("estimator", "other"), [("exact", "batch"), ("batch", "exact"), ("crossfit", "batch")])
 def test_editing_one_estimator_keeps_the_others_cached(estimator, other):
     # pidengine.quantify imports every estimator, and a package's lazy exports name them all: neither is followed
-    closure = quantify.module_closure(quantify._CODE_ROOTS[estimator])
+    closure = quantify.module_closure(quantify.CODE_ROOTS[estimator])
     assert quantify.REGISTRY[other].module not in closure
     assert "pidengine.estimators.cvx" not in closure
 
@@ -55,7 +55,7 @@ def test_a_lazy_export_is_followed_to_the_module_that_defines_it():
 
 
 def test_editing_any_module_of_the_closure_changes_the_key(monkeypatch):
-    roots = quantify._CODE_ROOTS["exact"]
+    roots = quantify.CODE_ROOTS["exact"]
     key = quantify.source_fingerprint(roots)
     original = quantify._source
     for edited in sorted(quantify.module_closure(roots)):
@@ -68,7 +68,7 @@ def test_editing_any_module_of_the_closure_changes_the_key(monkeypatch):
 def test_model_reports_are_keyed_by_the_training_code_too():
     closure = quantify.module_closure(sweep._CODE_ROOTS)
     assert {"pidengine.models.training", "pidengine.models.zoo", "pidengine.models.evaluate",
-            "pidengine.estimators.exact"} <= closure
+            "pidengine.estimators.exact", "pidengine.bootstrap"} <= closure
 
 
 def test_a_module_is_read_from_its_file():

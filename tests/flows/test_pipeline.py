@@ -169,12 +169,15 @@ def test_one_model_run_per_pair_equal_to_the_library(pipeline_run):
     assert all(r.info.status == "FINISHED" for k, r in runs.items() if k[0] != "broken")
     entry = load_catalog(pipeline_run.root / "catalog.yaml").entries["latent"]
     again = evaluate_family(
-        model_inputs(entry, pipeline_run.root / "data"), "elementwise", pipeline_run.params.models.train
+        model_inputs(entry, pipeline_run.root / "data"), "elementwise", pipeline_run.params.models.train,
+        pipeline_run.params.models.pid,
     )
     metrics = runs[("latent", "elementwise")].data.metrics
     assert metrics["accuracy.test"] == pytest.approx(again.test_accuracy, abs=1e-12)
-    for part in PARTS:
+    for part in PARTS:  # the model PID is estimated as the run's datasets are: bias-corrected, with intervals
         assert metrics[f"model_pid.{part}_bits"] == pytest.approx(again.pid[part], abs=1e-9)
+        assert metrics[f"model_plugin.{part}_bits"] == pytest.approx(again.pid[f"plugin_{part}"], abs=1e-9)
+        assert metrics[f"model_significant.{part}"] == float(again.pid[f"{part}_significant"])
     assert metrics["accuracy.drop_x1"] == pytest.approx(again.accuracy_drop("x1"), abs=1e-12)
     assert runs[("latent", "elementwise")].data.params["train.max_epochs"] == "25"
     # XOR: additive late fusion cannot represent it; elementwise (multiplicative) fusion can.

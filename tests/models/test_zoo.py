@@ -8,6 +8,8 @@ from pidengine.models.evaluate import model_pid
 from pidengine.models.settings import TrainSettings
 from pidengine.models.training import Split, train
 from pidengine.models.zoo import FAMILIES, ModelShape, build, register_family
+from pidengine.parts import PARTS
+from pidengine.quantify import ExactSettings, exact_estimate
 
 FAST = TrainSettings(hidden=16, max_epochs=25, patience=4, batch_size=128, learning_rate=5e-3)
 
@@ -49,7 +51,7 @@ def test_additive_fusion_cannot_learn_xor_but_interactions_can(xor_data):
     # Model PID on the latent codes: the interaction model reproduces the data's synergy, the additive one does not.
     codes = slice(1200, 1500)
     synergy = {
-        name: model_pid(xor_data.latent1[codes], xor_data.latent2[codes], m.predict(test.x1, test.x2)).synergy
+        name: model_pid(xor_data.latent1[codes], xor_data.latent2[codes], m.predict(test.x1, test.x2))["synergy"]
         for name, m in (("late", late), ("product", product))
     }
     assert synergy["product"] > 0.8 and synergy["late"] < 0.3
@@ -87,8 +89,22 @@ def test_register_family_and_bad_input(xor_data):
 
 
 def test_model_pid_of_a_constant_model_is_zero():
-    pid = model_pid([0, 1, 0, 1], [0, 0, 1, 1], [3, 3, 3, 3])
-    assert pid.total == 0 and all(v == 0 for v in pid.atoms().values())
+    pid = model_pid([0, 1, 0, 1] * 5, [0, 0, 1, 1] * 5, [3] * 20)
+    assert all(abs(pid[part]) < 1e-12 and not pid[f"{part}_significant"] for part in PARTS)
+
+
+def test_model_pid_is_the_datasets_estimate_bias_corrected():
+    # Y = X1 XOR X2 on 2 x 2 codes, predicted by a perfect model: the plug-in synergy of 200 rows is 1 bit less a
+    # little; with labels independent of the codes the plug-in is biased upwards and the corrected estimate is not
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.integers(0, 4, 300), rng.integers(0, 4, 300)
+    settings = ExactSettings(n_bootstrap=50)
+    noise = model_pid(x1, x2, rng.integers(0, 4, 300), settings)
+    assert noise["plugin_total"] > 0.03  # 16 cells x 4 labels from 300 rows: the plug-in finds information
+    assert abs(noise["total"]) < noise["plugin_total"] / 2 and not noise["total_significant"]
+    xor = model_pid(x1 % 2, x2 % 2, (x1 + x2) % 2, settings)
+    assert xor["synergy"] == pytest.approx(1.0, abs=0.02) and xor["synergy_significant"]
+    assert xor == exact_estimate(x1 % 2, x2 % 2, (x1 + x2) % 2, settings)
 
 
 def test_sweep_over_a_featurised_dataset(tmp_path):
