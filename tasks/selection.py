@@ -15,7 +15,7 @@ from pidengine.models.analysis import InteractionAnalysis, analyse
 from pidengine.models.settings import TrainSettings
 from pidengine.models.sweep import ModelReport
 from pidengine.report import RunRecord
-from pidengine.selection import Selection, dataset_pids, select_from_run
+from pidengine.selection import Selection, dataset_pids, dataset_significance, select_from_run
 from tasks.tracking import code_version
 
 
@@ -46,4 +46,4 @@ def select_models(
 @task(name="analyse-models", persist_result=False)
 def analyse_models(records: Sequence[RunRecord], reports: Sequence[ModelReport]) -> InteractionAnalysis:
     """How each model's PID agrees with its dataset's, and how accuracy drops without a modality, against the PIDs."""
-    return analyse(dataset_pids(records), reports)
+    return analyse(dataset_pids(records), reports, dataset_significance(records))

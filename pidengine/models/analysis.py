@@ -19,25 +19,35 @@ Correlations are Pearson's and Spearman's over the points; NaN where fewer than 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pidengine.exceptions import InvalidJointError
 from pidengine.models.sweep import MODALITIES, ModelReport
+from pidengine.parts import ATOMS, flat_key
 from pidengine.selection import normalized_pid
 
 
-def pid_agreement(dataset_pid: dict[str, float], model_pid: dict[str, float]) -> float:
-    """:math:`1 - \\frac12\\lVert\\bar\\pi - \\bar\\pi_f\\rVert_1`; NaN when the model's predictions carry no
-    information."""
+def pid_agreement(
+    dataset_pid: Mapping[str, Any], model_pid: Mapping[str, Any], dataset_significant: Mapping[str, bool] | None = None
+) -> float:
+    """:math:`1 - \\frac12\\lVert\\bar\\pi - \\bar\\pi_f\\rVert_1`, a part that does not clear its null counting as
+    0 on either side, as in selection (:func:`~pidengine.selection.normalized_pid`): the dataset's by
+    ``dataset_significant``, the model's by the flags of its PID's flat view (``<part>_significant``); NaN when the
+    model's predictions carry no information."""
     try:
-        model = normalized_pid(model_pid)
+        model = normalized_pid(model_pid, _flags(model_pid))
     except InvalidJointError:
         return math.nan
-    return float(1.0 - 0.5 * np.abs(normalized_pid(dataset_pid) - model).sum())
+    return float(1.0 - 0.5 * np.abs(normalized_pid(dataset_pid, dataset_significant) - model).sum())
+
+
+def _flags(view: Mapping[str, Any]) -> dict[str, bool]:
+    return {part: flag for part in ATOMS if isinstance(flag := view.get(flat_key(part, "significant")), bool)}
 
 
 @dataclass(frozen=True)
@@ -108,8 +118,12 @@ class InteractionAnalysis:
         return fig
 
 
-def analyse(dataset_pids: dict[str, dict[str, float]], reports: Sequence[ModelReport]) -> InteractionAnalysis:
-    """Both analyses over every report whose dataset has a PID (bits)."""
+def analyse(
+    dataset_pids: dict[str, dict[str, float]], reports: Sequence[ModelReport],
+    significance: dict[str, dict[str, bool]] | None = None,
+) -> InteractionAnalysis:
+    """Both analyses over every report whose dataset has a PID (bits); ``significance``: whether each part of each
+    dataset's PID clears its null (:func:`pidengine.selection.dataset_significance`), for the agreement."""
     reports = [r for r in reports if r.dataset in dataset_pids]
     best = {}
     for r in reports:
@@ -117,7 +131,8 @@ def analyse(dataset_pids: dict[str, dict[str, float]], reports: Sequence[ModelRe
     agreement = pd.DataFrame(
         [{"dataset": r.dataset, "family": r.family, "accuracy": r.test_accuracy,
           "relative_accuracy": r.test_accuracy / best[r.dataset] if best[r.dataset] > 0 else math.nan,
-          "agreement": pid_agreement(dataset_pids[r.dataset], r.pid)} for r in reports],
+          "agreement": pid_agreement(dataset_pids[r.dataset], r.pid, (significance or {}).get(r.dataset))}
+         for r in reports],
         columns=["dataset", "family", "accuracy", "relative_accuracy", "agreement"],
     )
     ablation = pd.DataFrame(

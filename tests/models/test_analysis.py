@@ -19,6 +19,13 @@ def test_agreement_is_one_minus_half_the_l1_distance_of_shares():
     assert math.isnan(pid_agreement(R, NOTHING))  # a constant model has no interactions to compare
 
 
+def test_a_part_that_does_not_clear_its_null_counts_as_zero_on_either_side():
+    # the model's flags come with its PID's flat view, the dataset's from its estimate's records
+    assert pid_agreement(R, {**HALF, "synergy_significant": False}) == 1.0
+    assert pid_agreement(HALF, R, {"synergy": False}) == 1.0
+    assert pid_agreement(HALF, R, {"synergy": True}) == pytest.approx(0.5)
+
+
 def test_correlation_matches_numpy_and_is_nan_when_undefined():
     x, y = [1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 5.0]
     c = Correlation.of(x, y)
