@@ -37,7 +37,7 @@ def load_or_compute(
             warnings.simplefilter("always", IntegrityWarning)
             payload = cache.load(name)
         for warning in caught:
-            _logger().warning(str(warning.message))
+            task_logger().warning(str(warning.message))
         if payload is not None:
             return Cached(decode(payload), True)
     result = compute()
@@ -45,7 +45,7 @@ def load_or_compute(
     return Cached(result, False)
 
 
-def _logger() -> Any:
+def task_logger() -> Any:
     """The task run's logger (shown in Prefect and on the console); a plain one when called outside a run."""
     try:
         return get_run_logger()

@@ -11,6 +11,7 @@ code), so a rerun with nothing changed reads it back.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from prefect import task
@@ -20,7 +21,7 @@ from pidengine.catalog import CatalogEntry
 from pidengine.models.settings import TrainSettings
 from pidengine.models.sweep import ModelReport, cache_key, evaluate_family
 from pidengine.quantify import ExactSettings
-from tasks._cache import Cached, load_or_compute
+from tasks._cache import Cached, load_or_compute, task_logger
 from tasks._dask import on_worker
 from tasks._retry import describe, is_transient, retry_transient
 
@@ -37,7 +38,8 @@ def train_models(
     estimate, accuracy without each modality), or why it failed; and whether the outcomes were cached."""
 
     def compute() -> Outcomes:
-        with on_worker():
+        with on_worker(), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             inputs = stages.model_inputs(entry, data_dir)
             outcomes: Outcomes = {}
             for family in families:
@@ -47,10 +49,22 @@ def train_models(
                     if is_transient(exc):
                         raise
                     outcomes[family] = describe(exc)
-            return outcomes
+        _log_once_per_kind(entry.name, caught)
+        return outcomes
 
     name = cache_key(data_dir, entry.name, families, settings, bool(entry.encode), pid)
     return load_or_compute(results_dir, name, use_cache, compute, _encode, _decode)
+
+
+def _log_once_per_kind(dataset: str, caught: list[warnings.WarningMessage]) -> None:
+    """One log line per kind of warning of a dataset's sweep: each family's model PID on the small test split warns
+    alike (a sparse code table), and nine copies would bury the run's progress."""
+    by_kind: dict[str, list[str]] = {}
+    for warning in caught:
+        by_kind.setdefault(warning.category.__name__, []).append(str(warning.message))
+    for kind, messages in by_kind.items():
+        more = f" (and {len(messages) - 1} more like it)" if len(messages) > 1 else ""
+        task_logger().warning(f"{dataset} models: {kind}: {messages[0]}{more}")
 
 
 def _encode(outcomes: Outcomes) -> dict[str, Any]:
