@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import warnings
 
 import pytest
 
 from pidengine.catalog import load_catalog
 from pidengine.exceptions import ConfigError
 from pidengine.models.settings import TrainSettings
+from pidengine.quantify import ExactSettings
 from tasks._cache import load_or_compute
 from tasks._retry import is_transient
 from tasks.data import StageFailed, build_dataset
@@ -35,9 +37,11 @@ def test_a_failing_family_leaves_the_others(tmp_path, catalog):
     reports = build_dataset.fn(entry, tmp_path / "data", tmp_path, ["ingest", "featurize"])
     assert [r.stage for r in reports] == ["raw", "codes"] and all(r.written for r in reports)
     outcomes, cached = train_models.fn(entry, tmp_path / "data", ["late_fusion", "no_such_family"],
-                                       TrainSettings(hidden=8, max_epochs=3, batch_size=64), tmp_path / "results")
+                                       TrainSettings(hidden=8, max_epochs=3, batch_size=64),
+                                       ExactSettings(n_bootstrap=10, n_permutations=0), tmp_path / "results")
     assert not cached
     assert outcomes["late_fusion"].family == "late_fusion" and outcomes["late_fusion"].test_accuracy > 0
+    assert outcomes["late_fusion"].pid["n_resamples"] == 10  # measured as the datasets are, with these settings
     assert outcomes["no_such_family"].startswith("ConfigError: unknown model family 'no_such_family'")
 
 
@@ -115,3 +119,21 @@ def test_a_task_tunes_any_worker_it_runs_on(monkeypatch):
         before = client.run(lambda: os.environ.get("OMP_WAIT_POLICY"))
         assert list(before.values()) == [None]  # a plain worker: nothing set
         assert client.submit(inside_a_task).result() == ("PASSIVE", False, "synchronous")
+
+
+def test_a_sweep_logs_each_kind_of_warning_once(tmp_path, catalog, caplog, monkeypatch):
+    import tasks.models
+    from pidengine.exceptions import SparseTableWarning
+
+    def warn_and_fail(inputs, family, settings, pid):  # each family's model PID on a small test split warns alike
+        warnings.warn(f"sparse table for {family}", SparseTableWarning, stacklevel=1)
+        raise ConfigError("not trained here")
+
+    monkeypatch.setattr(tasks.models, "evaluate_family", warn_and_fail)
+    entry = catalog.entries["xor"]
+    build_dataset.fn(entry, tmp_path / "data", tmp_path, ["ingest", "featurize"])
+    with caplog.at_level(logging.WARNING):
+        train_models.fn(entry, tmp_path / "data", ["a", "b", "c"], TrainSettings(), ExactSettings(),
+                        tmp_path / "results", use_cache=False)
+    assert caplog.text.count("SparseTableWarning") == 1
+    assert "xor models: SparseTableWarning: sparse table for a (and 2 more like it)" in caplog.text
