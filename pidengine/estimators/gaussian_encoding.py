@@ -26,6 +26,7 @@ pipeline.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -36,11 +37,13 @@ from pidengine.estimators.constraints import Interval, check_params
 from pidengine.estimators.crossfit import CrossFitEstimator, _check_samples, _heldout_information
 from pidengine.estimators.gaussian import gaussian_pid
 from pidengine.estimators.intervals import MAX_TABLES, basic_bootstrap
+from pidengine.exceptions import ConvergenceWarning, InvalidJointError
 from pidengine.parts import PARTS, Decomposition
 
 if TYPE_CHECKING:
     from pidengine.estimators.posterior import PosteriorSettings
 
+_RANK_TOL = 1e-6  # an encoding's principal directions below this share of the largest singular value are dropped
 _PROBABILITY_FLOOR = 1e-6  # as the cross-fitted estimator's: a calibrated net never claims more certainty
 
 
@@ -60,11 +63,12 @@ class GaussianEncodingResult(Decomposition):
         ``"x1"``, ``"x2"``, ``"joint"``: the Gaussian informations of the encodings with the label (bits).
     heldout_information : dict of str to float
         ``"x1"``, ``"x2"``: :math:`H(Y)` minus the held-out cross-entropy of each posterior (bits), a lower bound
-        on :math:`I(X_i; Y)` beside which to read the Gaussian ones.
+        on :math:`I(X_i; Y)` beside which to read the Gaussian ones; empty for posteriors given from elsewhere.
     duality_gap : float
         The largest certified gap (bits) of the Gaussian solver over the point estimate and the resamples.
-    samples : ndarray, shape (n_bootstrap, 5)
-        Bootstrap replicates of R, U1, U2, S, total (uncorrected).
+    samples : ndarray, shape (n_resamples, 5)
+        Bootstrap replicates of R, U1, U2, S, total (uncorrected); resamples with a singular covariance are left
+        out, with a :class:`~pidengine.exceptions.ConvergenceWarning`.
     """
 
     plugin: dict[str, float]
@@ -123,7 +127,7 @@ class GaussianEncodingEstimator:
 
         check_params({k: getattr(self, k) for k in self.parameter_constraints}, self.parameter_constraints)
         x1, x2, labels = _check_samples(x1, x2, y, self.n_folds)
-        n, n_labels = len(labels), int(labels.max()) + 1
+        n_labels = int(labels.max()) + 1
         rare = np.bincount(labels).min() < self.n_folds
         splitter = (KFold if rare else StratifiedKFold)(self.n_folds, shuffle=True, random_state=self.random_state)
         folds = list(splitter.split(x1, labels))
@@ -131,37 +135,74 @@ class GaussianEncodingEstimator:
         learner = CrossFitEstimator(n_folds=self.n_folds, posterior=self.posterior, random_state=self.random_state)
         posteriors = [learner._cross_fit(x, labels, n_labels, folds, 1000 * offset, None)[0]
                       for offset, x in enumerate((x1, x2))]
-        basis = _contrasts(n_labels)
-        encodings = [np.log(np.clip(p, _PROBABILITY_FLOOR, None)) @ basis for p in posteriors]
-        one_hot = np.eye(n_labels)[labels][:, :-1]
-        variables = np.hstack([*encodings, one_hot])
-        d = n_labels - 1
+        heldout = {m: _heldout_information(p, labels) for m, p in zip(("x1", "x2"), posteriors)}
+        return gaussian_pid_of_posteriors(posteriors[0], posteriors[1], labels, n_bootstrap=self.n_bootstrap,
+                                          confidence=self.confidence, random_state=self.random_state,
+                                          heldout_information=heldout)
 
-        def solve(rows: NDArray[np.intp]) -> tuple[NDArray[np.float64], float, dict[str, float]]:
-            result = gaussian_pid(np.cov(variables[rows], rowvar=False), d, d)
-            return np.array([getattr(result, part) for part in PARTS]), result.duality_gap, result.informations
 
-        point, gap, informations = solve(np.arange(n))
-        rng = np.random.default_rng(self.random_state)
-        replicates, gaps = [], [gap]
-        for rows in rng.integers(0, n, (self.n_bootstrap, n)):
+def gaussian_pid_of_posteriors(
+    posteriors1: NDArray[np.float64], posteriors2: NDArray[np.float64], labels: NDArray[np.int64], *,
+    n_bootstrap: int = 200, confidence: float = 0.95, random_state: int = 0,
+    heldout_information: dict[str, float] | None = None,
+) -> GaussianEncodingResult:
+    """The Gaussian PID of two modalities' posteriors (n, |Y|) as centred log-probabilities and the one-hot
+    ``labels`` (n,) ``0 .. |Y| - 1``, with bootstrap bias correction and basic intervals (rows resampled, the
+    posteriors fixed). The second half of :meth:`GaussianEncodingEstimator.estimate`, for posteriors from elsewhere
+    (a user's own models, or the true ones of a known law)."""
+    n, n_labels = len(labels), posteriors1.shape[1]
+    if posteriors1.shape != (n, n_labels) or posteriors2.shape != (n, n_labels) or labels.max() >= n_labels:
+        raise InvalidJointError(f"posteriors of shapes {posteriors1.shape} and {posteriors2.shape} do not match "
+                                f"{n} labels in 0 .. {int(labels.max())}: both must be (n, |Y|)")
+    basis = _contrasts(n_labels)
+    blocks = [np.log(np.clip(p, _PROBABILITY_FLOOR, None)) @ basis for p in (posteriors1, posteriors2)]
+    blocks.append(np.eye(n_labels)[labels][:, :-1])
+
+    def solve(rows: NDArray[np.intp]) -> tuple[NDArray[np.float64], float, dict[str, float]]:
+        # Each block in the directions it spans in these rows (a code or label a resample lacks spans none); the
+        # Gaussian PID is invariant to invertible maps of each block, so nothing else changes.
+        spanned = [_principal(block[rows]) for block in blocks]
+        cov = np.cov(np.hstack(spanned), rowvar=False)
+        result = gaussian_pid(cov, spanned[0].shape[1], spanned[1].shape[1])
+        return np.array([getattr(result, part) for part in PARTS]), result.duality_gap, result.informations
+
+    point, gap, informations = solve(np.arange(n))
+    replicates, gaps = [], [gap]
+    for rows in np.random.default_rng(random_state).integers(0, n, (n_bootstrap, n)):
+        try:
             parts, resample_gap, _ = solve(rows)
-            replicates.append(parts)
-            gaps.append(resample_gap)
-        samples = np.array(replicates)
-        basic = basic_bootstrap(point, samples, self.confidence)
-        return GaussianEncodingResult(
-            **{part: float(basic.corrected[i]) for i, part in enumerate(PARTS)},
-            plugin={part: float(point[i]) for i, part in enumerate(PARTS)},
-            intervals={part: (float(basic.low[i]), float(basic.high[i])) for i, part in enumerate(PARTS)},
-            significant={part: bool(basic.significant[i]) for i, part in enumerate(PARTS)},
-            confidence=self.confidence,
-            n_samples=n,
-            gaussian_information=informations,
-            heldout_information={m: _heldout_information(p, labels) for m, p in zip(("x1", "x2"), posteriors)},
-            duality_gap=float(max(gaps)),
-            samples=samples,
-        )
+        except InvalidJointError:  # a label a linear function of the encodings in these rows: infinite information
+            continue
+        replicates.append(parts)
+        gaps.append(resample_gap)
+    if len(replicates) < n_bootstrap:
+        warnings.warn(f"{n_bootstrap - len(replicates)} of {n_bootstrap} bootstrap resamples had a singular "
+                      "covariance (the label linearly determined by the encodings) and are left out",
+                      ConvergenceWarning, stacklevel=2)
+    samples = np.array(replicates)
+    basic = basic_bootstrap(point, samples, confidence)
+    return GaussianEncodingResult(
+        **{part: float(basic.corrected[i]) for i, part in enumerate(PARTS)},
+        plugin={part: float(point[i]) for i, part in enumerate(PARTS)},
+        intervals={part: (float(basic.low[i]), float(basic.high[i])) for i, part in enumerate(PARTS)},
+        significant={part: bool(basic.significant[i]) for i, part in enumerate(PARTS)},
+        confidence=confidence,
+        n_samples=n,
+        gaussian_information=informations,
+        heldout_information=heldout_information or {},
+        duality_gap=float(max(gaps)),
+        samples=samples,
+    )
+
+
+def _principal(encoding: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``encoding``'s centred coordinates along its principal directions of non-negligible variance: posteriors
+    that take fewer distinct values than classes (a modality with few codes) span fewer dimensions, and their
+    covariance would be singular."""
+    centred = encoding - encoding.mean(axis=0)
+    _, singular, directions = np.linalg.svd(centred, full_matrices=False)
+    keep = singular > _RANK_TOL * singular.max()
+    return centred @ directions[keep].T
 
 
 def _contrasts(n_labels: int) -> NDArray[np.float64]:
