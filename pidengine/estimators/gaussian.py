@@ -70,6 +70,7 @@ from pidengine.exceptions import ConvergenceWarning, InvalidJointError
 from pidengine.parts import LN2, Decomposition
 
 _BARRIER_FLOOR = 1e-18  # path following stops here: the central point is then the optimum to working precision
+_SINGULAR = 1e-12  # a correlation matrix whose smallest eigenvalue is below this (per variable) is singular
 _QUADRATIC = 1e-10  # Newton decrement (nats) below which full steps are taken and must keep shrinking
 _RANK_FLOOR = 1e-10  # singular values of G_i below this share of the largest are no signal direction
 
@@ -283,11 +284,14 @@ def _check_covariance(cov: ArrayLike, d1: int, d2: int) -> NDArray[np.float64]:
     if not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-12 * np.abs(cov).max()):
         raise InvalidJointError("cov is not symmetric")
     cov = (cov + cov.T) / 2
-    try:
-        np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError as exc:
+    # Scaled to unit variances, so that the test does not depend on the units of each variable. Cholesky alone
+    # passes matrices that are singular up to rounding, whose informations are then rounding noise.
+    scale = 1 / np.sqrt(np.clip(np.diag(cov), 1e-300, None))
+    smallest = np.linalg.eigvalsh(cov * scale[:, None] * scale[None, :])[0]
+    if smallest <= _SINGULAR * cov.shape[0]:
         raise InvalidJointError(
-            "cov is not positive definite: some variable is a linear function of the others (its information is "
-            "infinite); drop collinear columns or add a small ridge to the diagonal") from exc
+            f"cov is not positive definite (smallest eigenvalue of the correlation matrix {smallest:.2g}): some "
+            "variable is a linear function of the others (its information is infinite); drop collinear columns or "
+            "add a small ridge to the diagonal")
     return cov
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pidengine.estimators.gaussian_encoding import GaussianEncodingEstimator, _contrasts
+from pidengine.estimators.gaussian_encoding import GaussianEncodingEstimator, _contrasts, gaussian_pid_of_posteriors
 from pidengine.estimators.posterior import PosteriorSettings
 from pidengine.exceptions import InvalidJointError
 from pidengine.parts import PARTS
@@ -42,3 +42,18 @@ def test_contrasts_are_an_orthonormal_basis_of_the_centred_vectors():
 def test_bad_samples_are_refused():
     with pytest.raises(InvalidJointError, match="too few"):
         GaussianEncodingEstimator().estimate(np.zeros((20, 2)), np.zeros((20, 2)), np.arange(20) % 2)
+
+
+def test_encodings_with_an_exact_common_component_are_refused_as_singular():
+    # Both codes carry the same bit: with more labels than codes each encoding is an affine image of its code's
+    # indicators, so the two share an exact linear component (the indicator of the bit).
+    rng = np.random.default_rng(1)
+    shared, a, b = (rng.integers(0, 2, 400) for _ in range(3))
+    y = (shared + 2 * a * b + rng.integers(0, 3, 400)) % 5
+    posteriors = []
+    for codes in (2 * shared + a, 2 * shared + b):
+        counts = np.zeros((4, 5))
+        np.add.at(counts, (codes, y), 1.0)
+        posteriors.append(((counts + 0.5) / (counts + 0.5).sum(axis=1, keepdims=True))[codes])
+    with pytest.raises(InvalidJointError, match="positive definite"):
+        gaussian_pid_of_posteriors(posteriors[0], posteriors[1], y, n_bootstrap=20)
