@@ -38,12 +38,14 @@ def pid_agreement(
     """:math:`1 - \\frac12\\lVert\\bar\\pi - \\bar\\pi_f\\rVert_1`, a part that does not clear its null counting as
     0 on either side, as in selection (:func:`~pidengine.selection.normalized_pid`): the dataset's by
     ``dataset_significant``, the model's by the flags of its PID's flat view (``<part>_significant``); NaN when the
-    model's predictions carry no information."""
+    dataset or the model's predictions show no interaction to compare (no part above zero that clears its null).
+    """
     try:
         model = normalized_pid(model_pid, _flags(model_pid))
+        data = normalized_pid(dataset_pid, dataset_significant)
     except InvalidJointError:
         return math.nan
-    return float(1.0 - 0.5 * np.abs(normalized_pid(dataset_pid, dataset_significant) - model).sum())
+    return float(1.0 - 0.5 * np.abs(data - model).sum())
 
 
 def _flags(view: Mapping[str, Any]) -> dict[str, bool]:

@@ -24,6 +24,8 @@ def test_a_part_that_does_not_clear_its_null_counts_as_zero_on_either_side():
     assert pid_agreement(R, {**HALF, "synergy_significant": False}) == 1.0
     assert pid_agreement(HALF, R, {"synergy": False}) == 1.0
     assert pid_agreement(HALF, R, {"synergy": True}) == pytest.approx(0.5)
+    # a dataset none of whose parts clears its null has no interactions to agree with
+    assert math.isnan(pid_agreement(HALF, R, {"redundancy": False, "synergy": False}))
 
 
 def test_correlation_matches_numpy_and_is_nan_when_undefined():
