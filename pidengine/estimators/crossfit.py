@@ -76,7 +76,7 @@ if TYPE_CHECKING:
 MAX_CODES = 64
 GAIN_FLOOR, GAIN_Z = 0.02, 2.0  # an information grew when its gain exceeds this many bits and standard deviations
 _KL_ITERATIONS = 50
-_PROBABILITY_FLOOR = 1e-6  # posteriors are clipped here before logs: a calibrated net never claims more certainty
+PROBABILITY_FLOOR = 1e-6  # posteriors are clipped here before logs: a calibrated net never claims more certainty
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,15 +264,10 @@ class CrossFitEstimator:
         EstimationError
             If the code table cannot be certified.
         """
-        from sklearn.model_selection import KFold, StratifiedKFold
-
         self._validate_params()
         x1, x2, labels = _check_samples(x1, x2, y, self.n_folds)
         n, n_labels = len(labels), int(labels.max()) + 1
-        # Stratified folds keep every label in every training part; a label rarer than the folds cannot be spread.
-        rare = np.bincount(labels).min() < self.n_folds
-        splitter = (KFold if rare else StratifiedKFold)(self.n_folds, shuffle=True, random_state=self.random_state)
-        folds = list(splitter.split(x1, labels))
+        folds = self._folds(labels)
         k = self.codes_for(n, n_labels)
         learned = self._learn(x1, x2, labels, n_labels, folds, k)
         codes, joint_loss = learned.codes, learned.joint_loss
@@ -326,6 +321,29 @@ class CrossFitEstimator:
             samples=good,
             learning=curve,
         )
+
+    def out_of_fold_posteriors(
+        self, x1: ArrayLike, x2: ArrayLike, y: ArrayLike
+    ) -> tuple[NDArray[np.int64], tuple[NDArray[np.float64], NDArray[np.float64]], dict[str, float]]:
+        """The labels (``0 .. |Y| - 1``), each modality's out-of-fold calibrated posterior (n, |Y|) learnt as
+        :meth:`estimate` learns them (same folds, learners and seeds), and the held-out information of each
+        (``"x1"``, ``"x2"``: :math:`H(Y)` minus its cross-entropy, bits), for estimators built on these encodings.
+        """
+        self._validate_params()
+        x1, x2, labels = _check_samples(x1, x2, y, self.n_folds)
+        n_labels, folds = int(labels.max()) + 1, self._folds(labels)
+        posteriors = tuple(self._cross_fit(x, labels, n_labels, folds, 1000 * offset, None)[0]
+                           for offset, x in enumerate((x1, x2)))
+        return labels, posteriors, {m: _heldout_information(p, labels) for m, p in zip(("x1", "x2"), posteriors)}
+
+    def _folds(self, labels: NDArray[np.int64]) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+        """The cross-fitting folds: stratified, which keeps every label in every training part, unless a label is
+        rarer than the folds and cannot be spread."""
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        rare = np.bincount(labels).min() < self.n_folds
+        splitter = (KFold if rare else StratifiedKFold)(self.n_folds, shuffle=True, random_state=self.random_state)
+        return list(splitter.split(labels, labels))
 
     def _learn(
         self, x1: NDArray, x2: NDArray, labels: NDArray[np.int64], n_labels: int, folds: list, k: int
@@ -462,7 +480,7 @@ def kl_kmeans(posteriors: NDArray[np.float64], n_codes: int, random_state: int =
     """
     from sklearn.cluster import KMeans
 
-    p = np.clip(posteriors, _PROBABILITY_FLOOR, None)
+    p = np.clip(posteriors, PROBABILITY_FLOOR, None)
     p /= p.sum(axis=1, keepdims=True)
     k = min(n_codes, len(np.unique(np.round(p, 6), axis=0)))
     codes = KMeans(k, n_init=4, random_state=random_state).fit_predict(np.sqrt(p))
@@ -505,7 +523,7 @@ def code_pair_posteriors(
 
 def _log_loss(posterior: NDArray[np.float64], labels: NDArray[np.int64]) -> NDArray[np.float64]:
     """Each row's held-out log-loss in bits."""
-    return -np.log2(np.clip(posterior[np.arange(len(labels)), labels], _PROBABILITY_FLOOR, 1))
+    return -np.log2(np.clip(posterior[np.arange(len(labels)), labels], PROBABILITY_FLOOR, 1))
 
 
 def _heldout_information(posterior: NDArray[np.float64], labels: NDArray[np.int64]) -> float:

@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from pidengine.estimators.constraints import Interval, check_params
-from pidengine.estimators.crossfit import CrossFitEstimator, _check_samples, _heldout_information
+from pidengine.estimators.crossfit import PROBABILITY_FLOOR, CrossFitEstimator
 from pidengine.estimators.gaussian import gaussian_pid
 from pidengine.estimators.intervals import MAX_TABLES, basic_bootstrap
 from pidengine.exceptions import ConvergenceWarning, InvalidJointError
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from pidengine.estimators.posterior import PosteriorSettings
 
 _RANK_TOL = 1e-6  # an encoding's principal directions below this share of the largest singular value are dropped
-_PROBABILITY_FLOOR = 1e-6  # as the cross-fitted estimator's: a calibrated net never claims more certainty
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,19 +122,9 @@ class GaussianEncodingEstimator:
         InvalidJointError
             For non-finite features, mismatched lengths, a single class, or fewer than 10 samples per fold.
         """
-        from sklearn.model_selection import KFold, StratifiedKFold
-
         check_params({k: getattr(self, k) for k in self.parameter_constraints}, self.parameter_constraints)
-        x1, x2, labels = _check_samples(x1, x2, y, self.n_folds)
-        n_labels = int(labels.max()) + 1
-        rare = np.bincount(labels).min() < self.n_folds
-        splitter = (KFold if rare else StratifiedKFold)(self.n_folds, shuffle=True, random_state=self.random_state)
-        folds = list(splitter.split(x1, labels))
-        # The same learner, folds and seeds as the cross-fitted estimator's unimodal posteriors.
         learner = CrossFitEstimator(n_folds=self.n_folds, posterior=self.posterior, random_state=self.random_state)
-        posteriors = [learner._cross_fit(x, labels, n_labels, folds, 1000 * offset, None)[0]
-                      for offset, x in enumerate((x1, x2))]
-        heldout = {m: _heldout_information(p, labels) for m, p in zip(("x1", "x2"), posteriors)}
+        labels, posteriors, heldout = learner.out_of_fold_posteriors(x1, x2, y)
         return gaussian_pid_of_posteriors(posteriors[0], posteriors[1], labels, n_bootstrap=self.n_bootstrap,
                                           confidence=self.confidence, random_state=self.random_state,
                                           heldout_information=heldout)
@@ -155,7 +144,7 @@ def gaussian_pid_of_posteriors(
         raise InvalidJointError(f"posteriors of shapes {posteriors1.shape} and {posteriors2.shape} do not match "
                                 f"{n} labels in 0 .. {int(labels.max())}: both must be (n, |Y|)")
     basis = _contrasts(n_labels)
-    blocks = [np.log(np.clip(p, _PROBABILITY_FLOOR, None)) @ basis for p in (posteriors1, posteriors2)]
+    blocks = [np.log(np.clip(p, PROBABILITY_FLOOR, None)) @ basis for p in (posteriors1, posteriors2)]
     blocks.append(np.eye(n_labels)[labels][:, :-1])
 
     def solve(rows: NDArray[np.intp]) -> tuple[NDArray[np.float64], float, dict[str, float]]:
