@@ -156,6 +156,30 @@ class LatentConceptSource(_Strict):
         return MultimodalData.from_arrays(data.x1, data.x2, data.y, data.true_pid if data.truth_is_exact else None)
 
 
+class MixedTableSource(_Strict):
+    """Tabular modalities with an exact PID (:func:`pidengine.datasets.mixed_table.mixed_table`): one-hot categories
+    beside skewed numeric columns, the label from each modality's own effects and a product across the two."""
+
+    kind: Literal["mixed_table"]
+    n_samples: int = Field(5000, ge=1, le=MAX_SYNTHETIC_SAMPLES)
+    main1: float = Field(1.0, ge=0, le=20)
+    main2: float = Field(1.0, ge=0, le=20)
+    interaction: float = Field(1.0, ge=0, le=20)
+    shared: float = Field(0.0, ge=0, le=1)
+    n_labels: int = Field(4, ge=2, le=16)
+    n_categories: int = Field(4, ge=2, le=16)
+    n_bins: int = Field(4, ge=2, le=16)
+    label_noise: float = Field(0.0, ge=0, le=1)
+    seed: int = 0
+
+    def load(self, base: Path) -> MultimodalData:
+        from pidengine.datasets.mixed_table import mixed_table
+
+        data = mixed_table(self.n_samples, **self.model_dump(exclude={"kind", "n_samples", "seed"}),
+                           random_state=self.seed)
+        return MultimodalData.from_arrays(data.x1, data.x2, data.y, data.true_pid)
+
+
 class DigitsSource(_Strict):
     """scikit-learn's 8×8 digits cut into halves."""
 
@@ -330,6 +354,7 @@ Source = Annotated[
     | GaussianMixtureSource
     | LatentConceptSource
     | HiddenCodesSource
+    | MixedTableSource
     | DigitsSource
     | MnistSource
     | UCIMultifeatureSource
@@ -424,7 +449,7 @@ class Featurize(_Strict):
         )
 
 
-SYNTHETIC_KINDS = ("gate", "gaussian_mixture", "latent_concept", "hidden_codes")
+SYNTHETIC_KINDS = ("gate", "gaussian_mixture", "latent_concept", "hidden_codes", "mixed_table")
 
 
 class CatalogEntry(_Strict):

@@ -13,6 +13,7 @@ from pidengine._lazy import lazy_exports
 if TYPE_CHECKING:
     from pidengine.datasets.canonical import CANONICAL, CanonicalJoint
     from pidengine.datasets.gaussian import gaussian_mixture
+    from pidengine.datasets.mixed_table import mixed_table
     from pidengine.datasets.synthetic import SyntheticDataset, gate_samples, latent_concept
 
 _EXPORTS = {
@@ -22,6 +23,7 @@ _EXPORTS = {
     "SyntheticDataset": "pidengine.datasets.synthetic",
     "gate_samples": "pidengine.datasets.synthetic",
     "latent_concept": "pidengine.datasets.synthetic",
+    "mixed_table": "pidengine.datasets.mixed_table",
 }
 
 __all__ = sorted(_EXPORTS)
