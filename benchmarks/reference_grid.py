@@ -1,6 +1,7 @@
 """Selection on the real datasets with the reference table of the default catalog and with the reference grid.
 
     python benchmarks/reference_grid.py RUN_ARTIFACTS GRID_TABLE [--catalog data_catalog.yaml] [--top-k 3]
+        [--tabular TABULAR_TABLE]
 
 ``RUN_ARTIFACTS`` is the artifact folder of a ``pidengine run`` of the default catalog (its parent run's
 ``summary.json``: every dataset's exact PID with its significance flags; ``models.json``: every family's test
@@ -14,9 +15,17 @@ datasets of the catalog (every entry that is not synthetic), with the reference 
 ``grid``        those and the reference grid, with flags (the table shipped with pidengine)
 ``grid only``   the reference grid alone, with flags
 
-Printed: each dataset's score under each table, the nearest reference and the baselines under ``grid``, the mean,
-minimum and PID-minus-PID-free difference (bootstrap interval over datasets) of each table, and the paired difference
-``grid`` minus ``before`` with its interval.
+With ``--tabular TABULAR_TABLE`` (the table a run of ``benchmarks/tabular_references.yaml`` published, its
+``mixed_table`` sets), two more:
+
+``tabular``     ``grid`` and the tabular sets, with flags
+``tab only``    the tabular sets alone, with flags
+
+Printed: each dataset's score under each table, the nearest reference and the baselines under ``grid`` (and under
+``tabular``), the mean, minimum and PID-minus-PID-free difference (bootstrap interval over datasets) of each table,
+and the paired differences ``grid`` minus ``before`` and ``tabular`` minus ``grid`` with their intervals, and for
+the latter the adoption criterion fixed in ``benchmarks/tabular_references.yaml``: mean paired difference >= 0 and
+no real dataset of >= 500 samples that reaches 97 with ``grid`` below 97 with ``tabular``.
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ def main() -> None:
     parser.add_argument("grid_table", type=Path)
     parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
     parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--tabular", type=Path, help="a table of the tabular reference sets (mixed_table)")
     args = parser.parse_args()
 
     pids, flags, accuracy = run_outputs(args.run_artifacts)
@@ -78,15 +88,28 @@ def main() -> None:
         "grid": select(real_pids, accuracy, both, args.top_k, flags),
         "grid only": select(real_pids, accuracy, grid, args.top_k, flags),
     }
+    tabular = None
+    if args.tabular is not None:
+        tabular = ReferenceTable.load(args.tabular)
+        _check_alike(loaded, tabular)
+        with_tabular = ReferenceTable(tuple(sorted(both.rows + tabular.rows, key=lambda row: row.dataset)),
+                                      default.families)
+        selections["tabular"] = select(real_pids, accuracy, with_tabular, args.top_k, flags)
+        selections["tab only"] = select(real_pids, accuracy, tabular, args.top_k, flags)
     chosen = selections["grid"]
+    shown = ["grid"] + (["tabular"] if tabular is not None else [])
     print(f"{'dataset':<24}" + "".join(f"{name:>10}" for name in selections)
-          + f"  {'nearest reference (grid)':<28}{'L1':>6}  {'recommended (grid)':<46}{'PID-free':>9}{'random':>8}")
+          + "".join(f"  {'nearest reference (' + label + ')':<31}{'L1':>6}  {'recommended (' + label + ')':<49}"
+                    for label in shown) + f"{'PID-free':>9}{'random':>8}")
     for name in real:
         scores = "".join(f"{s.scores[name]:>10.1f}" for s in selections.values())
-        rec, base = chosen.recommendations[name], chosen.baselines[name]
-        nearest = rec.nearest + (f" +{len(rec.tied)}" if rec.tied else "")  # "+n": n more as near, pooled
-        print(f"{name:<24}{scores}  {nearest:<28}{rec.distance:>6.3f}  {', '.join(rec.families):<46}"
-              f"{base.pid_free:>9.1f}{base.random:>8.1f}")
+        line = f"{name:<24}{scores}"
+        for label in shown:
+            rec = selections[label].recommendations[name]
+            nearest = rec.nearest + (f" +{len(rec.tied)}" if rec.tied else "")  # "+n": n more as near, pooled
+            line += f"  {nearest:<31}{rec.distance:>6.3f}  {', '.join(rec.families):<49}"
+        base = chosen.baselines[name]
+        print(f"{line}{base.pid_free:>9.1f}{base.random:>8.1f}")
     print()
     for label, selection in selections.items():
         summary = selection.comparison()
@@ -97,6 +120,28 @@ def main() -> None:
     low, high = paired_interval(differences)
     print(f"grid minus before: mean {differences.mean():+.1f} points, 95% interval [{low:+.1f}, {high:+.1f}] "
           f"(bootstrap over {len(real)} datasets); {len(grid.rows)} grid sets, {len(default.rows)} default ones")
+    if tabular is not None:
+        after, before = selections["tabular"].scores, chosen.scores
+        differences = np.array([after[name] - before[name] for name in real])
+        low, high = paired_interval(differences)
+        print(f"tabular minus grid: mean {differences.mean():+.2f} points, 95% interval [{low:+.2f}, {high:+.2f}] "
+              f"(bootstrap over {len(real)} datasets); {len(tabular.rows)} tabular sets")
+        sizes = {entry.name: entry.load(args.catalog.parent).n_samples for entry in entries if entry.name in real}
+        fallen = [name for name in real if sizes[name] >= 500 and before[name] >= 97 > after[name]]
+        adopted = differences.mean() >= 0 and not fallen
+        print(f"adoption criterion (mean paired difference >= 0, no dataset of >= 500 samples falls below 97): "
+              f"{'holds' if adopted else 'fails'}" + (f"; fallen below 97: {', '.join(fallen)}" if fallen else ""))
+
+
+def _check_alike(grid: ReferenceTable, tabular: ReferenceTable) -> None:
+    """Rows are comparable only when trained and estimated alike; the code version may differ (printed)."""
+    settings = {key: value for key, value in grid.provenance.items() if key not in ("datasets", "code_version")}
+    other = {key: value for key, value in tabular.provenance.items() if key not in ("datasets", "code_version")}
+    differing = sorted(key for key in settings.keys() | other.keys() if settings.get(key) != other.get(key))
+    if differing or set(grid.families) != set(tabular.families):
+        raise SystemExit(f"the tabular table was built differently from the grid's: {differing or 'families'}")
+    print(f"code versions: grid {grid.provenance.get('code_version', '?')[:7]}, "
+          f"tabular {tabular.provenance.get('code_version', '?')[:7]}")
 
 
 if __name__ == "__main__":
