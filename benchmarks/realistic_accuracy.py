@@ -3,7 +3,9 @@ r"""Accuracy and interval coverage of the continuous-data estimators on data who
 The sets come from :func:`pidengine.datasets.hidden_codes.hidden_codes`: the label sees each modality only through
 a hidden code, under a nuisance larger than the signal, with codes that are clusters, cones or offset half-spaces.
 For every (set, n, seed, estimator) the table gives each part's error (estimate − truth, bits), how many of the five
-intervals (R, U1, U2, S, total) cover the truth, and the time; a second table gives how much of each information
+intervals (R, U1, U2, S, total) cover the truth, how many of the three one-sided lower bounds of the informations
+I(X1; Y), I(X2; Y), I(X1, X2; Y) (``information_lower``, for the estimators whose informations are bounds) lie at or
+below the true ones, and the time; a second table gives how much of each information
 the estimator's codes or held-out models found (what learning left on the table); unless ``--no-shuffled``, a run
 with the labels permuted (true PID zero) counts the parts flagged significant there. The summary gives, per
 estimator, the median largest error and the coverage over all (set, part) pairs.
@@ -49,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -75,9 +78,14 @@ OPTIONAL = ("gaussian", "true-gaussian")  # a research estimator and its referen
 REFERENCES = ("true-codes", "signal-crossfit")
 
 
-# values, intervals, significant, informations found, learning-limited parts (None: no learning-curve check)
-Outcome = tuple[dict[str, float], dict[str, tuple[float, float]], dict[str, bool], dict[str, float],
-                dict[str, bool] | None]
+@dataclass(frozen=True)
+class Outcome:
+    values: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+    significant: dict[str, bool]
+    found: dict[str, float]  # the informations the codes or held-out models found (x1, x2, joint)
+    limited: dict[str, bool] | None = None  # learning-limited parts (None: no learning-curve check)
+    lower: dict[str, float] | None = None  # one-sided lower bounds of the informations (None: not bounds)
 
 
 def kmeans_plugin(x1, x2, y, seed: int) -> Outcome:
@@ -94,7 +102,7 @@ def corrected_exact(codes1, codes2, y, seed: int) -> Outcome:
     plugin = {part: float(getattr(boot.estimate, part)) for part in PARTS}
     found = {"x1": plugin["redundancy"] + plugin["unique1"], "x2": plugin["redundancy"] + plugin["unique2"],
              "joint": plugin["total"]}
-    return boot.corrected, boot.intervals, boot.significant, found, None
+    return Outcome(boot.corrected, boot.intervals, boot.significant, found, lower=boot.information_lower)
 
 
 def crossfit(x1, x2, y, seed: int) -> Outcome:
@@ -102,13 +110,14 @@ def crossfit(x1, x2, y, seed: int) -> Outcome:
     info = result.diagnostics.heldout_information
     found = {**result.diagnostics.code_information, "joint": max(info["joint"], info["codes"])}
     limited = result.learning.learning_limited if result.learning else None
-    return {part: getattr(result, part) for part in PARTS}, result.intervals, result.significant, found, limited
+    return Outcome({part: getattr(result, part) for part in PARTS}, result.intervals, result.significant, found,
+                   limited, result.information_lower)
 
 
 def gaussian(x1, x2, y, seed: int) -> Outcome:
     result = GaussianEncodingEstimator(random_state=seed).estimate(x1, x2, y)
-    return ({part: getattr(result, part) for part in PARTS}, result.intervals, result.significant,
-            result.gaussian_information, None)
+    return Outcome({part: getattr(result, part) for part in PARTS}, result.intervals, result.significant,
+                   result.gaussian_information)
 
 
 def true_gaussian(codes1, codes2, y, seed: int) -> Outcome:
@@ -122,8 +131,8 @@ def true_gaussian(codes1, codes2, y, seed: int) -> Outcome:
     # whose Gaussian information is a limit): a jitter of relative size 1e-3 keeps it positive definite.
     jitter = np.random.default_rng(seed).lognormal(0.0, 1e-3, (2, *posteriors[0].shape))
     result = gaussian_pid_of_posteriors(posteriors[0] * jitter[0], posteriors[1] * jitter[1], y, random_state=seed)
-    return ({part: getattr(result, part) for part in PARTS}, result.intervals, result.significant,
-            result.gaussian_information, None)
+    return Outcome({part: getattr(result, part) for part in PARTS}, result.intervals, result.significant,
+                   result.gaussian_information)
 
 
 # Each runner takes (dataset, labels, seed): the labels are the dataset's own or a permutation of them.
@@ -151,8 +160,8 @@ def main() -> None:
     estimators = list(args.estimators) + (list(REFERENCES) if args.references else [])
 
     header = ("| set | n | seed | estimator | R err | U1 err | U2 err | S err | total err | max abs err | covered "
-              "| learning-limited | s |")
-    lines = [header, "|" + "---|" * 13]
+              "| learning-limited | information bounds held | s |")
+    lines = [header, "|" + "---|" * 14]
     nulls = ["| set | n | seed | estimator | parts flagged significant (of 5) | learning-limited (of 5) |",
              "|---|---|---|---|---|---|"]
     learned = [
@@ -160,39 +169,50 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
     ]
     summary: dict[str, dict[str, list]] = {e: {"max": [], "covered": [], "null_flags": [], "limited": [],
-                                               "null_limited": []} for e in estimators}
+                                               "null_limited": [], "held": [], "slack": []} for e in estimators}
     for name in args.sets:
         for n in args.sizes:
             for seed in args.seeds:
                 data = hidden_codes(n, random_state=seed, **SETS[name])
                 for estimator in estimators:
                     start = time.perf_counter()
-                    values, intervals, _, found, limited = RUNNERS[estimator](data, data.y, seed)
+                    outcome = RUNNERS[estimator](data, data.y, seed)
                     seconds = time.perf_counter() - start
-                    errors = {p: values[p] - data.true_pid[p] for p in PARTS}
-                    covered = [intervals[p][0] <= data.true_pid[p] <= intervals[p][1] for p in PARTS]
+                    truth = data.true_pid
+                    errors = {p: outcome.values[p] - truth[p] for p in PARTS}
+                    covered = [outcome.intervals[p][0] <= truth[p] <= outcome.intervals[p][1] for p in PARTS]
                     worst = max(abs(e) for e in errors.values())
-                    summary[estimator]["max"].append(worst)
-                    summary[estimator]["covered"] += covered
-                    summary[estimator]["limited"] += [limited[p] for p in PARTS] if limited else []
+                    figures = summary[estimator]
+                    figures["max"].append(worst)
+                    figures["covered"] += covered
+                    limited = outcome.limited
+                    figures["limited"] += [limited[p] for p in PARTS] if limited else []
+                    informations = {"x1": truth["redundancy"] + truth["unique1"],
+                                    "x2": truth["redundancy"] + truth["unique2"], "joint": truth["total"]}
+                    held = "–"
+                    if outcome.lower is not None:
+                        figures["held"] += [outcome.lower[k] <= v for k, v in informations.items()]
+                        figures["slack"] += [v - outcome.lower[k] for k, v in informations.items()]
+                        held = f"{sum(figures['held'][-3:])}/3"
                     cells = " | ".join(f"{errors[p]:+.3f}" for p in PARTS)
                     flagged = f"{sum(limited.values())}/5" if limited else "–"
                     lines.append(
                         f"| {name} | {n} | {seed} | {estimator} | {cells} | {worst:.3f} | {sum(covered)}/5 "
-                        f"| {flagged} | {seconds:.0f} |"
+                        f"| {flagged} | {held} | {seconds:.0f} |"
                     )
                     print(lines[-1], flush=True)
-                    truth = data.true_pid
+                    found = outcome.found
                     learned.append(
-                        f"| {name} | {n} | {seed} | {estimator} | {found['x1']:.3f} / "
-                        f"{truth['redundancy'] + truth['unique1']:.3f} | {found['x2']:.3f} / "
-                        f"{truth['redundancy'] + truth['unique2']:.3f} | {found['joint']:.3f} / {truth['total']:.3f} |"
+                        f"| {name} | {n} | {seed} | {estimator} | {found['x1']:.3f} / {informations['x1']:.3f} "
+                        f"| {found['x2']:.3f} / {informations['x2']:.3f} | {found['joint']:.3f} / "
+                        f"{informations['joint']:.3f} |"
                     )
                     if args.no_shuffled:
                         continue
                     permuted = np.random.default_rng(seed + 1).permutation(data.y)
-                    _, _, significant, _, null_limited = RUNNERS[estimator](data, permuted, seed)
-                    flags = [significant[p] for p in PARTS]
+                    null = RUNNERS[estimator](data, permuted, seed)
+                    null_limited = null.limited
+                    flags = [null.significant[p] for p in PARTS]
                     summary[estimator]["null_flags"] += flags
                     summary[estimator]["null_limited"] += [null_limited[p] for p in PARTS] if null_limited else []
                     nulls.append(f"| {name} | {n} | {seed} | {estimator} | {sum(flags)} "
@@ -200,8 +220,9 @@ def main() -> None:
                     print(nulls[-1], flush=True)
     rows = ["| estimator | median max abs err (bits) | coverage of (set, part) pairs "
             "| learning-limited among missed / covered | coverage where not learning-limited "
-            "| shuffled parts not significant / not learning-limited |",
-            "|---|---|---|---|---|---|"]
+            "| shuffled parts not significant / not learning-limited "
+            "| information lower bounds held (median truth − bound, bits) |",
+            "|---|---|---|---|---|---|---|"]
     for estimator, figures in summary.items():
         flags, covered = figures["null_flags"], np.array(figures["covered"])
         not_significant = f"{1 - np.mean(flags):.0%} of {len(flags)}" if flags else "not run"
@@ -213,9 +234,11 @@ def main() -> None:
             flagged = (f"{limited[~covered].mean() if (~covered).any() else np.nan:.0%} of {(~covered).sum()} / "
                        f"{limited[covered].mean() if covered.any() else np.nan:.0%} of {covered.sum()}")
             unflagged = f"{covered[~limited].mean() if (~limited).any() else np.nan:.0%} of {(~limited).sum()}"
+        held = figures["held"]
+        bounds = f"{np.mean(held):.0%} of {len(held)} ({np.median(figures['slack']):.3f})" if held else "–"
         rows.append(
             f"| {estimator} | {np.median(figures['max']):.3f} | {covered.mean():.0%} of "
-            f"{len(covered)} | {flagged} | {unflagged} | {not_significant} |"
+            f"{len(covered)} | {flagged} | {unflagged} | {not_significant} | {bounds} |"
         )
     text = "\n".join(lines + [""] + learned + [""] + ([] if args.no_shuffled else [*nulls, ""]) + rows) + "\n"
     print("\n" + "\n".join(rows))

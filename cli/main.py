@@ -75,6 +75,9 @@ def _format_table(result: PIDResult, title: str, boot: BootstrapResult | None = 
         f"marginal violation {c.marginal_violation:.1e} -> {verdict}"
     )
     if boot is not None:
+        bound = boot.information_lower
+        lines.append(f"at least ({boot.confidence:.0%}, one-sided): I(X1;Y) >= {bound['x1']:.6f}, I(X2;Y) >= "
+                     f"{bound['x2']:.6f}, I(X1,X2;Y) >= {bound['joint']:.6f} bits")
         lines.append("corrected: the plug-in minus its bootstrap bias; significant: the interval lies above 0"
                      + (f" and the plug-in above {boot.confidence:.0%} of its {len(boot.null)} label permutations"
                         if boot.null is not None else ""))

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 from pidengine.estimators import BasePIDEstimator, ExactEstimator, PIDResult, get_estimator
 from pidengine.estimators.constraints import Interval, check_params
 from pidengine.estimators.exact_many import ExactManyEstimator
-from pidengine.estimators.intervals import MAX_TABLES, basic_bootstrap
+from pidengine.estimators.intervals import MAX_TABLES, basic_bootstrap, information_lower_bounds
 from pidengine.estimators.progress import Progress, ProgressFn, check_progress
 from pidengine.exceptions import ConvergenceWarning, EstimationError
 from pidengine.joint import JointTable, joint_from_samples
@@ -59,6 +59,11 @@ class BootstrapResult:
         Resamples drawn.
     n_failed : int
         Resamples whose estimate could not be certified; they are left out (with a warning).
+    information_lower : dict of str to float
+        One-sided lower confidence bounds at level ``confidence`` of :math:`I(X_1; Y)` (``"x1"``),
+        :math:`I(X_2; Y)` (``"x2"``) and :math:`I(X_1, X_2; Y)` (``"joint"``) of the samples' law. Where the
+        samples are codes of continuous features, codes can only lose information, so these bound the features'
+        informations too, whatever the discretisation lost.
     null : ndarray, shape (n_certified, 5), optional
         The permutation null (:func:`permutation_null`), when it was computed.
     """
@@ -71,6 +76,7 @@ class BootstrapResult:
     samples: NDArray[np.float64] = field(repr=False)
     n_resamples: int
     n_failed: int
+    information_lower: dict[str, float]
     null: NDArray[np.float64] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, float | int | str | bool | None]:
@@ -83,7 +89,8 @@ class BootstrapResult:
             part: PartEstimate(self.corrected[part], *self.intervals[part], significant=self.significant[part],
                                plugin=flat[part], shuffled=shuffled.get(part)) for part in PARTS
         }))
-        flat.update(confidence=self.confidence, n_resamples=self.n_resamples, n_failed=self.n_failed)
+        flat.update(confidence=self.confidence, n_resamples=self.n_resamples, n_failed=self.n_failed,
+                    **{f"information_lower_{k}": v for k, v in self.information_lower.items()})
         return flat
 
 
@@ -182,6 +189,7 @@ def bootstrap_pid(
         n_resamples=n_resamples,
         n_failed=n_resamples - len(samples),
         null=null,
+        information_lower=information_lower_bounds(plugin, samples, confidence),
     )
 
 

@@ -87,6 +87,30 @@ def test_basic_intervals_cover_the_truth():
     assert np.mean(covered) >= 0.8  # nominal 0.95; 100 (sample, part) pairs
 
 
+def test_information_lower_bounds_hold_the_generating_informations():
+    # One-sided 95 % bounds of I(X1; Y) = R + U1, I(X2; Y) = R + U2 and I(X1, X2; Y) of the law that drew the rows.
+    pmf, truth = dirichlet_joint((4, 4, 3), seed=1)
+    informations = {"x1": truth[0] + truth[1], "x2": truth[0] + truth[2], "joint": truth[4]}
+    held, gaps = [], []
+    for rep in range(20):
+        boot = bootstrap_pid(*sample_from(pmf, 1000, seed=200 + rep), n_resamples=100, random_state=rep)
+        held += [boot.information_lower[name] <= value + 1e-9 for name, value in informations.items()]
+        gaps += [value - boot.information_lower[name] for name, value in informations.items()]
+        assert boot.to_dict()["information_lower_joint"] == boot.information_lower["joint"]
+    assert np.mean(held) >= 0.85  # nominal 0.95; 60 (sample, information) pairs
+    assert np.median(gaps) < 0.1  # a bound, not a trivial one: within about two standard errors of the truth
+
+
+def test_information_lower_bounds_of_codes_bound_what_the_features_carry():
+    # Codes that merge values lose information (data processing), and their bound still lies below the features'.
+    pmf, truth = dirichlet_joint((6, 6, 3), seed=2)
+    x1, x2, y = sample_from(pmf, 2000, seed=3)
+    boot = bootstrap_pid(x1 // 2, x2 // 3, y, n_resamples=100, random_state=0)
+    assert boot.information_lower["x1"] <= truth[0] + truth[1]
+    assert boot.information_lower["x2"] <= truth[0] + truth[2]
+    assert boot.information_lower["joint"] <= truth[4]
+
+
 @pytest.mark.filterwarnings("ignore::pidengine.exceptions.SparseTableWarning")
 def test_independent_labels_are_rarely_significant_and_real_synergy_is():
     # Y independent of (X1, X2) with 108 cells for 300 samples: the bootstrap alone under-corrects the bias here

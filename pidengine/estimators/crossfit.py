@@ -57,7 +57,13 @@ from pidengine.datasets.types import MultimodalData, is_text
 from pidengine.estimators.base import Certificate, PIDResult
 from pidengine.estimators.constraints import Interval, check_params
 from pidengine.estimators.exact_many import ExactManyEstimator
-from pidengine.estimators.intervals import MAX_TABLES, basic_bootstrap
+from pidengine.estimators.intervals import (
+    INFORMATIONS,
+    MAX_TABLES,
+    PARTS_TO_INFORMATIONS,
+    basic_bootstrap,
+    information_lower_bounds,
+)
 from pidengine.exceptions import (
     ConfigError,
     ConvergenceWarning,
@@ -143,6 +149,10 @@ class CrossFitResult(Decomposition):
         Codes of x1 and x2.
     samples : ndarray, shape (n_resamples, 5)
         The bootstrap replicates of R, U1, U2, S and total (uncorrected), columns in the order of :data:`PARTS`.
+    information_lower : dict of str to float
+        One-sided lower confidence bounds at level ``confidence`` of :math:`I(X_1; Y)` (``"x1"``),
+        :math:`I(X_2; Y)` (``"x2"``) and :math:`I(X_1, X_2; Y)` (``"joint"``), bits. Codes and held-out losses can
+        only lose information, so these bounds hold whatever the classifiers missed; the parts' intervals do not.
     learning : LearningCurve or None
         The learning-curve check (``learning_fraction``): what each part and information gained from a reduced to
         the full training folds, and which parts are ``learning_limited`` (their intervals then hold sampling
@@ -156,6 +166,7 @@ class CrossFitResult(Decomposition):
     n_samples: int
     n_codes: tuple[int, int]
     diagnostics: CrossFitDiagnostics
+    information_lower: dict[str, float]
     samples: NDArray[np.float64] = field(repr=False)
     estimator: str = field(default="crossfit", kw_only=True)
     # A bias-corrected part may fall below zero by as much as its interval allows: `check` tests the sum only.
@@ -179,6 +190,7 @@ class CrossFitResult(Decomposition):
             marginal_violation=certificate.marginal_violation,
             synergy_bounded_only=self.diagnostics.synergy_bounded_only,
             **{f"heldout_information_{k}": v for k, v in self.diagnostics.heldout_information.items()},
+            **{f"information_lower_{k}": v for k, v in self.information_lower.items()},
         )
         if curve is not None:
             flat.update(learning_fraction=curve.fraction,
@@ -319,6 +331,7 @@ class CrossFitEstimator:
                 bounded_only,
             ),
             samples=good,
+            information_lower=information_lower_bounds(point, good, self.confidence),
             learning=curve,
         )
 
@@ -385,18 +398,17 @@ class CrossFitEstimator:
             warnings.warn("the exact solver could not certify the learning-curve check's code table; no check",
                           ConvergenceWarning, stacklevel=3)
             return None
-        # Each information the parts are computed from, as a combination of the parts: I(C1; Y) = R + U1,
-        # I(C2; Y) = R + U2, I(X1, X2; Y) = total. Its gain's spread comes from the paired resamples (same rows).
-        to_information = np.array([[1, 1, 0], [1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]], dtype=float)
+        # Each information the parts are computed from (I(C1; Y), I(C2; Y), I(X1, X2; Y)); its gain's spread comes
+        # from the paired resamples (same rows).
         paired = ~(np.isnan(replicates).any(axis=1) | np.isnan(small_replicates).any(axis=1))
         gain = point - small
-        information_gain = gain @ to_information
-        spread = ((replicates[paired] - small_replicates[paired]) @ to_information).std(axis=0)
+        information_gain = gain @ PARTS_TO_INFORMATIONS
+        spread = ((replicates[paired] - small_replicates[paired]) @ PARTS_TO_INFORMATIONS).std(axis=0)
         grew = np.abs(information_gain) > np.maximum(GAIN_FLOOR, GAIN_Z * spread)
         # S and the total are also unsettled where the joint models have not reached a union information that is
         # there: I(X1, X2; Y) is at least the union, so they have not learnt what the codes already show.
         limited = [bool(grew[:2].any())] * 3 + [bool(grew.any()) or short] * 2
-        names = ("x1", "x2", "joint")
+        names = INFORMATIONS
         return LearningCurve(
             fraction=fraction,
             plugin={part: float(small[i]) for i, part in enumerate(PARTS)},

@@ -92,6 +92,10 @@ def test_pid_writes_its_table_and_figure_for_the_samples_given(cli, tmp_path):
     assert float(rows["redundancy"]["low"]) <= float(rows["redundancy"]["bits"]) <= float(rows["redundancy"]["high"])
     assert (rows["synergy"]["significant"], rows["unique1"]["significant"]) == ("True", "False")
     assert float(rows["total"]["shuffled_bits"]) < 0.05  # the permuted-label floor travels with the table
+    bound = next(line for line in out.stdout.splitlines() if line.startswith("at least (95%, one-sided)"))
+    joint_bound = float(bound.rsplit(">= ", 1)[1].split()[0])
+    # Below the estimate it bounds, and near I(X1, X2; Y) = H(AND) = 0.811 bits (this sample's plug-in: 0.838).
+    assert joint_bound < float(rows["total"]["bits"]) and joint_bound == pytest.approx(0.811, abs=0.05)
     assert (tmp_path / "and.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = cli("pid", "--samples", str(tmp_path / "and.npz"), "--out", str(tmp_path / "and.json"))
     document = json.loads((tmp_path / "and.json").read_text())

@@ -35,6 +35,18 @@ def test_parts_add_up_and_synergy_is_a_lower_bound(easy, estimate):
     assert estimate.plugin["synergy"] >= 0
 
 
+def test_information_lower_bounds_lie_below_the_true_informations(easy, estimate):
+    truth = easy.true_pid
+    bounds = estimate.information_lower
+    assert bounds["x1"] <= truth["redundancy"] + truth["unique1"]
+    assert bounds["x2"] <= truth["redundancy"] + truth["unique2"]
+    assert bounds["joint"] <= truth["total"]
+    # The unimodal informations are learnable here: their bounds come near what is there, below their estimates.
+    assert bounds["x1"] > truth["redundancy"] + truth["unique1"] - 0.15
+    assert bounds["x1"] <= estimate.redundancy + estimate.unique1
+    assert estimate.to_dict()["information_lower_x2"] == bounds["x2"]
+
+
 def test_the_code_table_is_certified(estimate):
     certificate = estimate.diagnostics.certificate
     assert certificate.certified and abs(certificate.duality_gap) <= certificate.tol
