@@ -79,6 +79,8 @@ def main() -> None:
     parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--tabular", type=Path, help="a table of the tabular reference sets (mixed_table)")
+    parser.add_argument("--real-references", action="store_true",
+                        help="add the run's other real datasets as references (leave one out)")
     args = parser.parse_args()
 
     pids, flags, accuracy = run_outputs(args.run_artifacts)
@@ -105,8 +107,11 @@ def main() -> None:
                                       default.families)
         selections["tabular"] = select(real_pids, accuracy, with_tabular, args.top_k, flags)
         selections["tab only"] = select(real_pids, accuracy, tabular, args.top_k, flags)
+    if args.real_references:
+        own, _ = build_reference(pids, accuracy, real, significance=flags)
+        selections["real"] = leave_one_out(real_pids, accuracy, both, own, args.top_k, flags)
     chosen = selections["grid"]
-    shown = ["grid"] + (["tabular"] if tabular is not None else [])
+    shown = ["grid"] + (["tabular"] if tabular is not None else []) + (["real"] if args.real_references else [])
     print(f"{'dataset':<24}" + "".join(f"{name:>10}" for name in selections)
           + "".join(f"  {'nearest reference (' + label + ')':<31}{'L1':>6}  {'recommended (' + label + ')':<49}"
                     for label in shown) + f"{'PID-free':>9}{'random':>8}")
@@ -129,17 +134,36 @@ def main() -> None:
     low, high = paired_interval(differences)
     print(f"grid minus before: mean {differences.mean():+.1f} points, 95% interval [{low:+.1f}, {high:+.1f}] "
           f"(bootstrap over {len(real)} datasets); {len(grid.rows)} grid sets, {len(default.rows)} default ones")
-    if tabular is not None:
-        after, before = selections["tabular"].scores, chosen.scores
+    candidates = [label for label in ("tabular", "real") if label in selections]
+    if candidates:
+        sizes = {entry.name: entry.load(args.catalog.parent).n_samples for entry in entries if entry.name in real}
+    for label in candidates:
+        after, before = selections[label].scores, chosen.scores
         differences = np.array([after[name] - before[name] for name in real])
         low, high = paired_interval(differences)
-        print(f"tabular minus grid: mean {differences.mean():+.2f} points, 95% interval [{low:+.2f}, {high:+.2f}] "
-              f"(bootstrap over {len(real)} datasets); {len(tabular.rows)} tabular sets")
-        sizes = {entry.name: entry.load(args.catalog.parent).n_samples for entry in entries if entry.name in real}
+        print(f"{label} minus grid: mean {differences.mean():+.2f} points, 95% interval [{low:+.2f}, {high:+.2f}] "
+              f"(bootstrap over {len(real)} datasets)")
         fallen = [name for name in real if sizes[name] >= 500 and before[name] >= 97 > after[name]]
         adopted = differences.mean() >= 0 and not fallen
         print(f"adoption criterion (mean paired difference >= 0, no dataset of >= 500 samples falls below 97): "
               f"{'holds' if adopted else 'fails'}" + (f"; fallen below 97: {', '.join(fallen)}" if fallen else ""))
+
+
+def leave_one_out(dataset_pids: dict, accuracy: dict, table: ReferenceTable, own: ReferenceTable, k: int,
+                  flags: dict) -> Selection:
+    """Selection for each dataset with ``table`` and every row of ``own`` but its own; the PID-free baseline of
+    each comes from its own table, and the returned ``pid_free`` is that of the first dataset (printed only)."""
+    parts: dict[str, Selection] = {}
+    for name, pid in dataset_pids.items():
+        rows = table.rows + tuple(row for row in own.rows if row.dataset != name)
+        reference = ReferenceTable(tuple(sorted(rows, key=lambda row: row.dataset)), table.families)
+        parts[name] = select({name: pid}, accuracy, reference, k, flags)
+    first = next(iter(parts.values()))
+    merged = {field: {} for field in ("recommendations", "scores", "excluded", "baselines")}
+    for selection in parts.values():
+        for field, values in merged.items():
+            values.update(getattr(selection, field))
+    return replace(first, reference=table, **merged)
 
 
 def _check_alike(grid: ReferenceTable, tabular: ReferenceTable) -> None:
