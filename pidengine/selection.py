@@ -14,6 +14,10 @@ A score means something only beside what a choice without PID reaches on the sam
 (:class:`SelectionBaselines`): the ``k`` families strongest over the whole reference table whatever the dataset
 (``pid_free``), ``k`` families drawn at random (``random``, its expectation) and the best family (the oracle, 100
 by definition).
+
+A recommendation is a point answer; its **support** says whether the dataset's PID uncertainty could flip it: the
+share of draws of the PID within its intervals (:func:`part_spread`) that lead to the same recommended families
+(:func:`recommend`, ``spread``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,7 +38,7 @@ from pidengine.exceptions import ConfigError, InvalidJointError
 from pidengine.io.location import Location
 from pidengine.io.results import KEY_VARIABLE, signature, verify
 from pidengine.io.store import publish_file
-from pidengine.parts import ATOMS, PARTS
+from pidengine.parts import ATOMS, PARTS, read_parts
 from pidengine.quantify import input_key
 
 if TYPE_CHECKING:  # the report and the sweep import pandas and torch; selection reads their records' fields only
@@ -60,6 +65,11 @@ DISTANCE_TIE = 1e-6
 # Accuracies closer than this count as tied when ranking families on one reference dataset (about one test
 # sample in 200: differences below it are noise of the split, not of the family).
 TIE_TOLERANCE = 0.005
+SUPPORT_DRAWS = 200
+"""Draws of the dataset's PID behind a recommendation's support (:func:`recommend`): its Monte Carlo standard error
+is at most 0.5 / sqrt(200) = 3.5 points, well below what separates a firm recommendation from a coin toss."""
+# Shares of a PID whose compared parts sum to no more than this are undefined: nothing above zero to compare.
+_EMPTY_PID = 1e-9
 
 
 def compared_parts(pid: Mapping[str, float], significant: Mapping[str, bool] | None = None) -> dict[str, float]:
@@ -82,14 +92,50 @@ def normalized_pid(pid: Mapping[str, float], significant: Mapping[str, bool] | N
     Parts below zero are estimator noise (certified within the solver's tolerance); they count as 0 here so the
     proportions stay a distribution.
     """
-    parts = np.array([max(value, 0.0) for value in compared_parts(pid, significant).values()])
+    parts = np.array(list(compared_parts(pid, significant).values()))
     if not np.isfinite(parts).all():
         raise InvalidJointError(f"the PID has non-finite parts: {dict(pid)}")
-    total = parts.sum()
-    if total <= 1e-9:
+    shares, placed = _shares(parts[None, :])
+    if not placed[0]:
         raise InvalidJointError("no part of the PID is above zero and clears its null: the modalities carry no "
                                 "information about the label to compare")
-    return parts / total
+    return shares[0]
+
+
+def _shares(parts: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Each row of compared parts (n, 4), in bits, as shares of its sum with parts below zero at 0, and whether the
+    row has a part above zero (where it has none its shares are 0 and mean nothing)."""
+    clipped = np.maximum(parts, 0.0)
+    total = clipped.sum(axis=1, keepdims=True)
+    placed = total[:, 0] > _EMPTY_PID
+    return np.divide(clipped, total, out=np.zeros_like(clipped), where=placed[:, None]), placed
+
+
+def part_spread(values: Mapping[str, Any]) -> dict[str, float]:
+    r"""The standard deviation, in bits, of each part (R, U1, U2, S) of a flat view (:func:`pidengine.parts.read_parts`)
+    that has an interval: :math:`(\mathrm{high} - \mathrm{low}) / (2 z)`, :math:`z` the normal quantile of the
+    view's two-sided ``confidence`` (1.96 at 95 %). A part without an interval is left out: it has no spread.
+
+    The normal is an approximation of the bootstrap distribution the interval came from, for the draws of a
+    recommendation's support (:func:`recommend`).
+
+    Raises ``InvalidJointError`` when the view has intervals but no ``confidence`` to read their level from.
+
+    >>> spread = part_spread({"synergy": 1.0, "synergy_low": 0.6, "synergy_high": 1.4, "redundancy": 0.1,
+    ...                       "unique1": 0.0, "unique2": 0.0, "confidence": 0.95})
+    >>> {part: round(sd, 4) for part, sd in spread.items()}  # 0.8 / (2 × 1.96)
+    {'synergy': 0.2041}
+    """
+    parts = read_parts(values)
+    bounded = {part: parts[part] for part in ATOMS
+               if part in parts and parts[part].low is not None and parts[part].high is not None}
+    if not bounded:
+        return {}
+    if values.get("confidence") is None:
+        raise InvalidJointError(f"the PID has intervals for {sorted(bounded)} but no 'confidence' to read their "
+                                "level from; give the estimate's flat view (to_dict) as it was computed")
+    z = NormalDist().inv_cdf((1 + float(values["confidence"])) / 2)
+    return {part: (float(estimate.high) - float(estimate.low)) / (2 * z) for part, estimate in bounded.items()}
 
 
 @dataclass(frozen=True)
@@ -313,6 +359,11 @@ class Recommendation:
     tied: tuple[str, ...] = ()
     """The other reference datasets as near as ``nearest`` (within :data:`DISTANCE_TIE`), whose accuracies were
     pooled with its own."""
+    support: float | None = None
+    """The share of ``support_draws`` draws of the dataset's PID within its intervals that give the same families
+    (as a set; :func:`recommend`); None where the PID has no intervals."""
+    support_draws: int = 0
+    """How many draws ``support`` counts (0 where it is None)."""
 
 
 def recommend(
@@ -322,6 +373,9 @@ def recommend(
     k: int = 3,
     tie_tolerance: float = TIE_TOLERANCE,
     significant: Mapping[str, bool] | None = None,
+    spread: Mapping[str, float] | None = None,
+    n_draws: int = SUPPORT_DRAWS,
+    random_state: int = 0,
 ) -> Recommendation:
     """The ``k`` best families of the reference dataset whose normalised PID is nearest (L1) to ``pid``.
 
@@ -335,6 +389,15 @@ def recommend(
     over the whole reference table (:meth:`ReferenceTable.strength`): on easy synthetic sets many families reach the
     same accuracy, and the nearest dataset alone cannot separate them. A reference dataset of the same name is left
     out: a dataset is never its own evidence.
+
+    With ``spread`` (each part's standard deviation in bits, :func:`part_spread`), the recommendation's
+    :attr:`~Recommendation.support` is the share of ``n_draws`` draws of the PID that give the same families, as a
+    set, by the same rules (reference table, ``k``, pooling and ties). Each part is drawn on its own from a normal
+    centred on its estimate with its ``spread`` (a part without one does not move), a part not significant stays 0
+    and a drawn part below 0 counts as 0, as in the shares. The normal approximates the bootstrap distribution the
+    intervals came from and ignores the correlation between the parts (their sum is better known than each); a draw
+    with no part above zero recommends nothing and counts against. The draws are seeded with ``random_state``.
+    Without ``spread`` (or with no part in it) the support is None.
     """
     if isinstance(reference, ReferenceTable):
         table = reference
@@ -349,21 +412,54 @@ def recommend(
                           f"{[row.dataset for row in others]}; rebuild it from the synthetic datasets")
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
-    target = normalized_pid(pid, significant)
-    distances = sorted(
-        ((row.dataset, float(np.abs(normalized_pid(row.pid, row.significant) - target).sum())) for row in rows),
-        key=lambda item: (item[1], item[0]),
-    )
-    nearest = [next(row for row in rows if row.dataset == name)
-               for name, distance in distances if distance <= distances[0][1] + DISTANCE_TIE]
+    if n_draws < 1:
+        raise ConfigError(f"n_draws must be at least 1, got {n_draws}")
+    references = np.array([normalized_pid(row.pid, row.significant) for row in rows])
+    strength = table.strength()
+    distance = _distances(normalized_pid(pid, significant)[None, :], references)[0]
+    nearest = _nearest(distance[None, :])[0]
+    families = _families([row for row, near in zip(rows, nearest) if near], table, strength, k, tie_tolerance)
+    distances = sorted(((row.dataset, float(d)) for row, d in zip(rows, distance)), key=lambda item: (item[1], item[0]))
+    near_names = {row.dataset for row, near in zip(rows, nearest) if near}
+    ties = [name for name, _ in distances if name in near_names]  # the nearest first, then by name
+    compared = compared_parts(pid, significant)
+    support = None
+    if spread:
+        draws = np.random.default_rng(random_state).normal(
+            list(compared.values()),
+            [0.0 if (significant or {}).get(part) is False else float(spread.get(part, 0.0)) for part in ATOMS],
+            size=(n_draws, len(ATOMS)),
+        )
+        shares, placed = _shares(draws)
+        groups, which = np.unique(_nearest(_distances(shares, references)), axis=0, return_inverse=True)
+        # The draws nearest the same references get the same families: the ranking runs once per group.
+        agreeing = np.array([set(_families([row for row, member in zip(rows, group) if member], table, strength, k,
+                                           tie_tolerance)) == set(families) for group in groups])
+        support = float((agreeing[which.reshape(-1)] & placed).mean())
+    return Recommendation(dataset, families, ties[0], distances[0][1], tuple(distances), compared, tuple(ties[1:]),
+                          support, n_draws if spread else 0)
+
+
+def _distances(shares: NDArray[np.float64], references: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The L1 distance (n, m) of each of n rows of shares to each of m references' shares."""
+    return np.abs(shares[:, None, :] - references[None, :, :]).sum(axis=2)
+
+
+def _nearest(distances: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """For each row of distances (n, m), the references as near as the nearest (within :data:`DISTANCE_TIE`)."""
+    return distances <= distances.min(axis=1, keepdims=True) + DISTANCE_TIE
+
+
+def _families(nearest: list[ReferenceRow], table: ReferenceTable, strength: dict[str, float], k: int,
+              tie_tolerance: float) -> tuple[str, ...]:
+    """The ``k`` best families on the nearest references (in table order): on one, by its accuracy; on more, by
+    each family's accuracy relative to the best on each, averaged (pooled); ties by ``strength``, then name."""
     if len(nearest) > 1:
-        pooled = ReferenceTable(tuple(nearest), table.families).strength()
-        evidence = ReferenceRow(nearest[0].dataset, nearest[0].pid, pooled)
+        evidence = ReferenceRow(nearest[0].dataset, nearest[0].pid, ReferenceTable(tuple(nearest), table.families)
+                                .strength())
     else:
         evidence = nearest[0]
-    ranked = evidence.ranked_families(table.strength(), tie_tolerance)
-    return Recommendation(dataset, tuple(ranked[:k]), nearest[0].dataset, distances[0][1], tuple(distances),
-                          compared_parts(pid, significant), tuple(row.dataset for row in nearest[1:]))
+    return tuple(evidence.ranked_families(strength, tie_tolerance)[:k])
 
 
 def selection_score(recommended: tuple[str, ...] | list[str], accuracy: dict[str, float]) -> float:
@@ -450,7 +546,8 @@ class Selection:
                                    float(differences.mean()), float(low), float(high), confidence)
 
     def rows(self) -> list[dict[str, Any]]:
-        """One row per recommended dataset: nearest reference, distance, families, and the score's ingredients."""
+        """One row per recommended dataset: nearest reference, distance, families with their support (None where
+        the PID has no intervals) and the draws it counts, and the score's ingredients."""
         rows = []
         for name, rec in sorted(self.recommendations.items()):
             accuracy = self.accuracy.get(name, {})
@@ -458,7 +555,8 @@ class Selection:
             rows.append({
                 "dataset": name, "nearest_reference": rec.nearest, "tied_references": ", ".join(rec.tied),
                 "distance": rec.distance,
-                "recommended": ", ".join(rec.families),
+                "recommended": ", ".join(rec.families), "support": rec.support,
+                "support_draws": rec.support_draws,
                 "best_recommended_accuracy": max((accuracy[f] for f in rec.families if f in accuracy), default=None),
                 "best_family": best, "best_accuracy": accuracy.get(best),
                 "selection_score": self.scores.get(name),
@@ -523,9 +621,11 @@ def select(
     reference: ReferenceTable,
     k: int = 3,
     significance: dict[str, dict[str, bool]] | None = None,
+    spread: dict[str, dict[str, float]] | None = None,
 ) -> Selection:
-    """Recommend ``k`` families for every dataset of ``dataset_pids`` that is not in the reference table, and score
-    each recommendation where every reference family was trained on that dataset.
+    """Recommend ``k`` families for every dataset of ``dataset_pids`` that is not in the reference table, with their
+    support where the dataset's PID has intervals, and score each recommendation where every reference family was
+    trained on that dataset.
 
     Parameters
     ----------
@@ -535,6 +635,8 @@ def select(
         The families trained on each dataset.
     significance : {dataset: {part: bool}}, optional
         Whether each part clears its null (:func:`dataset_significance`); a part flagged False counts as 0.
+    spread : {dataset: {part: bits}}, optional
+        The standard deviation of each part (:func:`dataset_spread`), for each recommendation's support.
     """
     in_reference = {row.dataset for row in reference.rows}
     recommendations, scores, excluded, baselines = {}, {}, {}, {}
@@ -542,7 +644,8 @@ def select(
     for name in sorted(set(dataset_pids) - in_reference):
         try:
             recommendations[name] = recommend(name, dataset_pids[name], reference, k,
-                                              significant=(significance or {}).get(name))
+                                              significant=(significance or {}).get(name),
+                                              spread=(spread or {}).get(name))
         except InvalidJointError as exc:
             excluded[name] = str(exc)
             continue
@@ -568,6 +671,12 @@ def dataset_significance(records: Sequence[RunRecord]) -> dict[str, dict[str, bo
             for r in records if r.estimator == PID_ESTIMATOR and r.status == "ok"}
 
 
+def dataset_spread(records: Sequence[RunRecord]) -> dict[str, dict[str, float]]:
+    """The standard deviation of each part (R, U1, U2, S) of each dataset's :data:`PID_ESTIMATOR` estimate, from
+    its intervals (:func:`part_spread`; the parts without an interval are left out)."""
+    return {r.dataset: part_spread(r.values) for r in records if r.estimator == PID_ESTIMATOR and r.status == "ok"}
+
+
 def select_from_run(
     records: Sequence[RunRecord],
     reports: Sequence[ModelReport],
@@ -578,7 +687,8 @@ def select_from_run(
     provenance: dict[str, Any] | None = None,
 ) -> tuple[Selection, Location]:
     """Selection over a pipeline run: its dataset PIDs (:func:`dataset_pids`) with their significance flags
-    (:func:`dataset_significance`, on the reference datasets as on the others) and the models it trained.
+    (:func:`dataset_significance`, on the reference datasets as on the others), their intervals for each
+    recommendation's support (:func:`dataset_spread`) and the models it trained.
 
     With ``reference`` datasets named, the reference table is built from them and published, versioned, under
     ``<data_dir>/reference``; its provenance records each one's codes and features store keys, how the PIDs were
@@ -624,5 +734,5 @@ def select_from_run(
         path = table.save(Location(data_dir) / REFERENCE_STEM)
     else:
         (table, path), excluded = find_reference(data_dir, table_file), {}
-    selection = select(pids, accuracy, table, k, significance)
+    selection = select(pids, accuracy, table, k, significance, dataset_spread(records))
     return replace(selection, excluded={**excluded, **selection.excluded}), path

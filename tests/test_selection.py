@@ -1,3 +1,4 @@
+import math
 from pathlib import Path
 
 import numpy as np
@@ -350,3 +351,94 @@ def test_tables_of_two_runs_combine_only_when_measured_alike():
         ReferenceTable.combined([first, first])
     with pytest.raises(ConfigError, match="other families"):
         ReferenceTable.combined([first, replace(second, families=("late_fusion",))])
+
+
+def _flat(pid, half_widths=None, significant=None, confidence=0.95):
+    """A flat view of an exact estimate (:func:`pidengine.parts.flatten_parts`): each part with an interval of
+    ``half_widths[part]`` bits either side of it where given, at ``confidence``."""
+    values = {**pid, "total": sum(pid.values()), "confidence": confidence}
+    for part, half in (half_widths or {}).items():
+        values |= {f"{part}_low": pid[part] - half, f"{part}_high": pid[part] + half}
+    return values | {f"{part}_significant": flag for part, flag in (significant or {}).items()}
+
+
+def test_part_spread_reads_each_interval_at_its_level():
+    from pidengine.selection import part_spread
+
+    pid = {"redundancy": 1.0, "unique1": 0.0, "unique2": 0.0, "synergy": 0.5}
+    # (high - low) / (2 z): 0.8 / (2 × 1.959964) at 95 %, 0.8 / (2 × 1.644854) at 90 %; synergy has no interval.
+    assert part_spread(_flat(pid, {"redundancy": 0.4})) == {"redundancy": pytest.approx(0.204085, abs=1e-6)}
+    assert part_spread(_flat(pid, {"redundancy": 0.4}, confidence=0.9))["redundancy"] == pytest.approx(0.243183,
+                                                                                                      abs=1e-6)
+    assert part_spread(_flat(pid)) == {}
+    unlevelled = {key: value for key, value in _flat(pid, {"redundancy": 0.4}).items() if key != "confidence"}
+    with pytest.raises(InvalidJointError, match="no 'confidence'"):
+        part_spread(unlevelled)
+
+
+def test_support_is_one_far_from_any_boundary():
+    from pidengine.selection import SUPPORT_DRAWS, part_spread
+
+    # Shares (0.1, 0, 0, 0.9): L1 0.2 from "synergistic", 1.8 from "redundant", 2.0 from "unique"; intervals of
+    # ±0.02 bits cannot move it across. U1 is not significant: it stays 0 however wide its interval (drawn, a U1 of
+    # a few bits would move the dataset to "unique", whose best families differ).
+    unique = ReferenceRow("unique", {"redundancy": 0.0, "unique1": 1.0, "unique2": 0.0, "synergy": 0.0},
+                          {"late_fusion": 0.99, "early_fusion": 0.6, "agreement": 0.7, "tensor_fusion": 0.6})
+    pid = {"redundancy": 0.1, "unique1": 0.5, "unique2": 0.0, "synergy": 0.9}
+    significant = {"redundancy": True, "unique1": False, "unique2": False, "synergy": True}
+    spread = part_spread(_flat(pid, {"redundancy": 0.02, "unique1": 10.0, "synergy": 0.02}))
+    result = recommend("d", pid, [*REFERENCE, unique], k=2, significant=significant, spread=spread)
+    assert result.families == ("tensor_fusion", "early_fusion") and result.nearest == "synergistic"
+    assert result.support == 1.0 and result.support_draws == SUPPORT_DRAWS == 200
+
+
+def test_support_between_two_references_is_the_chance_of_falling_on_the_recommended_side():
+    from statistics import NormalDist
+
+    from pidengine.selection import part_spread
+
+    zero = {"redundancy": 0.0, "unique1": 0.0, "unique2": 0.0, "synergy": 0.0}
+    table = [ReferenceRow("all-r", {**zero, "redundancy": 1.0}, {"a": 0.9, "b": 0.5}),
+             ReferenceRow("all-s", {**zero, "synergy": 1.0}, {"a": 0.5, "b": 0.8})]
+    # R = S = 1: shares (0.5, 0, 0, 0.5), L1 1.0 from both, so they are pooled: "a" (1 + 0.5/0.8)/2 = 0.81 against
+    # "b" (0.5/0.9 + 1)/2 = 0.78. A draw is nearer "all-r" (whose best is "a") exactly when R > S, L1 2S/(R+S)
+    # against 2R/(R+S); with R, S independent and of equal spread (sd 0.5) that is half the draws, less half of
+    # those where both fall below 0 (no part left: no recommendation), 0.5 - Φ(-2)²/2 = 0.4997.
+    between = {**zero, "redundancy": 1.0, "synergy": 1.0}
+    spread = part_spread(_flat(between, {"redundancy": 1.96 * 0.5, "synergy": 1.96 * 0.5}))
+    result = recommend("d", between, table, k=1, spread=spread)
+    assert (result.families, result.nearest, result.tied) == (("a",), "all-r", ("all-s",))
+    expected = 0.5 - NormalDist().cdf(-2.0) ** 2 / 2
+    assert result.support == pytest.approx(expected, abs=3 * math.sqrt(expected * (1 - expected) / 200))
+    # Off the boundary, R = 1.2 and S = 1.0, both with sd 0.2: nearest "all-r" alone, and a draw stays on its side
+    # when R - S > 0, probability Φ(0.2 / (0.2 √2)) = Φ(0.707) = 0.760 (R, S below 0: Φ(-5), never).
+    off = {**zero, "redundancy": 1.2, "synergy": 1.0}
+    spread = part_spread(_flat(off, {"redundancy": 1.959964 * 0.2, "synergy": 1.959964 * 0.2}))
+    result = recommend("d", off, table, k=1, spread=spread, n_draws=2000)
+    expected = NormalDist().cdf(1 / math.sqrt(2))
+    assert result.families == ("a",) and result.tied == () and result.support_draws == 2000
+    assert result.support == pytest.approx(expected, abs=3 * math.sqrt(expected * (1 - expected) / 2000))
+
+
+def test_support_is_none_without_intervals():
+    pid = {"redundancy": 0.1, "unique1": 0.0, "unique2": 0.0, "synergy": 0.9}
+    for spread in (None, {}):
+        result = recommend("d", pid, REFERENCE, k=2, spread=spread)
+        assert result.support is None and result.support_draws == 0
+        assert result.families == ("tensor_fusion", "early_fusion")
+
+
+def test_selection_from_a_run_gives_each_recommendation_its_support(tmp_path):
+    from pidengine.selection import dataset_spread, select_from_run
+
+    # new-synergy (0.2 R, 0.8 S) is L1 0.4 from "synergistic" and 1.6 from "redundant"; ±0.02-bit intervals keep it
+    # there. new-redundancy's estimate has no intervals: no support.
+    records, reports = _run_outputs()
+    records = [type(r)(r.dataset, r.estimator, r.status, _flat(PIDS[r.dataset], dict.fromkeys(PIDS[r.dataset], 0.02)))
+               if r.dataset == "new-synergy" and r.estimator == "exact" else r for r in records]
+    assert dataset_spread(records)["new-synergy"]["synergy"] == pytest.approx(0.04 / (2 * 1.959964))
+    assert dataset_spread(records)["new-redundancy"] == {}
+    selection, _ = select_from_run(records, reports, tmp_path, ["redundant", "synergistic"], k=2)
+    rows = {row["dataset"]: row for row in selection.rows()}
+    assert (rows["new-synergy"]["support"], rows["new-synergy"]["support_draws"]) == (1.0, 200)
+    assert (rows["new-redundancy"]["support"], rows["new-redundancy"]["support_draws"]) == (None, 0)
