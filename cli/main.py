@@ -262,7 +262,14 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     """Nearest reference datasets by normalised PID and their best families (:mod:`pidengine.selection`)."""
     from pidengine.io.store import DatasetStore
     from pidengine.quantify import quantify
-    from pidengine.selection import TIE_TOLERANCE, find_reference, normalized_pid, pid_free_families, recommend
+    from pidengine.selection import (
+        TIE_TOLERANCE,
+        find_reference,
+        normalized_pid,
+        part_spread,
+        pid_free_families,
+        recommend,
+    )
 
     if args.plot is not None:
         check_output(args.plot, (".png",))
@@ -278,7 +285,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     outcome = quantify(args.data_dir, args.dataset, "exact")
     pid = outcome.parts()
     significant = {part: bool(read_parts(outcome.values)[part].significant) for part in ATOMS}
-    result = recommend(args.dataset, pid, table, args.top_k, significant=significant)
+    result = recommend(args.dataset, pid, table, args.top_k, significant=significant,
+                       spread=part_spread(outcome.values))
     nearest = next(row for row in table.rows if row.dataset == result.nearest)
     if args.plot is not None:
         from pidengine.report import selection_figure
@@ -290,6 +298,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"dataset": args.dataset, "pid_bits": pid, "significant": significant,
                           "recommended": list(result.families),
+                          "support": result.support, "support_draws": result.support_draws,
                           "pid_free": list(pid_free_families(table, args.top_k)),
                           "nearest": result.nearest, "tied": list(result.tied), "distance": result.distance,
                           "neighbours": [{"dataset": n, "distance": d} for n, d in result.neighbours],
@@ -311,6 +320,12 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
           "table):")
     for rank, family in enumerate(result.families, 1):
         print(f"  {rank}. {family:<20}{nearest.accuracy[family]:.3f}")
+    if result.support is None:
+        print("support: none (the PID has no intervals to draw from)")
+    else:
+        agreeing = round(result.support * result.support_draws)
+        print(f"support: {result.support:.0%} ({agreeing} of {result.support_draws} draws of the PID within its "
+              "intervals give these families)")
     print(f"\nWithout PID (the {args.top_k} families strongest over the whole reference table): "
           f"{', '.join(pid_free_families(table, args.top_k))}")
     return 0

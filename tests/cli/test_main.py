@@ -255,11 +255,14 @@ def test_recommend_prints_the_nearest_references_and_their_best_families(cli, tm
     assert [line.split()[0] for line in lines if line.startswith(("  all-", "  half"))] == [
         "all-synergy", "half-half", "all-redundancy"]
     assert "1. tensor_fusion" in out.stdout and "2. early_fusion" in out.stdout
+    # Only XOR's synergy clears its null, so every draw of its PID has the shares (0, 0, 0, 1): all 200 agree.
+    assert "support: 100% (200 of 200 draws of the PID within its intervals give these families)" in out.stdout
     document = json.loads(cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--json").stdout)
     assert document["nearest"] == "all-synergy" and document["distance"] < 0.05
     assert document["recommended"] == ["tensor_fusion", "early_fusion", "late_fusion"]
     assert document["pid_bits"]["synergy"] == pytest.approx(1.0, abs=0.05) and document["reference_key"] == table.key
     assert document["significant"] == {"redundancy": False, "unique1": False, "unique2": False, "synergy": True}
+    assert (document["support"], document["support_draws"]) == (1.0, 200)
     # Strongest on average relative to each row's best: early_fusion (0.98/0.99, 0.97/0.99, 0.95/0.95).
     assert document["pid_free"][0] == "early_fusion" and len(document["pid_free"]) == 3
     drawn = cli("recommend", "--dataset", "xor", "--data-dir", str(tmp_path / "data"), "--plot",
