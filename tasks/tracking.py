@@ -535,8 +535,8 @@ def model_metrics(model: Any) -> dict[str, float]:
 def log_selection(tracking_uri: str, parent_run_id: str, reports: Sequence[Any], selection: Any, analysis: Any,
                   reference_path: str, error: str) -> None:
     """On the parent run: every model's figures, the reference table (versioned file), the recommendations with
-    their selection scores and where each dataset falls among the references (``selection.png``, the parts as
-    selection compares them), and the interaction analyses (tables, correlations, a figure)."""
+    their support and selection scores and where each dataset falls among the references (``selection.png``, the
+    parts as selection compares them), and the interaction analyses (tables, correlations, a figure)."""
     import pandas as pd
     from mlflow.entities import Metric, RunTag
 
@@ -562,6 +562,10 @@ def log_selection(tracking_uri: str, parent_run_id: str, reports: Sequence[Any],
         mlflow_client.log_text(parent_run_id, reference_file.read_text(), f"reference/{reference_file.name}")
         tags["reference_key"] = selection.reference.key
         metrics.update({f"selection_score.{name}": score for name, score in selection.scores.items()})
+        supports = {name: rec.support for name, rec in selection.recommendations.items() if rec.support is not None}
+        metrics.update({f"selection_support.{name}": support for name, support in supports.items()})
+        if supports:
+            metrics["selection_support.min"] = min(supports.values())
         if selection.scores:
             metrics["selection_score.mean"] = sum(selection.scores.values()) / len(selection.scores)
             metrics["selection_score.min"] = min(selection.scores.values())

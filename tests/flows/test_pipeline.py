@@ -205,6 +205,12 @@ def test_selection_from_the_reference_table(pipeline_run):
     assert parent.data.metrics["selection.pid"] == pytest.approx(expected)
     assert {"selection.pid_free", "selection.random", "selection.difference_low"} <= set(parent.data.metrics)
     assert parent.data.tags["reference_key"] == table.key
+    # With one reference every draw of latent's PID is nearest it: support 1, logged beside the score.
+    assert summary.selection.recommendations["latent"].support == 1.0
+    assert parent.data.metrics["selection_support.latent"] == parent.data.metrics["selection_support.min"] == 1.0
+    with open(mlflow_client.download_artifacts(parent.info.run_id, "recommendations.json")) as handle:
+        logged_rows = json.load(handle)
+    assert dict(zip(logged_rows["columns"], logged_rows["data"][0]))["support"] == 1.0
     artifacts = {a.path for a in mlflow_client.list_artifacts(parent.info.run_id)}
     assert {"models.json", "recommendations.json", "reference", "analysis", "selection.png"} <= artifacts
     logged = mlflow_client.download_artifacts(parent.info.run_id, f"reference/reference-{table.key}.json")
