@@ -567,15 +567,20 @@ class Selection:
 
     def table(self) -> str:
         k = len(self.pid_free)
-        lines = [f"{'dataset':<24}{'nearest reference':<26}{'L1':>6}  {'recommended':<48}{'score':>7}"
+        lines = [f"{'dataset':<24}{'nearest reference':<26}{'L1':>6}  {'recommended':<48}{'support':>8}{'score':>7}"
                  f"{'PID-free':>10}{f'random {k}':>10}"]
         for row in self.rows():
             cells = [f"{row[key]:.1f}" if row[key] is not None else "-"
                      for key in ("selection_score", "pid_free_score", "random_score")]
+            support = f"{row['support']:.0%}" if row["support"] is not None else "-"
             tied = self.recommendations[row["dataset"]].tied  # "+n": n more as near, their accuracies pooled
             nearest = row["nearest_reference"] + (f" +{len(tied)}" if tied else "")
             lines.append(f"{row['dataset']:<24}{nearest:<26}{row['distance']:>6.3f}  "
-                         f"{row['recommended']:<48}{cells[0]:>7}{cells[1]:>10}{cells[2]:>10}")
+                         f"{row['recommended']:<48}{support:>8}{cells[0]:>7}{cells[1]:>10}{cells[2]:>10}")
+        draws = sorted({rec.support_draws for rec in self.recommendations.values() if rec.support is not None})
+        if draws:
+            lines.append(f"support: the share of {' or '.join(map(str, draws))} draws of each dataset's PID within its "
+                         "intervals that give the same families")
         if self.scores:
             lines.append(f"selection score: mean {np.mean(list(self.scores.values())):.1f}, "
                          f"min {min(self.scores.values()):.1f} over {len(self.scores)} datasets")

@@ -442,3 +442,6 @@ def test_selection_from_a_run_gives_each_recommendation_its_support(tmp_path):
     rows = {row["dataset"]: row for row in selection.rows()}
     assert (rows["new-synergy"]["support"], rows["new-synergy"]["support_draws"]) == (1.0, 200)
     assert (rows["new-redundancy"]["support"], rows["new-redundancy"]["support_draws"]) == (None, 0)
+    table = {line.split()[0]: line for line in selection.table().splitlines()}
+    assert " 100% " in table["new-synergy"] and " - " in table["new-redundancy"]
+    assert "support: the share of 200 draws" in selection.table()
