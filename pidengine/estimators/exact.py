@@ -62,8 +62,11 @@ if TYPE_CHECKING:
 
 # Fraction of the distance to the boundary of w > 0, u > 0 that a step may cover.
 STEP_TO_BOUNDARY = 0.99
-# Largest change of any dual variable in one step (nats), a trust region for the linearised slack equation.
-MAX_DUAL_MOVE = 5.0
+# Largest change of any dual variable in one step of the path (nats), a trust region for the linearised
+# exponentials of the marginal and slack equations: e^d against 1 + d is 7.4 against 3 at 2 nats, 148 against 6 at
+# 5. At 5 (before) an overshoot could multiply the residuals a hundredfold while the centring drove w u to zero,
+# and about 1 small joint in 80 (2 x 2 x 2) ended on a wrong support, uncertified (benchmarks/exact_robustness.py).
+MAX_DUAL_MOVE = 2.0
 # Ridge always added to the X1 blocks of the Newton matrix (probability-mass units, far below any real entry).
 STATIC_RIDGE = 1e-15
 # Relative ridges tried, in order, when rounding breaks the positive definiteness of a Newton matrix; each is
@@ -83,7 +86,9 @@ STRAGGLER_MIN = 40
 SCHUR_CHUNK_ELEMENTS = 2**22
 # The Schur complement is updated in column blocks of about this size, on and below the diagonal only.
 SCHUR_COLUMN_BLOCK = 800
-# Active-set polish: support updates, Newton steps per update, target residual, quasi-definite ridge.
+# Active-set polish: support updates, Newton steps per update, target residual, quasi-definite ridge, largest
+# change of a dual variable in one Newton step (nats; it starts next to the optimum).
+POLISH_DUAL_MOVE = 5.0
 POLISH_ROUNDS = 5
 POLISH_NEWTON = 12
 POLISH_RESIDUAL = 1e-14
@@ -572,8 +577,8 @@ def _polish(prob: _Problem, state: Iterate) -> Iterate | None:
             if not np.isfinite(delta).all():
                 return None
             largest_move = np.abs(delta[:n_dual]).max(initial=0.0)
-            if largest_move > MAX_DUAL_MOVE:
-                delta *= MAX_DUAL_MOVE / largest_move
+            if largest_move > POLISH_DUAL_MOVE:
+                delta *= POLISH_DUAL_MOVE / largest_move
             dlam = np.zeros(n1 * ny)
             dlam[free1] = delta[: free1.sum()]
             dmu = np.zeros(n2 * ny)

@@ -95,6 +95,42 @@ def test_extreme_dynamic_range_is_certified_or_raises():
             assert getattr(result, key) == pytest.approx(value, abs=1e-5), key
 
 
+# 2x2x2 laws on which the path used to stall far from the optimum (a dual step of up to 5 nats overshot the
+# linearised exponentials; see MAX_DUAL_MOVE): (Dirichlet concentration, seed of default_rng), seed 1 the law of the
+# bug report. Found by benchmarks/exact_robustness.py-style sweeps; each failed to certify before the fix.
+STALLED_2X2X2 = [(1.0, 1), (1.0, 144), (1.0, 265), (0.5, 295), (0.1, 12), (0.1, 163), (0.1, 195)]
+
+
+def stalled_law(alpha: float, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).dirichlet(np.full(8, alpha)).reshape(2, 2, 2)
+
+
+@pytest.mark.parametrize("alpha, seed", STALLED_2X2X2)
+def test_small_laws_where_the_path_used_to_stall_match_cvxpy(alpha, seed):
+    p = stalled_law(alpha, seed)
+    result = ExactEstimator().estimate(p)
+    assert result.certificate.certified and abs(result.certificate.duality_gap) <= 1e-7
+    assert_same(result, CVXEstimator(tol=1e-6).estimate(p))
+
+
+def test_the_bug_report_law_has_its_known_parts():
+    """The law of the report, with cvxpy's (Clarabel's) parts: U2 sits at 0, on the boundary."""
+    result = ExactEstimator().estimate(stalled_law(1.0, 1))
+    expected = {"redundancy": 0.188402943, "unique1": 0.157332110, "unique2": 0.0, "synergy": 0.069475914}
+    for key, value in expected.items():
+        assert getattr(result, key) == pytest.approx(value, abs=ATOL), key
+
+
+def test_the_batch_solves_the_stalled_laws_without_leaving_it():
+    from pidengine.estimators.exact_many import ExactManyEstimator
+
+    laws = np.stack([stalled_law(alpha, seed) for alpha, seed in STALLED_2X2X2])
+    results = ExactManyEstimator(device="cpu").estimate_many(laws)
+    for law, result in zip(laws, results):
+        assert not result.certificate.status.startswith("left the batch"), result.certificate.status
+        assert_same(result, CVXEstimator(tol=1e-6).estimate(law))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("zero_fraction", [0.0, 0.5])
 def test_agrees_with_cvxpy_at_benchmark_sizes(rng, zero_fraction):
