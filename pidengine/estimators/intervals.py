@@ -22,6 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+# Bootstrap quantiles at the positions p(B + 1) of the B sorted replicates (Davison & Hinkley 1997, section 5.2):
+# NumPy's default, (B - 1)p + 1, leaves about 5.6 % in each tail at B = 30 (89 % coverage of a 95 % basic
+# interval on a well-behaved pivot, 86 % measured on the model PID's 2 x 2 x 2 tables; these positions: 91 %).
+QUANTILE_METHOD = "weibull"
 # The most resamples (or label permutations) a resampling estimator draws: each is a table to solve, and at ~1 ms a
 # table more would run for hours.
 MAX_TABLES = 100_000
@@ -50,7 +54,7 @@ def basic_bootstrap(point: ArrayLike, replicates: ArrayLike, confidence: float) 
     """Correct ``point`` (k,) by the bias its ``replicates`` (n_resamples, k) show, with basic intervals."""
     point, replicates = np.asarray(point, dtype=float), np.asarray(replicates, dtype=float)
     alpha = 1 - confidence
-    upper, lower = np.quantile(replicates, [1 - alpha / 2, alpha / 2], axis=0)
+    upper, lower = np.quantile(replicates, [1 - alpha / 2, alpha / 2], axis=0, method=QUANTILE_METHOD)
     return BasicBootstrap(2 * point - replicates.mean(axis=0), 2 * point - upper, 2 * point - lower)
 
 
@@ -60,5 +64,5 @@ def information_lower_bounds(point: ArrayLike, replicates: ArrayLike, confidence
     ``replicates`` (n_resamples, 5): :math:`2\hat I - I^*_{\mathrm{confidence}}`, the lower end of a basic interval."""
     informations = np.asarray(point, dtype=float) @ PARTS_TO_INFORMATIONS
     resampled = np.asarray(replicates, dtype=float) @ PARTS_TO_INFORMATIONS
-    low = 2 * informations - np.quantile(resampled, confidence, axis=0)
+    low = 2 * informations - np.quantile(resampled, confidence, axis=0, method=QUANTILE_METHOD)
     return {name: float(value) for name, value in zip(INFORMATIONS, low)}
