@@ -61,9 +61,11 @@ class BootstrapResult:
         Resamples whose estimate could not be certified; they are left out (with a warning).
     information_lower : dict of str to float
         One-sided lower confidence bounds at level ``confidence`` of :math:`I(X_1; Y)` (``"x1"``),
-        :math:`I(X_2; Y)` (``"x2"``) and :math:`I(X_1, X_2; Y)` (``"joint"``) of the samples' law. Where the
-        samples are codes of continuous features, codes can only lose information, so these bound the features'
-        informations too, whatever the discretisation lost.
+        :math:`I(X_2; Y)` (``"x2"``) and :math:`I(X_1, X_2; Y)` (``"joint"``) of the samples' law
+        (:func:`~pidengine.estimators.intervals.information_lower_bounds`; with the permutation null, its mean
+        bounds the bias, which the bootstrap under-corrects on sparse tables). Where the samples are codes of
+        continuous features, codes can only lose information, so these bound the features' informations too,
+        whatever the discretisation lost.
     null : ndarray, shape (n_certified, 5), optional
         The permutation null (:func:`permutation_null`), when it was computed.
     """
@@ -189,7 +191,7 @@ def bootstrap_pid(
         n_resamples=n_resamples,
         n_failed=n_resamples - len(samples),
         null=null,
-        information_lower=information_lower_bounds(plugin, samples, confidence),
+        information_lower=information_lower_bounds(plugin, samples, confidence, null),
     )
 
 
