@@ -65,7 +65,7 @@ STEP_TO_BOUNDARY = 0.99
 # Largest change of any dual variable in one step of the path (nats), a trust region for the linearised
 # exponentials of the marginal and slack equations: e^d against 1 + d is 7.4 against 3 at 2 nats, 148 against 6 at
 # 5. At 5 (before) an overshoot could multiply the residuals a hundredfold while the centring drove w u to zero,
-# and about 1 small joint in 80 (2 x 2 x 2) ended on a wrong support, uncertified (benchmarks/exact_robustness.py).
+# and about 1 random 2 x 2 x 2 joint in 130 ended on a wrong support, uncertified (benchmarks/exact_robustness.py).
 MAX_DUAL_MOVE = 2.0
 # Ridge always added to the X1 blocks of the Newton matrix (probability-mass units, far below any real entry).
 STATIC_RIDGE = 1e-15
